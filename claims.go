@@ -1,0 +1,76 @@
+package rjwt
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims are the claims of an rjwt token, as Verify returns them.
+//
+// In the token they are JSON: "id", "rjwt" (the session), "dataToken" when
+// given, "ttl" in whole seconds, and the registered claims "iat", "exp" and
+// "jti". DataSession is never in the token: Verify fills it from Redis when
+// asked WithSession.
+type Claims struct {
+	// ID is the user id given to Sign, exactly.
+	ID string `json:"id"`
+	// Session names the session in Redis: "id:nanoid". Pass it to Revoke.
+	Session string `json:"rjwt"`
+	// DataToken is the public data given to Sign WithDataToken, as JSON; nil
+	// when none. Anyone holding the token can read it.
+	DataToken json.RawMessage `json:"dataToken,omitempty"`
+	// DataSession is the private data given to Sign WithDataSession, as JSON,
+	// read from Redis by Verify WithSession; nil otherwise.
+	DataSession json.RawMessage `json:"-"`
+	// TTL is the lifetime the token was signed with (JSON "ttl", whole seconds).
+	TTL time.Duration `json:"-"`
+	jwt.RegisteredClaims
+}
+
+// claimsAlias has Claims' fields without its methods, so the JSON methods
+// below can use encoding/json on it without recursing.
+type claimsAlias Claims
+
+type claimsWire struct {
+	*claimsAlias
+	TTL int64 `json:"ttl"`
+}
+
+// MarshalJSON encodes the claims as they stand in a token, TTL in seconds.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	return json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(&c), TTL: int64(c.TTL / time.Second)})
+}
+
+// UnmarshalJSON decodes claims as they stand in a token.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	w := claimsWire{claimsAlias: (*claimsAlias)(c)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	c.TTL = time.Duration(w.TTL) * time.Second
+	return nil
+}
+
+// ErrNoData is returned by DecodeDataToken and DecodeDataSession when there is
+// no data to decode.
+var ErrNoData = errors.New("rjwt: no data")
+
+// DecodeDataToken unmarshals the token's public data into v.
+func (c *Claims) DecodeDataToken(v any) error {
+	if len(c.DataToken) == 0 {
+		return ErrNoData
+	}
+	return json.Unmarshal(c.DataToken, v)
+}
+
+// DecodeDataSession unmarshals the session's private data into v. It has data
+// only after Verify WithSession.
+func (c *Claims) DecodeDataSession(v any) error {
+	if len(c.DataSession) == 0 {
+		return ErrNoData
+	}
+	return json.Unmarshal(c.DataSession, v)
+}

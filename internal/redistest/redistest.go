@@ -1,0 +1,213 @@
+// Package redistest starts private redis-server processes for tests, each on
+// a free loopback port with the settings a test asks for, so tests never touch
+// data they did not create. It is internal: rjwt's own test harness.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// InstallHint says how to get redis-server when it is missing.
+const InstallHint = "redis-server is not installed: the tests need a real Redis. " +
+	"Install it with `sudo apt-get install redis-server` (Debian/Ubuntu), " +
+	"`brew install redis` (macOS) or `dnf install redis` (Fedora), " +
+	"or run ./scripts/test.sh, which installs it where it can"
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	Port int
+	args []string
+	dir  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Addr is the server's "127.0.0.1:port".
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// Start starts a redis-server on a free port with the extra config args given
+// (e.g. "--notify-keyspace-events", "Ex") and stops it when the test ends.
+func Start(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	s, err := StartServer(args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// StartServer is Start for TestMain and other places without a testing.TB;
+// the caller must call Stop.
+func StartServer(args ...string) (*Server, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, fmt.Errorf("%s", InstallHint)
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{Port: port, args: args, dir: dir}
+		if lastErr = s.start(); lastErr == nil {
+			return s, nil
+		}
+	}
+	os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+// FreePort asks the kernel for a loopback port no one listens on.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) start() error {
+	argv := []string{
+		"--port", strconv.Itoa(s.Port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--daemonize", "no",
+		"--logfile", filepath.Join(s.dir, "redis-"+strconv.Itoa(s.Port)+".log"),
+	}
+	argv = append(argv, s.args...)
+	cmd := exec.Command("redis-server", argv...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server on port %d exited at start: %s", s.Port, s.logTail())
+		default:
+		}
+		if err := ping(s.Addr()); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.kill()
+	return fmt.Errorf("redis-server on port %d did not answer PING within 10s: %s", s.Port, s.logTail())
+}
+
+// Restart starts the server again on the same port with the same settings,
+// after Stop or Kill.
+func (s *Server) Restart() error {
+	var err error
+	for i := 0; i < 50; i++ { // the port may linger briefly after a kill
+		if err = s.start(); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+// Stop kills the process and waits for it to exit. It is safe to call twice.
+func (s *Server) Stop() {
+	s.kill()
+}
+
+// Kill is Stop: the server dies at once, as in a crash, and clients see
+// their connections drop.
+func (s *Server) Kill() { s.kill() }
+
+func (s *Server) kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Kill()
+	<-done
+}
+
+// Close stops the server and removes its working directory.
+func (s *Server) Close() {
+	s.kill()
+	os.RemoveAll(s.dir)
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis-"+strconv.Itoa(s.Port)+".log"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// ping sends a RESP PING and waits for +PONG.
+func ping(addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("unexpected reply %q", line)
+	}
+	return nil
+}
+
+// Main runs a test package against one private redis-server, started before
+// the tests and stopped after them. addr receives the server's address.
+// Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
+func Main(m *testing.M, addr *string, args ...string) {
+	s, err := StartServer(args...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redistest:", err)
+		os.Exit(1)
+	}
+	*addr = s.Addr()
+	code := m.Run()
+	s.Close()
+	os.Exit(code)
+}

@@ -1,0 +1,36 @@
+package rjwt_test
+
+import (
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/rjwt/rjwt"
+	"github.com/rjwt/rjwt/internal/redistest"
+)
+
+// redisAddr is the private redis-server this package's tests and examples
+// run against, started by TestMain.
+var redisAddr string
+
+func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
+
+// testSecret is a fixed 32-byte key for tests and examples.
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// newClient makes a client on the package's Redis with a key prefix of the
+// test's own, so tests never see each other's keys.
+func newClient(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
+	t.Helper()
+	base := []rjwt.Option{
+		rjwt.WithSecret(testSecret),
+		rjwt.WithAddr(redisAddr),
+		rjwt.WithPrefix("test:" + strings.NewReplacer("/", ":", " ", "_").Replace(t.Name()) + ":" + rand.Text()[:6] + ":"),
+	}
+	c, err := rjwt.New(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

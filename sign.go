@@ -1,0 +1,168 @@
+package rjwt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	gonanoid "github.com/matoous/go-nanoid/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// SignOption configures one Sign call.
+type SignOption func(*signOptions) error
+
+type signOptions struct {
+	ttl         time.Duration
+	dataToken   json.RawMessage
+	dataSession json.RawMessage
+}
+
+// WithTTL sets the token's and the session's lifetime, in the grammar of
+// ParseTTL: "50 seconds", "15 minutes", "5 hours", "3 days", "1 year", "1h30m",
+// "2d". Without it Sign uses the client's default TTL (WithDefaultTTL). A TTL
+// that does not parse makes Sign fail with ErrInvalidTTL.
+func WithTTL(ttl string) SignOption {
+	return func(o *signOptions) error {
+		d, err := ParseTTL(ttl)
+		if err != nil {
+			return err
+		}
+		o.ttl = d
+		return nil
+	}
+}
+
+// WithDataToken puts public data in the token, JSON-encoded (claim
+// "dataToken"). Anyone holding the token can read it: put nothing secret here.
+func WithDataToken(v any) SignOption {
+	return func(o *signOptions) error {
+		b, err := marshalData(v)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithDataToken: %w", err)
+		}
+		o.dataToken = b
+		return nil
+	}
+}
+
+// WithDataSession stores private data with the session in Redis, JSON-encoded.
+// It never enters the token; Verify WithSession returns it.
+func WithDataSession(v any) SignOption {
+	return func(o *signOptions) error {
+		b, err := marshalData(v)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithDataSession: %w", err)
+		}
+		o.dataSession = b
+		return nil
+	}
+}
+
+func marshalData(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(b) == "null" {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// signScript creates a session atomically. It prunes the user's index of
+// expired entries, or in single mode deletes every other session of the user,
+// writes the new session hash with its TTL, and indexes it. The index expires
+// with the user's last session.
+//
+// KEYS[1] index, KEYS[2] new session key
+// ARGV[1] nanoid, ARGV[2] session data, ARGV[3] TTL in ms, ARGV[4] "1" for
+// single mode, ARGV[5] the user's key base (session key = base .. nanoid)
+var signScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+local revoked = 0
+if ARGV[4] == '1' then
+  local old = redis.call('ZRANGE', KEYS[1], 0, -1)
+  for i = 1, #old do
+    revoked = revoked + redis.call('DEL', ARGV[5] .. old[i])
+  end
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+end
+redis.call('HSET', KEYS[2], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return revoked
+`)
+
+// Sign creates a session for user id and returns its token. The session
+// lives in Redis for the TTL (WithTTL, else the client's default); in single
+// mode (the default) the user's other sessions are revoked in the same atomic
+// step. One Redis round trip.
+//
+// Errors: ErrInvalidID for an empty, too long or non-UTF-8 id; ErrInvalidTTL;
+// a wrapped Redis error, in which case no session was created.
+func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (string, error) {
+	token, _, err := c.sign(ctx, id, opts)
+	return token, err
+}
+
+// sign does Sign's work and also returns the claims it signed.
+func (c *Client) sign(ctx context.Context, id string, opts []SignOption) (string, *Claims, error) {
+	if err := validateID(id); err != nil {
+		return "", nil, err
+	}
+	o := signOptions{ttl: c.defaultTTL}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return "", nil, err
+		}
+	}
+	nano, err := gonanoid.New()
+	if err != nil {
+		return "", nil, fmt.Errorf("rjwt: sign: nanoid: %w", err)
+	}
+	now := time.Now()
+	claims := &Claims{
+		ID:        id,
+		Session:   sessionName(id, nano),
+		DataToken: o.dataToken,
+		TTL:       o.ttl,
+		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        nano,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(o.ttl)),
+		},
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(c.secret)
+	if err != nil {
+		return "", nil, fmt.Errorf("rjwt: sign: %w", err)
+	}
+
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	base := c.userBase(id)
+	single := "0"
+	if !c.multiple {
+		single = "1"
+	}
+	err = signScript.Run(ctx, c.rdb, []string{c.indexKey(base), base + nano},
+		nano, []byte(o.dataSession), o.ttl.Milliseconds(), single, base).Err()
+	if err != nil {
+		return "", nil, redisErr("sign", err)
+	}
+	return token, claims, nil
+}

@@ -1,0 +1,96 @@
+package rjwt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// MaxTokenSize is the largest token Verify parses, in bytes (8 KiB). Larger
+// tokens are refused with ErrInvalidToken before any decoding.
+const MaxTokenSize = 8 << 10
+
+// VerifyOption configures one Verify call.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	session bool
+}
+
+// WithSession makes Verify also load the session's private data from Redis
+// into Claims.DataSession. It costs the same single round trip (HGET instead
+// of EXISTS).
+func WithSession() VerifyOption { return withSession }
+
+func withSession(o *verifyOptions) { o.session = true }
+
+// Verify checks a token and returns its claims. A token verifies only if its
+// signature, algorithm (HS256) and expiry are valid AND its session still
+// exists in Redis. One Redis round trip.
+//
+// Errors: ErrInvalidToken (malformed, over MaxTokenSize, bad signature, another
+// algorithm or "none"), ErrTokenExpired, ErrSessionNotFound (revoked, replaced
+// in single mode, or expired in Redis), or a wrapped Redis error, which is
+// never a successful verification.
+func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (*Claims, error) {
+	var o verifyOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	claims, err := c.parse(token)
+	if err != nil {
+		return nil, err
+	}
+	key := c.userBase(claims.ID) + claims.RegisteredClaims.ID
+
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	if o.session {
+		data, err := c.rdb.HGet(ctx, key, "d").Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, claims.Session)
+		}
+		if err != nil {
+			return nil, redisErr("verify", err)
+		}
+		if len(data) > 0 {
+			claims.DataSession = data
+		}
+		return claims, nil
+	}
+	n, err := c.rdb.Exists(ctx, key).Result()
+	if err != nil {
+		return nil, redisErr("verify", err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, claims.Session)
+	}
+	return claims, nil
+}
+
+// parse checks a token's size, signature, algorithm, expiry and shape,
+// without Redis.
+func (c *Client) parse(token string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrInvalidToken, len(token), MaxTokenSize)
+	}
+	claims := new(Claims)
+	if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, fmt.Errorf("%w: %w", ErrTokenExpired, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	// A valid signature means rjwt made these claims; check their shape all
+	// the same, so a token of another issuer sharing the key cannot pass.
+	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) ||
+		claims.Session != sessionName(claims.ID, claims.RegisteredClaims.ID) {
+		return nil, fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
+	}
+	return claims, nil
+}
