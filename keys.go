@@ -52,6 +52,14 @@ func (c *Client) userBase(id string) string {
 	return c.prefix + "{" + idEscaper.Replace(id) + "}:"
 }
 
+// sessionKey is userBase(id) + nano, built in one allocation.
+func (c *Client) sessionKey(id, nano string) string {
+	if !strings.ContainsAny(id, "%{}") {
+		return c.prefix + "{" + id + "}:" + nano
+	}
+	return c.userBase(id) + nano
+}
+
 func (c *Client) indexKey(base string) string { return base + indexSuffix }
 
 // parseKey reverses the layout: it returns the user id and nanoid of a session

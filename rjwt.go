@@ -57,9 +57,11 @@ type Client struct {
 	rdb       redis.UniversalClient
 	ownsRedis bool
 
-	secret  []byte
-	parser  *jwt.Parser
-	keyFunc jwt.Keyfunc
+	secret    []byte
+	parser    *jwt.Parser
+	validator *jwt.Validator
+	keyFunc   jwt.Keyfunc
+	macs      *macPool
 
 	multiple       bool
 	keyspaceEvents bool
@@ -99,6 +101,8 @@ func New(opts ...Option) (*Client, error) {
 			jwt.WithIssuedAt(),
 		),
 	}
+	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	c.macs = newMacPool(c.secret)
 	c.keyFunc = func(*jwt.Token) (any, error) { return c.secret, nil }
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb

@@ -530,6 +530,44 @@ func TestSingleModeIsAtomicUnderConcurrentSigns(t *testing.T) {
 	assert.Len(t, keysUnder(t, c.Redis(), "test:"+t.Name()+":"), 2, "one session key and its index")
 }
 
+func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
+	multi := newClient(t, rjwt.WithMultiple(true))
+	ctx := context.Background()
+	var toks []string
+	for i := 0; i < 1200; i++ { // more than one DEL chunk
+		tok, err := multi.Sign(ctx, "switcher")
+		require.NoError(t, err)
+		toks = append(toks, tok)
+	}
+	claims, err := multi.Verify(ctx, toks[0])
+	require.NoError(t, err)
+	require.Equal(t, "switcher", claims.ID)
+
+	single, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix(multiPrefix(t, multi)))
+	require.NoError(t, err)
+	defer single.Close()
+	last, err := single.Sign(ctx, "switcher")
+	require.NoError(t, err)
+	for _, tok := range []string{toks[0], toks[600], toks[1199]} {
+		_, err := multi.Verify(ctx, tok)
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	}
+	_, err = multi.Verify(ctx, last)
+	require.NoError(t, err)
+	list, err := multi.Sessions(ctx, "switcher")
+	require.NoError(t, err)
+	assert.Len(t, list, 1)
+	assert.Len(t, keysUnder(t, multi.Redis(), "test:"+t.Name()+":"), 2)
+}
+
+// multiPrefix recovers the key prefix newClient gave c from the index key.
+func multiPrefix(t *testing.T, c *rjwt.Client) string {
+	t.Helper()
+	keys := keysUnder(t, c.Redis(), "test:"+t.Name()+":")
+	require.NotEmpty(t, keys)
+	return keys[0][:strings.Index(keys[0], "{")]
+}
+
 func TestMultipleModeKeepsEverySession(t *testing.T) {
 	c := newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()

@@ -75,33 +75,46 @@ func marshalData(v any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// signScript creates a session atomically. It prunes the user's index of
-// expired entries, or in single mode deletes every other session of the user,
-// writes the new session hash with its TTL, and indexes it. The index expires
-// with the user's last session.
+// signScript creates a session atomically. In single mode it deletes every
+// other session of the user (and the old index) in one DEL; otherwise it
+// prunes the user's index of expired entries. It then writes the new session
+// hash with its TTL, indexes it, and makes the index live as long as the
+// user's longest session. Redis charges for every redis.call, so the script
+// makes as few as it can: 5 or 6 in the common case.
 //
 // KEYS[1] index, KEYS[2] new session key
 // ARGV[1] nanoid, ARGV[2] session data, ARGV[3] TTL in ms, ARGV[4] "1" for
-// single mode, ARGV[5] the user's key base (session key = base .. nanoid)
+// single mode, ARGV[5] the user's key base (session key = base .. nanoid),
+// ARGV[6] now in Unix ms (the index scores; pruning compares with it)
 var signScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
+local now = tonumber(ARGV[6])
 local revoked = 0
+local idxttl = -2
 if ARGV[4] == '1' then
   local old = redis.call('ZRANGE', KEYS[1], 0, -1)
-  for i = 1, #old do
-    revoked = revoked + redis.call('DEL', ARGV[5] .. old[i])
+  if #old > 0 then
+    -- DEL in chunks: unpack has a stack limit. The first chunk takes the index.
+    local chunk = {KEYS[1]}
+    revoked = -1
+    for i = 1, #old do
+      chunk[#chunk + 1] = ARGV[5] .. old[i]
+      if #chunk == 1000 or i == #old then
+        revoked = revoked + redis.call('DEL', unpack(chunk))
+        chunk = {}
+      end
+    end
   end
-  redis.call('DEL', KEYS[1])
 else
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  idxttl = redis.call('PTTL', KEYS[1])
 end
 redis.call('HSET', KEYS[2], 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], last[2])
+if idxttl < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
 return revoked
 `)
 
@@ -147,7 +160,7 @@ func (c *Client) sign(ctx context.Context, id string, opts []SignOption) (string
 			ExpiresAt: jwt.NewNumericDate(now.Add(o.ttl)),
 		},
 	}
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(c.secret)
+	token, err := c.signToken(claims)
 	if err != nil {
 		return "", nil, fmt.Errorf("rjwt: sign: %w", err)
 	}
@@ -160,7 +173,7 @@ func (c *Client) sign(ctx context.Context, id string, opts []SignOption) (string
 		single = "1"
 	}
 	err = signScript.Run(ctx, c.rdb, []string{c.indexKey(base), base + nano},
-		nano, []byte(o.dataSession), o.ttl.Milliseconds(), single, base).Err()
+		nano, []byte(o.dataSession), o.ttl.Milliseconds(), single, base, now.UnixMilli()).Err()
 	if err != nil {
 		return "", nil, redisErr("sign", err)
 	}

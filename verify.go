@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -46,7 +45,7 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if err != nil {
 		return nil, err
 	}
-	key := c.userBase(claims.ID) + claims.RegisteredClaims.ID
+	key := c.sessionKey(claims.ID, claims.RegisteredClaims.ID)
 
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
@@ -80,17 +79,23 @@ func (c *Client) parse(token string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrInvalidToken, len(token), MaxTokenSize)
 	}
 	claims := new(Claims)
-	if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
-			return nil, fmt.Errorf("%w: %w", ErrTokenExpired, err)
+	if len(token) > len(hs256Header) && token[len(hs256Header)] == '.' && token[:len(hs256Header)] == hs256Header {
+		if err := c.parseFast(token, claims); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	} else if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
+		return nil, claimsErr(err)
 	}
 	// A valid signature means rjwt made these claims; check their shape all
 	// the same, so a token of another issuer sharing the key cannot pass.
-	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) ||
-		claims.Session != sessionName(claims.ID, claims.RegisteredClaims.ID) {
+	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) || !isSessionOf(claims) {
 		return nil, fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
 	}
 	return claims, nil
+}
+
+// isSessionOf reports whether claims.Session is "ID:jti", without building it.
+func isSessionOf(claims *Claims) bool {
+	s, id, nano := claims.Session, claims.ID, claims.RegisteredClaims.ID
+	return len(s) == len(id)+1+len(nano) && s[:len(id)] == id && s[len(id)] == ':' && s[len(id)+1:] == nano
 }

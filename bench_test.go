@@ -1,0 +1,161 @@
+package rjwt_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt"
+)
+
+// The benchmarks run against the package's private redis-server. Each rjwt
+// benchmark has a raw go-redis baseline beside it doing the least the same
+// work costs in Redis, so the two can be compared in one run:
+//
+//	go test -run '^$' -bench . -benchmem -count 5 . | tee bench.txt
+//
+// Sign ~ BaselineSetEX, Verify ~ BaselineExists, VerifyWithSession ~
+// BaselineGet, and ParseOnly ~ BaselineParseWithClaims (allocations).
+
+func benchClient(b *testing.B, opts ...rjwt.Option) *rjwt.Client {
+	b.Helper()
+	c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("bench:")}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+func baselineClient(b *testing.B) *redis.Client {
+	b.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func BenchmarkSign(b *testing.B) {
+	c := benchClient(b, rjwt.WithMultiple(true))
+	ctx := context.Background()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			// One user per goroutine-iteration spreads the index like real logins.
+			id := "user" + strconv.FormatInt(n.Add(1)%1000, 10)
+			if _, err := c.Sign(ctx, id, rjwt.WithTTL("1 minute")); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkBaselineSetEX(b *testing.B) {
+	rdb := baselineClient(b)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := "baseline:{user" + strconv.FormatInt(n.Add(1)%1000, 10) + "}:" + strconv.FormatInt(n.Load(), 10)
+			if err := rdb.Set(ctx, key, "", time.Minute).Err(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "verify-user", rjwt.WithDataToken(map[string]string{"role": "admin"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Verify(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkBaselineExists(b *testing.B) {
+	rdb := baselineClient(b)
+	ctx := context.Background()
+	rdb.Set(ctx, "baseline:exists", "", time.Hour)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := rdb.Exists(ctx, "baseline:exists").Err(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkVerifyWithSession(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "verify-session-user", rjwt.WithDataSession(map[string]any{"views": 12, "cart": []int{1, 2, 3}}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Verify(ctx, tok, rjwt.WithSession()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkBaselineGet(b *testing.B) {
+	rdb := baselineClient(b)
+	ctx := context.Background()
+	rdb.Set(ctx, "baseline:get", `{"views":12,"cart":[1,2,3]}`, time.Hour)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := rdb.Get(ctx, "baseline:get").Err(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkBaselineParseWithClaims is golang-jwt's ParseWithClaims alone, on
+// the same token and claims type Verify parses: Verify's allocations are
+// compared with it.
+func BenchmarkBaselineParseWithClaims(b *testing.B) {
+	c := benchClient(b)
+	tok, err := c.Sign(context.Background(), "parse-user", rjwt.WithDataToken(map[string]string{"role": "admin"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	keyFunc := func(*jwt.Token) (any, error) { return testSecret, nil }
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := parser.ParseWithClaims(tok, &rjwt.Claims{}, keyFunc); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,125 @@
+package rjwt
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// hs256Header is the JOSE header of every token rjwt signs,
+// {"alg":"HS256","typ":"JWT"}, base64url-encoded. Verify checks tokens with
+// exactly this header on a fast path (below); any other header goes through
+// golang-jwt's general parser with the algorithm pinned to HS256.
+const hs256Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+// macState is per-call scratch for signing and verifying: an HMAC-SHA256
+// keyed with the client's secret and buffers, pooled so the hot path does not
+// build a new HMAC (two SHA-256 states and key pads) on every call.
+type macState struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+	sig [sha256.Size]byte
+}
+
+type macPool struct{ pool sync.Pool }
+
+func newMacPool(secret []byte) *macPool {
+	return &macPool{pool: sync.Pool{New: func() any {
+		return &macState{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 512)}
+	}}}
+}
+
+func (p *macPool) get() *macState   { return p.pool.Get().(*macState) }
+func (p *macPool) put(st *macState) { p.pool.Put(st) }
+
+// mac returns HMAC-SHA256(secret, signed) in st.sum.
+func (st *macState) macOf(signed string) []byte {
+	st.mac.Reset()
+	st.buf = append(st.buf[:0], signed...)
+	st.mac.Write(st.buf)
+	return st.mac.Sum(st.sum[:0])
+}
+
+// signToken encodes claims as a compact HS256 JWS. It produces exactly what
+// jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+// does, with one JSON pass and a pooled HMAC.
+func (c *Client) signToken(claims *Claims) (string, error) {
+	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	n := len(hs256Header) + 1 + enc.EncodedLen(len(payload))
+	out := make([]byte, 0, n+1+enc.EncodedLen(sha256.Size))
+	out = append(out, hs256Header...)
+	out = append(out, '.')
+	out = enc.AppendEncode(out, payload)
+
+	st := c.macs.get()
+	st.mac.Reset()
+	st.mac.Write(out)
+	sum := st.mac.Sum(st.sum[:0])
+	out = append(out, '.')
+	out = enc.AppendEncode(out, sum)
+	c.macs.put(st)
+	return string(out), nil
+}
+
+// parseFast verifies a token that carries rjwt's own header: signature
+// first (constant time), then the claims' JSON, then golang-jwt's validator
+// for exp, iat and nbf, so the semantics match the general parser's.
+func (c *Client) parseFast(token string, claims *Claims) error {
+	rest := token[len(hs256Header)+1:]
+	dot := strings.IndexByte(rest, '.')
+	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
+		return fmt.Errorf("%w: %w: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
+	}
+	payload, sig := rest[:dot], rest[dot+1:]
+	enc := base64.RawURLEncoding
+
+	st := c.macs.get()
+	defer c.macs.put(st)
+	if enc.DecodedLen(len(sig)) != sha256.Size {
+		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+	}
+	st.buf = append(st.buf[:0], sig...)
+	if n, err := enc.Decode(st.sig[:], st.buf); err != nil || n != sha256.Size {
+		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+	}
+	if !hmac.Equal(st.macOf(token[:len(hs256Header)+1+dot]), st.sig[:]) {
+		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+	}
+
+	// The signature holds, so the payload is ours; decode it in one pass.
+	st.buf = append(st.buf[:0], payload...)
+	raw := make([]byte, enc.DecodedLen(len(payload)))
+	n, err := enc.Decode(raw, st.buf)
+	if err != nil {
+		return fmt.Errorf("%w: %w: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+	}
+	if err := claims.UnmarshalJSON(raw[:n]); err != nil {
+		return fmt.Errorf("%w: %w: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+	}
+	if err := c.validator.Validate(claims); err != nil {
+		return claimsErr(err)
+	}
+	return nil
+}
+
+// claimsErr maps golang-jwt's errors to rjwt's sentinels: an expired token is
+// ErrTokenExpired and nothing else; every other failure is ErrInvalidToken.
+func claimsErr(err error) error {
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return fmt.Errorf("%w: %w", ErrTokenExpired, err)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+}
