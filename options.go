@@ -29,6 +29,8 @@ type config struct {
 	defaultTTL     time.Duration
 	prefix         string
 	timeout        time.Duration
+	eventBuffer    int
+	healthInterval time.Duration
 }
 
 func defaultConfig() config {
@@ -38,6 +40,9 @@ func defaultConfig() config {
 		defaultTTL: time.Hour,
 		prefix:     "rjwt:",
 		timeout:    5 * time.Second,
+
+		eventBuffer:    256,
+		healthInterval: time.Second,
 	}
 }
 
@@ -161,6 +166,33 @@ func WithTimeout(d time.Duration) Option {
 			return fmt.Errorf("rjwt: WithTimeout: negative timeout %v", d)
 		}
 		c.timeout = d
+		return nil
+	}
+}
+
+// WithEventBuffer sets how many events the Events channel holds before new
+// ones are dropped (and counted by DroppedEvents). The default is 256.
+func WithEventBuffer(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("rjwt: WithEventBuffer: %d is not a positive size", n)
+		}
+		c.eventBuffer = n
+		return nil
+	}
+}
+
+// WithHealthCheck sets how often rjwt PINGs Redis to report EventConnected and
+// EventDisconnected. An outage is noticed within one interval plus the ping's
+// timeout (the interval, clamped to 200ms..2s); with keyspace events on, a
+// dropped subscription connection reports it at once. The default is 1 second.
+// Each check is one PING.
+func WithHealthCheck(interval time.Duration) Option {
+	return func(c *config) error {
+		if interval < 10*time.Millisecond {
+			return fmt.Errorf("rjwt: WithHealthCheck: %v is under 10ms", interval)
+		}
+		c.healthInterval = interval
 		return nil
 	}
 }

@@ -69,6 +69,8 @@ type Client struct {
 	prefix         string
 	timeout        time.Duration
 
+	ev events
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -120,13 +122,15 @@ func New(opts ...Option) (*Client, error) {
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 	}
+	c.startEvents(&cfg)
 	return c, nil
 }
 
-// Close stops rjwt's background work and closes the Redis client if rjwt
-// created it (not one given WithRedisClient). It is safe to call more than once.
+// Close stops rjwt's background work (no goroutine of rjwt's outlives it),
+// closes the Events channel, and closes the Redis client if rjwt created it (not one given WithRedisClient). It is safe to call more than once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		c.stopEvents()
 		if c.ownsRedis {
 			c.closeErr = c.rdb.Close()
 		}

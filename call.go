@@ -1,0 +1,285 @@
+package rjwt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrKeyNotFound is returned by the helper calls for a key that does not exist.
+var ErrKeyNotFound = errors.New("rjwt: key not found")
+
+// scanBatch is the COUNT hint of each SCAN and the size of each UNLINK or GET
+// batch: large enough to keep round trips few, small enough that no single
+// command holds Redis for long.
+const scanBatch = 1000
+
+// Call holds redis-jwt's helper calls (its call()), with Go signatures. Keys and
+// patterns are used as given: no prefix is added. Patterns are Redis glob
+// patterns (* ? [abc] [a-z], \ escapes); use EscapePattern for literal parts
+// such as user ids. Pattern calls walk the keyspace with SCAN in batches (on a
+// Cluster, on every master) and never send KEYS: they are for administration,
+// not hot paths.
+type Call struct{ c *Client }
+
+// Call returns the client's helper calls.
+func (c *Client) Call() *Call { return &Call{c: c} }
+
+// EscapePattern escapes s for literal use inside a Redis glob pattern, so
+// that a user id like "*" or "[a-z]" matches only itself.
+func EscapePattern(s string) string {
+	if !strings.ContainsAny(s, `\*?[]`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\', '*', '?', '[', ']':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// SessionPattern is the glob pattern matching the session keys of user id
+// (and its index), for use with the helper calls.
+func (c *Client) SessionPattern(id string) string {
+	return EscapePattern(c.userBase(id)) + "*"
+}
+
+// Ping checks that Redis answers. One round trip.
+func (k *Call) Ping(ctx context.Context) error {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	if err := k.c.rdb.Ping(ctx).Err(); err != nil {
+		return redisErr("ping", err)
+	}
+	return nil
+}
+
+// Create sets key to value with a TTL (SET key value PX ttl); a ttl of 0 means
+// no expiry, a negative one is ErrInvalidTTL. One round trip.
+func (k *Call) Create(ctx context.Context, key, value string, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("%w: negative TTL %v", ErrInvalidTTL, ttl)
+	}
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	if err := k.c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
+		return redisErr("create", err)
+	}
+	return nil
+}
+
+// Exists reports whether key exists. One round trip.
+func (k *Call) Exists(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	n, err := k.c.rdb.Exists(ctx, key).Result()
+	if err != nil {
+		return false, redisErr("exists", err)
+	}
+	return n == 1, nil
+}
+
+// TTL returns the time key has left, -1 when it has no expiry, and
+// ErrKeyNotFound when it does not exist. One round trip (PTTL).
+func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	ms, err := k.c.rdb.Do(ctx, "PTTL", key).Int64()
+	if err != nil {
+		return 0, redisErr("ttl", err)
+	}
+	switch ms {
+	case -2:
+		return 0, fmt.Errorf("%w: %q", ErrKeyNotFound, key)
+	case -1:
+		return -1, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// GetValueByKey returns the string value of key, or ErrKeyNotFound. One round
+// trip.
+func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	v, err := k.c.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("%w: %q", ErrKeyNotFound, key)
+	}
+	if err != nil {
+		return "", redisErr("get", err)
+	}
+	return v, nil
+}
+
+// GetValuesByPattern returns the string values of the keys matching pattern.
+// Keys of other types (rjwt's own sessions are hashes) and keys that vanish
+// during the walk are left out. One SCAN round trip per batch of about 1,000
+// keys, plus one pipelined GET round trip per batch.
+func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[string]string, error) {
+	out := map[string]string{}
+	var mu sync.Mutex
+	err := k.scan(ctx, pattern, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
+		cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, key := range keys {
+				p.Get(ctx, key)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, cmd := range cmds {
+			if v, err := cmd.(*redis.StringCmd).Result(); err == nil {
+				out[keys[i]] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, redisErr("get values by pattern", err)
+	}
+	return out, nil
+}
+
+// GetCountByPattern counts the keys matching pattern. One SCAN round trip per
+// batch of about 1,000 keys.
+func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, error) {
+	var mu sync.Mutex
+	n := 0
+	err := k.scan(ctx, pattern, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
+		mu.Lock()
+		n += len(keys)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return 0, redisErr("count by pattern", err)
+	}
+	return n, nil
+}
+
+// GetInfo returns Redis's INFO text for section ("" for the default
+// sections, "all", "memory", "keyspace", ...). One round trip.
+func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	var cmd *redis.StringCmd
+	if section == "" {
+		cmd = k.c.rdb.Info(ctx)
+	} else {
+		cmd = k.c.rdb.Info(ctx, section)
+	}
+	if err := cmd.Err(); err != nil {
+		return "", redisErr("info", err)
+	}
+	return cmd.Val(), nil
+}
+
+// Destroy deletes key (UNLINK: the memory is freed in the background), or
+// returns ErrKeyNotFound. One round trip. To end a session use Revoke, which
+// also keeps the user's index right.
+func (k *Call) Destroy(ctx context.Context, key string) error {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	n, err := k.c.rdb.Unlink(ctx, key).Result()
+	if err != nil {
+		return redisErr("destroy", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %q", ErrKeyNotFound, key)
+	}
+	return nil
+}
+
+// DestroyMultiple deletes every key matching pattern and returns how many it
+// deleted. It walks the keyspace with SCAN and deletes each batch of about
+// 1,000 keys with UNLINK (pipelined per key on a Cluster, where one UNLINK
+// cannot span slots): two round trips per batch, and never KEYS.
+func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error) {
+	var mu sync.Mutex
+	total := 0
+	_, cluster := k.c.rdb.(*redis.ClusterClient)
+	err := k.scan(ctx, pattern, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
+		var n int64
+		if cluster {
+			cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, key := range keys {
+					p.Unlink(ctx, key)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, cmd := range cmds {
+				n += cmd.(*redis.IntCmd).Val()
+			}
+		} else {
+			var err error
+			if n, err = node.Unlink(ctx, keys...).Result(); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		total += int(n)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return total, redisErr("destroy multiple", err)
+	}
+	return total, nil
+}
+
+// scan walks the keys matching pattern with SCAN, on every master of a
+// Cluster (concurrently) or on the one node, and hands fn each batch. A key
+// SCAN reports twice (it may, while the keyspace is resized) is handed once.
+func (k *Call) scan(ctx context.Context, pattern string, fn func(context.Context, redis.UniversalClient, []string) error) error {
+	ctx, cancel := k.c.bound(ctx)
+	defer cancel()
+	walk := func(ctx context.Context, node redis.UniversalClient) error {
+		seen := map[string]struct{}{}
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, pattern, scanBatch).Result()
+			if err != nil {
+				return err
+			}
+			fresh := keys[:0]
+			for _, key := range keys {
+				if _, dup := seen[key]; !dup {
+					seen[key] = struct{}{}
+					fresh = append(fresh, key)
+				}
+			}
+			if len(fresh) > 0 {
+				if err := fn(ctx, node, fresh); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	if cc, ok := k.c.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return walk(ctx, m) })
+	}
+	return walk(ctx, k.c.rdb)
+}
+
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
