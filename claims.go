@@ -27,6 +27,12 @@ type Claims struct {
 	DataSession json.RawMessage `json:"-"`
 	// TTL is the lifetime the token was signed with (JSON "ttl", whole seconds).
 	TTL time.Duration `json:"-"`
+	// Type is "" for access tokens and "refresh" for refresh tokens (JSON
+	// "typ"). Verify accepts only access tokens, Refresh only refresh tokens.
+	Type string `json:"typ,omitempty"`
+	// RefreshID identifies one refresh token of the session (JSON "rti"); it
+	// changes with every rotation. Empty in access tokens.
+	RefreshID string `json:"rti,omitempty"`
 	jwt.RegisteredClaims
 }
 

@@ -3,6 +3,7 @@ package rjwt_test
 import (
 	"crypto/rand"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rjwt/rjwt"
@@ -22,15 +23,26 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 // test's own, so tests never see each other's keys.
 func newClient(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
-	base := []rjwt.Option{
-		rjwt.WithSecret(testSecret),
-		rjwt.WithAddr(redisAddr),
-		rjwt.WithPrefix("test:" + strings.NewReplacer("/", ":", " ", "_").Replace(t.Name()) + ":" + rand.Text()[:6] + ":"),
-	}
+	prefix := "test:" + strings.NewReplacer("/", ":", " ", "_").Replace(t.Name()) + ":" + rand.Text()[:6] + ":"
+	base := []rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix(prefix)}
 	c, err := rjwt.New(append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	prefixes.Store(c, prefix)
+	t.Cleanup(func() { c.Close(); prefixes.Delete(c) })
 	return c
+}
+
+// prefixes maps each newClient client to its key prefix.
+var prefixes sync.Map
+
+// prefixOf is the key prefix newClient gave c.
+func prefixOf(t testing.TB, c *rjwt.Client) string {
+	t.Helper()
+	p, ok := prefixes.Load(c)
+	if !ok {
+		t.Fatal("client not made by newClient")
+	}
+	return p.(string)
 }

@@ -191,7 +191,7 @@ func TestSessionExpiresInRedisWithTheTTL(t *testing.T) {
 	require.NoError(t, err)
 
 	// The documented layout: prefix + "{id}:" + nanoid, and prefix + "{id}:idx".
-	keys := keysUnder(t, c.Redis(), "test:"+t.Name()+":")
+	keys := keysUnder(t, c.Redis(), prefixOf(t, c))
 	require.Len(t, keys, 2)
 	var sessionKey, indexKey string
 	for _, k := range keys {
@@ -248,7 +248,7 @@ func TestSignRefusesBadTTLAndWritesNothing(t *testing.T) {
 			assert.Empty(t, tok)
 		})
 	}
-	assert.Empty(t, keysUnder(t, c.Redis(), "test:"+t.Name()+":"))
+	assert.Empty(t, keysUnder(t, c.Redis(), prefixOf(t, c)))
 }
 
 func TestSignRefusesUnencodableData(t *testing.T) {
@@ -257,7 +257,7 @@ func TestSignRefusesUnencodableData(t *testing.T) {
 	require.Error(t, err)
 	_, err = c.Sign(context.Background(), "u", rjwt.WithDataSession(func() {}))
 	require.Error(t, err)
-	assert.Empty(t, keysUnder(t, c.Redis(), "test:"+t.Name()+":"))
+	assert.Empty(t, keysUnder(t, c.Redis(), prefixOf(t, c)))
 }
 
 func TestHostileUserIDsAreJustNames(t *testing.T) {
@@ -322,7 +322,7 @@ func TestInvalidUserIDs(t *testing.T) {
 		err := c.Revoke(ctx, s)
 		onlySentinel(t, err, rjwt.ErrInvalidID)
 	}
-	assert.Empty(t, keysUnder(t, c.Redis(), "test:"+t.Name()+":"))
+	assert.Empty(t, keysUnder(t, c.Redis(), prefixOf(t, c)))
 }
 
 // forge signs arbitrary claims with any method and key.
@@ -527,7 +527,7 @@ func TestSingleModeIsAtomicUnderConcurrentSigns(t *testing.T) {
 	list, err := c.Sessions(ctx, "racer")
 	require.NoError(t, err)
 	assert.Len(t, list, 1)
-	assert.Len(t, keysUnder(t, c.Redis(), "test:"+t.Name()+":"), 2, "one session key and its index")
+	assert.Len(t, keysUnder(t, c.Redis(), prefixOf(t, c)), 2, "one session key and its index")
 }
 
 func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
@@ -543,7 +543,7 @@ func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "switcher", claims.ID)
 
-	single, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix(multiPrefix(t, multi)))
+	single, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix(prefixOf(t, multi)))
 	require.NoError(t, err)
 	defer single.Close()
 	last, err := single.Sign(ctx, "switcher")
@@ -557,15 +557,7 @@ func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
 	list, err := multi.Sessions(ctx, "switcher")
 	require.NoError(t, err)
 	assert.Len(t, list, 1)
-	assert.Len(t, keysUnder(t, multi.Redis(), "test:"+t.Name()+":"), 2)
-}
-
-// multiPrefix recovers the key prefix newClient gave c from the index key.
-func multiPrefix(t *testing.T, c *rjwt.Client) string {
-	t.Helper()
-	keys := keysUnder(t, c.Redis(), "test:"+t.Name()+":")
-	require.NotEmpty(t, keys)
-	return keys[0][:strings.Index(keys[0], "{")]
+	assert.Len(t, keysUnder(t, multi.Redis(), prefixOf(t, multi)), 2)
 }
 
 func TestMultipleModeKeepsEverySession(t *testing.T) {

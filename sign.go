@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -18,6 +19,7 @@ type signOptions struct {
 	ttl         time.Duration
 	dataToken   json.RawMessage
 	dataSession json.RawMessage
+	refreshTTL  time.Duration // SignPair only
 }
 
 // WithTTL sets the token's and the session's lifetime, in the grammar of
@@ -85,7 +87,9 @@ func marshalData(v any) (json.RawMessage, error) {
 // KEYS[1] index, KEYS[2] new session key
 // ARGV[1] nanoid, ARGV[2] session data, ARGV[3] TTL in ms, ARGV[4] "1" for
 // single mode, ARGV[5] the user's key base (session key = base .. nanoid),
-// ARGV[6] now in Unix ms (the index scores; pruning compares with it)
+// ARGV[6] now in Unix ms (the index scores; pruning compares with it),
+// ARGV[7] for a pair: the refresh token's id (else ""), ARGV[8] for a pair:
+// the access tokens' TTL in ms
 var signScript = redis.NewScript(`
 local ttl = tonumber(ARGV[3])
 local now = tonumber(ARGV[6])
@@ -109,7 +113,11 @@ else
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   idxttl = redis.call('PTTL', KEYS[1])
 end
-redis.call('HSET', KEYS[2], 'd', ARGV[2])
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[2], 'd', ARGV[2], 'r', ARGV[7], 'a', ARGV[8])
+else
+  redis.call('HSET', KEYS[2], 'd', ARGV[2])
+end
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 if idxttl < ttl then
@@ -126,43 +134,51 @@ return revoked
 // Errors: ErrInvalidID for an empty, too long or non-UTF-8 id; ErrInvalidTTL;
 // a wrapped Redis error, in which case no session was created.
 func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (string, error) {
-	token, _, err := c.sign(ctx, id, opts)
+	o, err := c.signOpts(opts)
+	if err != nil {
+		return "", err
+	}
+	token, _, err := c.sign(ctx, id, o, false)
 	return token, err
 }
 
-// sign does Sign's work and also returns the claims it signed.
-func (c *Client) sign(ctx context.Context, id string, opts []SignOption) (string, *Claims, error) {
-	if err := validateID(id); err != nil {
-		return "", nil, err
-	}
-	o := signOptions{ttl: c.defaultTTL}
+func (c *Client) signOpts(opts []SignOption) (signOptions, error) {
+	o := signOptions{ttl: c.defaultTTL, refreshTTL: defaultRefreshTTL}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
 		if err := opt(&o); err != nil {
-			return "", nil, err
+			return o, err
 		}
+	}
+	return o, nil
+}
+
+// sign does Sign's work and also returns the claims it signed. With pair, the
+// session lives for the refresh TTL and also records the refresh token's id
+// and the access TTL; the refresh token is the returned claims' job to make.
+func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) (string, *Claims, error) {
+	if err := validateID(id); err != nil {
+		return "", nil, err
 	}
 	nano, err := gonanoid.New()
 	if err != nil {
 		return "", nil, fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
 	now := time.Now()
-	claims := &Claims{
-		ID:        id,
-		Session:   sessionName(id, nano),
-		DataToken: o.dataToken,
-		TTL:       o.ttl,
-		RegisteredClaims: jwt.RegisteredClaims{
-			ID:        nano,
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(o.ttl)),
-		},
-	}
+	claims := c.accessClaims(id, nano, o.dataToken, o.ttl, now)
 	token, err := c.signToken(claims)
 	if err != nil {
 		return "", nil, fmt.Errorf("rjwt: sign: %w", err)
+	}
+	sessionTTL, refreshID, accessMS := o.ttl, "", ""
+	if pair {
+		if refreshID, err = gonanoid.New(); err != nil {
+			return "", nil, fmt.Errorf("rjwt: sign: nanoid: %w", err)
+		}
+		sessionTTL, accessMS = o.refreshTTL, strconv.FormatInt(o.ttl.Milliseconds(), 10)
+		claims.RefreshID = refreshID // for SignPair's refresh token; the access token is already signed
 	}
 
 	ctx, cancel := c.bound(ctx)
@@ -173,9 +189,24 @@ func (c *Client) sign(ctx context.Context, id string, opts []SignOption) (string
 		single = "1"
 	}
 	err = signScript.Run(ctx, c.rdb, []string{c.indexKey(base), base + nano},
-		nano, []byte(o.dataSession), o.ttl.Milliseconds(), single, base, now.UnixMilli()).Err()
+		nano, []byte(o.dataSession), sessionTTL.Milliseconds(), single, base, now.UnixMilli(), refreshID, accessMS).Err()
 	if err != nil {
 		return "", nil, redisErr("sign", err)
 	}
 	return token, claims, nil
+}
+
+// accessClaims are the claims of an access token of session id:nano.
+func (c *Client) accessClaims(id, nano string, dataToken json.RawMessage, ttl time.Duration, now time.Time) *Claims {
+	return &Claims{
+		ID:        id,
+		Session:   sessionName(id, nano),
+		DataToken: dataToken,
+		TTL:       ttl,
+		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        nano,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
 }

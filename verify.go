@@ -45,6 +45,9 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if err != nil {
 		return nil, err
 	}
+	if claims.Type != "" {
+		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
+	}
 	key := c.sessionKey(claims.ID, claims.RegisteredClaims.ID)
 
 	ctx, cancel := c.bound(ctx)
