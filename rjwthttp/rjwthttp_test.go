@@ -38,8 +38,8 @@ func app(t *testing.T, c *rjwt.Client, mwOpts ...rjwthttp.Option) *httptest.Serv
 		s, _ := rjwthttp.SessionFromContext(r.Context())
 		var views int
 		_, err := s.Get("views", &views)
-		require.NoError(t, err)
-		require.NoError(t, s.Set("views", views+1))
+		assert.NoError(t, err)
+		assert.NoError(t, s.Set("views", views+1))
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"id": claims.ID, "session": claims.Session, "views": views + 1})
 	})))
@@ -284,7 +284,12 @@ func TestRefreshRaceOverHTTPHasOneWinner(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			statuses[i] = do(t, "POST", srv.URL+"/refreshToken", "", map[string]string{"refreshToken": p.RefreshToken}).status
+			resp, err := http.Post(srv.URL+"/refreshToken", "application/json", strings.NewReader(`{"refreshToken":"`+p.RefreshToken+`"}`))
+			if !assert.NoError(t, err) {
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
 		}()
 	}
 	close(start)
@@ -311,7 +316,7 @@ func TestFailedSessionSaveIs5xxNotASilentLoss(t *testing.T) {
 	for _, writes := range []bool{true, false} {
 		srv := httptest.NewServer(rjwthttp.Middleware(c, rjwthttp.WithSessionData())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s, _ := rjwthttp.SessionFromContext(r.Context())
-			require.NoError(t, s.Set("views", 2))
+			assert.NoError(t, s.Set("views", 2))
 			redisSrv.Kill() // Redis dies before the save
 			if writes {
 				w.WriteHeader(http.StatusOK)
@@ -335,13 +340,15 @@ func TestSessionDataGetSetDelete(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(rjwthttp.Middleware(c, rjwthttp.WithSessionData())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := rjwthttp.SessionFromContext(r.Context())
-		require.True(t, ok)
+		if !assert.True(t, ok) {
+			return
+		}
 		var theme string
 		found, err := s.Get("theme", &theme)
-		require.NoError(t, err)
+		assert.NoError(t, err)
 		if found {
-			require.NoError(t, s.Delete("theme"))
-			require.NoError(t, s.Set("lang", "fr"))
+			assert.NoError(t, s.Delete("theme"))
+			assert.NoError(t, s.Set("lang", "fr"))
 		}
 		fmt.Fprint(w, theme)
 	})))
@@ -394,4 +401,25 @@ func TestNewHandlersNeedsAnAccountStore(t *testing.T) {
 	require.Error(t, err)
 	_, err = rjwthttp.NewHandlers(nil, &memAccounts{})
 	require.Error(t, err)
+}
+
+func TestSessionChangesAfterTheHeadersAreRefusedNotLost(t *testing.T) {
+	c := newClient(t)
+	tok, err := c.Sign(context.Background(), "ivy")
+	require.NoError(t, err)
+	errs := make(chan error, 2)
+	srv := httptest.NewServer(rjwthttp.Middleware(c, rjwthttp.WithSessionData())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := rjwthttp.SessionFromContext(r.Context())
+		errs <- s.Set("before", 1)
+		fmt.Fprint(w, "hello") // the headers go out, with the session saved first
+		errs <- s.Set("after", 2)
+	})))
+	defer srv.Close()
+	r := do(t, "GET", srv.URL, tok, nil)
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.NoError(t, <-errs)
+	assert.ErrorIs(t, <-errs, rjwthttp.ErrSessionSealed)
+	claims, err := c.Verify(context.Background(), tok, rjwt.WithSession())
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"before":1}`, string(claims.DataSession))
 }

@@ -18,6 +18,10 @@ import (
 // save answers 503 (or 401 if the session ended meanwhile) instead of the
 // handler's response, so nothing is lost silently. A Session belongs to one
 // request: it is not for use from other goroutines after the handler returns.
+//
+// Once the response's headers are written the session is saved and sealed:
+// Set and Delete then return ErrSessionSealed rather than make a change that
+// would never reach Redis.
 type Session struct {
 	client *rjwt.Client
 	name   string
@@ -25,11 +29,17 @@ type Session struct {
 	mu     sync.Mutex
 	data   map[string]json.RawMessage
 	dirty  bool
+	sealed bool
 }
 
 // ErrNotObject: the session's data is JSON but not an object, so it has no
 // fields to get or set.
 var ErrNotObject = errors.New("rjwthttp: session data is not a JSON object")
+
+// ErrSessionSealed: Set or Delete after the response's headers were written.
+// The session was saved then; a later change could not be, so it is refused
+// instead of lost in silence. Change the session before writing the response.
+var ErrSessionSealed = errors.New("rjwthttp: session already saved (response headers written)")
 
 // SessionFromContext returns the request's session data handle. It exists
 // when the middleware runs WithSessionData.
@@ -70,7 +80,8 @@ func (s *Session) Get(key string, v any) (bool, error) {
 	return true, json.Unmarshal(raw, v)
 }
 
-// Set sets field key to v, JSON-encoded.
+// Set sets field key to v, JSON-encoded. After the response's headers are
+// written it returns ErrSessionSealed.
 func (s *Session) Set(key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -78,6 +89,9 @@ func (s *Session) Set(key string, v any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sealed {
+		return ErrSessionSealed
+	}
 	if err := s.load(); err != nil {
 		return err
 	}
@@ -86,10 +100,14 @@ func (s *Session) Set(key string, v any) error {
 	return nil
 }
 
-// Delete removes field key.
+// Delete removes field key. After the response's headers are written it
+// returns ErrSessionSealed.
 func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sealed {
+		return ErrSessionSealed
+	}
 	if err := s.load(); err != nil {
 		return err
 	}
@@ -100,10 +118,12 @@ func (s *Session) Delete(key string) error {
 	return nil
 }
 
-// save writes the data back if it changed: one round trip.
+// save writes the data back if it changed (one round trip) and seals the
+// session: it runs once, when the headers go out or the handler returns.
 func (s *Session) save(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sealed = true
 	if !s.dirty {
 		return nil
 	}
