@@ -264,9 +264,13 @@ return 1
 `)
 
 // Touch slides a live session's life in Redis to at least ttl from now; it
-// never shortens it. A session that has ended is ErrSessionNotFound. The
-// token's own exp is unchanged: sliding keeps a session alive for its refresh
-// token or for long-lived access tokens. One Redis round trip.
+// never shortens it. A session that has ended is ErrSessionNotFound. One
+// Redis round trip.
+//
+// No token's exp changes. Sign and Refresh already give a session a Redis
+// life at least as long as its tokens', so Touch keeps the session, not a
+// token, usable: a client whose token has expired still needs a new one
+// (Refresh, or a new login).
 func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) error {
 	id, nano, err := splitSession(session)
 	if err != nil {

@@ -96,8 +96,9 @@ func WithSessionData() Option { return func(c *config) { c.session = true } }
 
 // WithSliding extends the session's life in Redis to at least ttl on use, at
 // most once per interval for each session the middleware sees: sliding
-// expiry. It never shortens a session, and does not change a token's exp. It
-// costs one more round trip on the requests that extend.
+// expiry. It never shortens a session, and does not change a token's exp:
+// the token still ends at its exp, and the client refreshes it then. It costs
+// one more round trip on the requests that extend. Off by default.
 func WithSliding(interval, ttl time.Duration) Option {
 	return func(c *config) { c.slide, c.slideTTL = interval, ttl }
 }
