@@ -267,10 +267,18 @@ func me(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"claims": claims, "views": views})
 }
 
+// curlSession is a shell session to paste: register, authorize, /me twice,
+// refresh, logout, and /me refused. It keeps the tokens in shell variables
+// with sed, so it needs nothing beyond curl.
 func curlSession(base string) string {
-	return strings.ReplaceAll(`  curl -s -X POST BASE/register -d '{"account":"alice","password":"correct horse"}'
-  curl -s -X POST BASE/authorize -d '{"account":"alice","password":"correct horse"}'
-  curl -s BASE/me -H "Authorization: Bearer $TOKEN"
-  curl -s -X POST BASE/refreshToken -d '{"refreshToken":"'$REFRESH'"}'
-  curl -s -X POST BASE/logout -H "Authorization: Bearer $TOKEN" -w '%{http_code}\n'`, "BASE", base)
+	return strings.ReplaceAll(`  B=BASE
+  curl -s -X POST $B/register -d '{"account":"alice","password":"correct horse"}'
+  PAIR=$(curl -s -X POST $B/authorize -d '{"account":"alice","password":"correct horse"}'); echo "$PAIR"
+  TOKEN=$(echo "$PAIR" | sed -E 's/.*"token":"([^"]*)".*/\1/'); REFRESH=$(echo "$PAIR" | sed -E 's/.*"refreshToken":"([^"]*)".*/\1/')
+  curl -s $B/me -H "Authorization: Bearer $TOKEN"
+  curl -s $B/me -H "Authorization: Bearer $TOKEN"
+  PAIR=$(curl -s -X POST $B/refreshToken -d '{"refreshToken":"'$REFRESH'"}'); echo "$PAIR"
+  TOKEN=$(echo "$PAIR" | sed -E 's/.*"token":"([^"]*)".*/\1/')
+  curl -s -X POST $B/logout -H "Authorization: Bearer $TOKEN" -w '%{http_code}\n'
+  curl -s $B/me -H "Authorization: Bearer $TOKEN"`, "BASE", base)
 }

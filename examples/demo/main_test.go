@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -127,9 +128,36 @@ func TestDemoServerFlow(t *testing.T) {
 	assert.NotContains(t, stored, "correct horse")
 }
 
-func TestCurlSessionNamesEveryRoute(t *testing.T) {
-	s := curlSession("http://x")
-	for _, r := range []string{"/register", "/authorize", "/me", "/refreshToken", "/logout"} {
-		assert.Contains(t, s, "http://x"+r)
+func TestThePrintedCurlSessionWorks(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
 	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("curl:"))
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, rdb.Del(context.Background(), accountKey("alice")).Err())
+	h, err := newServer(client, rdb)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	script := curlSession(srv.URL)
+	for _, r := range []string{"/register", "/authorize", "/me", "/refreshToken", "/logout"} {
+		assert.Contains(t, script, "$B"+r)
+	}
+	out, err := exec.Command("bash", "-e", "-c", script).CombinedOutput()
+	require.NoError(t, err, string(out))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 7, string(out))
+	assert.Contains(t, lines[0], `"refreshToken":`, "register")
+	assert.Contains(t, lines[1], `"refreshToken":`, "authorize")
+	assert.Contains(t, lines[2], `"views":1}`)
+	assert.Contains(t, lines[3], `"views":2}`)
+	assert.Contains(t, lines[4], `"refreshToken":`, "refresh")
+	assert.Equal(t, "204", lines[5], "logout")
+	assert.Contains(t, lines[6], `"error":"invalid_token"`, "the token stops working")
 }
