@@ -3,6 +3,8 @@ package rjwt
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -50,14 +52,68 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	return json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(&c), TTL: int64(c.TTL / time.Second)})
 }
 
-// UnmarshalJSON decodes claims as they stand in a token.
+// claimsIn is what UnmarshalJSON decodes: the claims flat, with the dates
+// as json.Number (as golang-jwt reads them: a number, or a string holding one;
+// "" when absent or null). Decoding straight into jwt.NumericDate costs a nested
+// json.Unmarshal per date; this is the one hot-path JSON pass of Verify.
+type claimsIn struct {
+	ID        string           `json:"id"`
+	Session   string           `json:"rjwt"`
+	DataToken json.RawMessage  `json:"dataToken"`
+	TTL       int64            `json:"ttl"`
+	Type      string           `json:"typ"`
+	RefreshID string           `json:"rti"`
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt json.Number      `json:"exp"`
+	NotBefore json.Number      `json:"nbf"`
+	IssuedAt  json.Number      `json:"iat"`
+	JTI       string           `json:"jti"`
+}
+
+// UnmarshalJSON decodes claims as they stand in a token. Dates are read as
+// golang-jwt's NumericDate reads them: a JSON number of seconds, fractions
+// kept to jwt.TimePrecision.
 func (c *Claims) UnmarshalJSON(b []byte) error {
-	w := claimsWire{claimsAlias: (*claimsAlias)(c)}
+	var w claimsIn
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	c.TTL = time.Duration(w.TTL) * time.Second
+	exp, err := numericDate(w.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	nbf, err := numericDate(w.NotBefore)
+	if err != nil {
+		return err
+	}
+	iat, err := numericDate(w.IssuedAt)
+	if err != nil {
+		return err
+	}
+	*c = Claims{
+		ID: w.ID, Session: w.Session, DataToken: w.DataToken, TTL: time.Duration(w.TTL) * time.Second,
+		Type: w.Type, RefreshID: w.RefreshID,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.JTI,
+			ExpiresAt: exp, NotBefore: nbf, IssuedAt: iat,
+		},
+	}
 	return nil
+}
+
+// numericDate is jwt.NumericDate's UnmarshalJSON and newNumericDateFromSeconds.
+func numericDate(n json.Number) (*jwt.NumericDate, error) {
+	if n == "" {
+		return nil, nil
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return nil, fmt.Errorf("could not convert json number value to float: %w", err)
+	}
+	round, frac := math.Modf(f)
+	return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), nil
 }
 
 // ErrNoData is returned by DecodeDataToken and DecodeDataSession when there is

@@ -2,6 +2,7 @@ package rjwt
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -31,16 +32,29 @@ func testClaims() *Claims {
 	}
 }
 
+// refClaims are rjwt's claims decoded by encoding/json and golang-jwt's own
+// types alone, without Claims.UnmarshalJSON.
+type refClaims struct {
+	ID        string          `json:"id"`
+	Session   string          `json:"rjwt"`
+	DataToken json.RawMessage `json:"dataToken"`
+	TTL       int64           `json:"ttl"`
+	Type      string          `json:"typ"`
+	RefreshID string          `json:"rti"`
+	jwt.RegisteredClaims
+}
+
 // referenceParse is what Verify's token checks mean: golang-jwt's general
 // parser with HS256 pinned, exp required and iat checked, plus rjwt's shape.
 func referenceParse(c *Client, token string) error {
 	if len(token) > MaxTokenSize {
 		return ErrInvalidToken
 	}
-	claims := new(Claims)
-	if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
+	ref := new(refClaims)
+	if _, err := c.parser.ParseWithClaims(token, ref, c.keyFunc); err != nil {
 		return claimsErr(err)
 	}
+	claims := &Claims{ID: ref.ID, Session: ref.Session, RegisteredClaims: ref.RegisteredClaims}
 	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) || !isSessionOf(claims) {
 		return ErrInvalidToken
 	}
