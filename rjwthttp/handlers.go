@@ -21,6 +21,10 @@ var (
 	// ErrBadInput: the account or password is not acceptable (empty, too
 	// short, ...). 400, with the error's text.
 	ErrBadInput = errors.New("rjwthttp: bad input")
+	// ErrUnavailable: the account store cannot answer now (its database is
+	// down, say). 503 with Retry-After, as for rjwt's own Redis. Any other
+	// error from Accounts is a 500.
+	ErrUnavailable = errors.New("rjwthttp: account store unavailable")
 )
 
 // Credentials is the JSON body of /authorize and /register.
@@ -30,7 +34,9 @@ type Credentials struct {
 }
 
 // Accounts is the application's account store. rjwt has no default: nothing
-// accepts a password unless the application says so.
+// accepts a password unless the application says so. Its errors choose the
+// answer: ErrInvalidCredentials 401, ErrAccountExists 409, ErrBadInput 400,
+// ErrUnavailable 503, anything else 500.
 type Accounts interface {
 	// Authenticate returns the user id for valid credentials, or
 	// ErrInvalidCredentials.
@@ -106,6 +112,9 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		return
 	case errors.Is(err, ErrBadInput):
 		badRequest(w, err.Error())
+		return
+	case errors.Is(err, ErrUnavailable):
+		WriteError(w, err) // not an rjwt sentinel: 503
 		return
 	case err != nil:
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error"})

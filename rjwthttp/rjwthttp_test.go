@@ -427,3 +427,40 @@ func TestSessionChangesAfterTheHeadersAreRefusedNotLost(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"before":1}`, string(claims.DataSession))
 }
+
+// failingAccounts answers every call with err.
+type failingAccounts struct{ err error }
+
+func (a failingAccounts) Authenticate(context.Context, rjwthttp.Credentials) (string, error) {
+	return "", a.err
+}
+
+func (a failingAccounts) Register(context.Context, rjwthttp.Credentials) (string, error) {
+	return "", a.err
+}
+
+func TestAccountStoreErrorsChooseTheAnswer(t *testing.T) {
+	c := newClient(t)
+	for name, tc := range map[string]struct {
+		err    error
+		status int
+		code   string
+	}{
+		"wrong password":  {rjwthttp.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
+		"taken":           {rjwthttp.ErrAccountExists, http.StatusConflict, "account_exists"},
+		"bad input":       {fmt.Errorf("%w: too short", rjwthttp.ErrBadInput), http.StatusBadRequest, "invalid_request"},
+		"store down":      {fmt.Errorf("%w: dial tcp: refused", rjwthttp.ErrUnavailable), http.StatusServiceUnavailable, "unavailable"},
+		"any other error": {fmt.Errorf("bug"), http.StatusInternalServerError, "server_error"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, err := rjwthttp.NewHandlers(c, failingAccounts{tc.err})
+			require.NoError(t, err)
+			for _, handler := range []http.HandlerFunc{h.Authorize, h.Register} {
+				rec := httptest.NewRecorder()
+				handler(rec, httptest.NewRequest("POST", "/", strings.NewReader(`{"account":"a","password":"secret1"}`)))
+				assert.Equal(t, tc.status, rec.Code, rec.Body.String())
+				assert.Contains(t, rec.Body.String(), `"error":"`+tc.code+`"`)
+			}
+		})
+	}
+}

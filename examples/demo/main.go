@@ -205,7 +205,7 @@ func (a accounts) Register(ctx context.Context, c rjwthttp.Credentials) (string,
 	}
 	created, err := a.rdb.SetNX(ctx, accountKey(c.Account), hash, 0).Result()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", rjwthttp.ErrUnavailable, err)
 	}
 	if !created {
 		return "", rjwthttp.ErrAccountExists
@@ -221,7 +221,7 @@ func (a accounts) Authenticate(ctx context.Context, c rjwthttp.Credentials) (str
 		return "", rjwthttp.ErrInvalidCredentials
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", rjwthttp.ErrUnavailable, err)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(c.Password)) != nil {
 		return "", rjwthttp.ErrInvalidCredentials

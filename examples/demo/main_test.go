@@ -161,3 +161,22 @@ func TestThePrintedCurlSessionWorks(t *testing.T) {
 	assert.Equal(t, "204", lines[5], "logout")
 	assert.Contains(t, lines[6], `"error":"invalid_token"`, "the token stops working")
 }
+
+func TestAccountStoreDownIs503(t *testing.T) {
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	defer rdb.Close()
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb))
+	require.NoError(t, err)
+	defer client.Close()
+	h, err := newServer(client, rdb)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, path := range []string{"/register", "/authorize"} {
+		status, body := call(t, srv, "POST", path, "", `{"account":"alice","password":"correct horse"}`)
+		assert.Equal(t, 503, status, path)
+		assert.Equal(t, "unavailable", body["error"], path)
+	}
+}
