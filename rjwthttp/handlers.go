@@ -76,7 +76,9 @@ func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Han
 	}
 	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10}
 	for _, o := range opts {
-		o(h)
+		if o != nil {
+			o(h)
+		}
 	}
 	return h, nil
 }

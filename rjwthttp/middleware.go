@@ -98,7 +98,10 @@ func WithSessionData() Option { return func(c *config) { c.session = true } }
 // most once per interval for each session the middleware sees: sliding
 // expiry. It never shortens a session, and does not change a token's exp:
 // the token still ends at its exp, and the client refreshes it then. It costs
-// one more round trip on the requests that extend. Off by default.
+// one more round trip on the requests that extend. Off by default; an interval
+// or ttl of zero or less leaves it off. A ttl under one second is a
+// programming error: Middleware panics on it, at once, rather than fail
+// requests later.
 func WithSliding(interval, ttl time.Duration) Option {
 	return func(c *config) { c.slide, c.slideTTL = interval, ttl }
 }
@@ -126,10 +129,16 @@ func FromContext(ctx context.Context) (*rjwt.Claims, bool) {
 func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler {
 	cfg := config{sources: []TokenSource{BearerToken}}
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o(&cfg)
+		}
 	}
 	var slider *slideTracker
 	if cfg.slide > 0 && cfg.slideTTL > 0 {
+		if cfg.slideTTL < time.Second {
+			// Touch would refuse it (ErrInvalidTTL) on every request.
+			panic("rjwthttp: WithSliding: ttl " + cfg.slideTTL.String() + " is under one second")
+		}
 		slider = newSlideTracker(cfg.slide)
 	}
 	var vopts []rjwt.VerifyOption

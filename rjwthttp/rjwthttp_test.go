@@ -464,3 +464,11 @@ func TestAccountStoreErrorsChooseTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+func TestSlidingUnderASecondPanicsAtOnce(t *testing.T) {
+	c := newClient(t)
+	assert.PanicsWithValue(t, "rjwthttp: WithSliding: ttl 500ms is under one second", func() {
+		rjwthttp.Middleware(c, rjwthttp.WithSliding(time.Minute, 500*time.Millisecond))
+	})
+	assert.NotPanics(t, func() { rjwthttp.Middleware(c, rjwthttp.WithSliding(0, 0), nil) }, "off, and nil options are skipped")
+}
