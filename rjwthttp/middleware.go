@@ -55,7 +55,9 @@ func QueryToken(name string) TokenSource {
 	return func(r *http.Request) string { return r.URL.Query().Get(name) }
 }
 
-// CookieToken reads a cookie.
+// CookieToken reads a cookie. Browsers send cookies with cross-site requests
+// too, so routes that change state (logout, say) need CSRF protection: a
+// SameSite=Lax or Strict cookie, or a CSRF token.
 func CookieToken(name string) TokenSource {
 	return func(r *http.Request) string {
 		c, err := r.Cookie(name)
