@@ -66,14 +66,7 @@ func (p *Pair) UnmarshalJSON(b []byte) error {
 // as long as its refresh token, and every Refresh slides it by this much. It
 // may not be shorter than the access token's TTL.
 func WithRefreshTTL(ttl string) SignOption {
-	return func(o *signOptions) error {
-		d, err := ParseTTL(ttl)
-		if err != nil {
-			return err
-		}
-		o.refreshTTL = d
-		return nil
-	}
+	return ttlOption(ttl, func(o *signOptions, d time.Duration) { o.refreshTTL = d })
 }
 
 // SignPair creates a session for user id, like Sign, and returns a

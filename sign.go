@@ -27,12 +27,18 @@ type signOptions struct {
 // "2d". Without it Sign uses the client's default TTL (WithDefaultTTL). A TTL
 // that does not parse makes Sign fail with ErrInvalidTTL.
 func WithTTL(ttl string) SignOption {
+	return ttlOption(ttl, func(o *signOptions, d time.Duration) { o.ttl = d })
+}
+
+// ttlOption parses ttl when the option is applied, so a bad TTL is Sign's
+// ErrInvalidTTL, and stores it with set.
+func ttlOption(ttl string, set func(*signOptions, time.Duration)) SignOption {
 	return func(o *signOptions) error {
 		d, err := ParseTTL(ttl)
 		if err != nil {
 			return err
 		}
-		o.ttl = d
+		set(o, d)
 		return nil
 	}
 }
