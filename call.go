@@ -24,7 +24,11 @@ const scanBatch = 1000
 // patterns (* ? [abc] [a-z], \ escapes); use EscapePattern for literal parts
 // such as user ids. Pattern calls walk the keyspace with SCAN in batches (on a
 // Cluster, on every master) and never send KEYS: they are for administration,
-// not hot paths.
+// not hot paths. SCAN visits the whole keyspace of the database whatever the
+// pattern, in steps of about 1,000 keys, so their cost grows with the size of
+// the database, not with the number of matches. The client's default timeout
+// (WithTimeout, 5 seconds) bounds each round trip of a walk, not the walk; give
+// ctx a deadline to bound the whole call.
 type Call struct{ c *Client }
 
 // Call returns the client's helper calls.
@@ -128,21 +132,27 @@ func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
 func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[string]string, error) {
 	out := map[string]string{}
 	var mu sync.Mutex
-	err := k.scan(ctx, pattern, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
+	err := k.scan(ctx, pattern, true, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
 		cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, key := range keys {
 				p.Get(ctx, key)
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+		if err != nil && len(cmds) != len(keys) {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		for i, cmd := range cmds {
-			if v, err := cmd.(*redis.StringCmd).Result(); err == nil {
+			v, err := cmd.(*redis.StringCmd).Result()
+			switch {
+			case err == nil:
 				out[keys[i]] = v
+			case errors.Is(err, redis.Nil) || isWrongType(err):
+				// gone since SCAN saw it, or not a string: left out
+			default:
+				return err
 			}
 		}
 		return nil
@@ -158,7 +168,7 @@ func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[stri
 func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, error) {
 	var mu sync.Mutex
 	n := 0
-	err := k.scan(ctx, pattern, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
+	err := k.scan(ctx, pattern, true, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
 		mu.Lock()
 		n += len(keys)
 		mu.Unlock()
@@ -206,12 +216,17 @@ func (k *Call) Destroy(ctx context.Context, key string) error {
 // DestroyMultiple deletes every key matching pattern and returns how many it
 // deleted. It walks the keyspace with SCAN and deletes each batch of about
 // 1,000 keys with UNLINK (pipelined per key on a Cluster, where one UNLINK
-// cannot span slots): two round trips per batch, and never KEYS.
+// cannot span slots): two round trips per batch, and never KEYS. Keys are
+// deleted as they are found: on an error the count says how many went before
+// it. Keys created during the walk may or may not be deleted (SCAN's
+// guarantee covers only keys present throughout).
 func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error) {
 	var mu sync.Mutex
 	total := 0
 	_, cluster := k.c.rdb.(*redis.ClusterClient)
-	err := k.scan(ctx, pattern, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
+	// No dedupe: a key SCAN reports twice is unlinked once and counted once,
+	// since UNLINK counts only the keys it removed.
+	err := k.scan(ctx, pattern, false, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
 		var n int64
 		if cluster {
 			cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -244,28 +259,45 @@ func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error)
 }
 
 // scan walks the keys matching pattern with SCAN, on every master of a
-// Cluster (concurrently) or on the one node, and hands fn each batch. A key
-// SCAN reports twice (it may, while the keyspace is resized) is handed once.
-func (k *Call) scan(ctx context.Context, pattern string, fn func(context.Context, redis.UniversalClient, []string) error) error {
-	ctx, cancel := k.c.bound(ctx)
-	defer cancel()
+// Cluster (concurrently) or on the one node, and hands fn each batch. With
+// dedupe, a key SCAN reports twice (it may, while the keyspace is resized) is
+// handed once, at the cost of remembering every key seen on a node.
+//
+// The client's default timeout (WithTimeout) bounds each round trip, not the
+// whole walk, which may take long on a large keyspace; a deadline on ctx
+// bounds the whole walk.
+func (k *Call) scan(ctx context.Context, pattern string, dedupe bool, fn func(context.Context, redis.UniversalClient, []string) error) error {
 	walk := func(ctx context.Context, node redis.UniversalClient) error {
-		seen := map[string]struct{}{}
+		var seen map[string]struct{}
+		if dedupe {
+			seen = map[string]struct{}{}
+		}
 		var cursor uint64
 		for {
-			keys, next, err := node.Scan(ctx, cursor, pattern, scanBatch).Result()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			sctx, cancel := k.c.bound(ctx)
+			keys, next, err := node.Scan(sctx, cursor, pattern, scanBatch).Result()
+			cancel()
 			if err != nil {
 				return err
 			}
-			fresh := keys[:0]
-			for _, key := range keys {
-				if _, dup := seen[key]; !dup {
-					seen[key] = struct{}{}
-					fresh = append(fresh, key)
+			fresh := keys
+			if dedupe {
+				fresh = keys[:0]
+				for _, key := range keys {
+					if _, dup := seen[key]; !dup {
+						seen[key] = struct{}{}
+						fresh = append(fresh, key)
+					}
 				}
 			}
 			if len(fresh) > 0 {
-				if err := fn(ctx, node, fresh); err != nil {
+				bctx, cancel := k.c.bound(ctx)
+				err := fn(bctx, node, fresh)
+				cancel()
+				if err != nil {
 					return err
 				}
 			}

@@ -176,3 +176,37 @@ func TestEscapePattern(t *testing.T) {
 		assert.Equal(t, want, rjwt.EscapePattern(in), fmt.Sprintf("EscapePattern(%q)", in))
 	}
 }
+
+func TestCallHelpersFailWhenRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(srv.Addr()), rjwt.WithTimeout(300*time.Millisecond))
+	require.NoError(t, err)
+	defer c.Close()
+	call := c.Call()
+	ctx := context.Background()
+	require.NoError(t, call.Create(ctx, "down:1", "v", 0))
+	srv.Kill()
+
+	tests := map[string]func() error{
+		"Ping":               func() error { return call.Ping(ctx) },
+		"Create":             func() error { return call.Create(ctx, "down:2", "v", 0) },
+		"Exists":             func() error { _, err := call.Exists(ctx, "down:1"); return err },
+		"TTL":                func() error { _, err := call.TTL(ctx, "down:1"); return err },
+		"GetValueByKey":      func() error { _, err := call.GetValueByKey(ctx, "down:1"); return err },
+		"GetValuesByPattern": func() error { _, err := call.GetValuesByPattern(ctx, "down:*"); return err },
+		"GetCountByPattern":  func() error { _, err := call.GetCountByPattern(ctx, "down:*"); return err },
+		"GetInfo":            func() error { _, err := call.GetInfo(ctx, ""); return err },
+		"Destroy":            func() error { return call.Destroy(ctx, "down:1") },
+		"DestroyMultiple":    func() error { _, err := call.DestroyMultiple(ctx, "down:*"); return err },
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			err := fn()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "redis:")
+			assert.NotErrorIs(t, err, rjwt.ErrKeyNotFound)
+			assert.Less(t, time.Since(start), 2*time.Second, "the default timeout bounds the call")
+		})
+	}
+}
