@@ -297,7 +297,14 @@ func (c *Client) maybeReadyLocked() {
 // confirmed by its PONG and a dead one reconnects.
 func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 	defer c.ev.wg.Done()
-	ps := node.PSubscribe(c.ev.ctx, pattern)
+	// Every pub/sub call gets a deadline: go-redis reconnects inside the
+	// call that met the broken connection (dial, HELLO with retries,
+	// re-subscribe), and without one that can hold the loop for seconds
+	// before it even reports the outage. A reconnect cut short is retried by
+	// the next call.
+	pctx, pcancel := context.WithTimeout(c.ev.ctx, pubsubCallTimeout)
+	ps := node.PSubscribe(pctx, pattern)
+	pcancel()
 	defer ps.Close()
 	c.ev.state.Lock()
 	c.ev.pubsubs = append(c.ev.pubsubs, ps)
@@ -314,15 +321,17 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 	backoff := 50 * time.Millisecond
 	for {
 		var err error
+		pctx, pcancel := context.WithTimeout(c.ev.ctx, pubsubCallTimeout)
 		select {
 		case <-recheck:
-			err = ps.Ping(c.ev.ctx)
+			err = ps.Ping(pctx)
 		default:
 		}
 		var msg any
 		if err == nil {
-			msg, err = ps.ReceiveTimeout(c.ev.ctx, 250*time.Millisecond)
+			msg, err = ps.ReceiveTimeout(pctx, 250*time.Millisecond)
 		}
+		pcancel()
 		if c.ev.ctx.Err() != nil {
 			return
 		}
@@ -337,7 +346,7 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, time.Second)
+			backoff = min(backoff*2, 500*time.Millisecond)
 			continue
 		}
 		backoff = 50 * time.Millisecond
@@ -353,6 +362,10 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 		}
 	}
 }
+
+// pubsubCallTimeout bounds each call on a keyspace subscription, including
+// the reconnect go-redis runs inside it.
+const pubsubCallTimeout = time.Second
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -79,8 +79,10 @@ func TestLifecycleEventsAcrossARestart(t *testing.T) {
 			before, err := c.Sign(context.Background(), "u")
 			require.NoError(t, err)
 
+			killed := time.Now()
 			srv.Kill()
-			nextEvent(t, c, 3*time.Second, rjwt.EventDisconnected)
+			e = nextEvent(t, c, 3*time.Second, rjwt.EventDisconnected)
+			t.Logf("EventDisconnected %v after the kill (health check every 100ms)", e.Time.Sub(killed).Round(time.Millisecond))
 
 			// During the outage nothing succeeds, and nothing panics.
 			for i := 0; i < 3; i++ {
@@ -96,9 +98,11 @@ func TestLifecycleEventsAcrossARestart(t *testing.T) {
 			}
 
 			require.NoError(t, srv.Restart())
+			restarted := time.Now()
 			e = nextEvent(t, c, 5*time.Second, rjwt.EventConnected, rjwt.EventReady)
 			assert.Equal(t, rjwt.EventConnected, e.Type, "connected comes before ready")
-			nextEvent(t, c, 5*time.Second, rjwt.EventReady)
+			e = nextEvent(t, c, 5*time.Second, rjwt.EventReady)
+			t.Logf("EventReady %v after the restart", e.Time.Sub(restarted).Round(time.Millisecond))
 
 			// The restarted Redis kept nothing (no persistence): the old
 			// session is gone, and new ones work.
@@ -277,5 +281,48 @@ func TestEventOptionsRefuseBadValues(t *testing.T) {
 		require.Error(t, err)
 		assert.True(t, strings.HasPrefix(err.Error(), "rjwt: With"), err.Error())
 		assert.False(t, errors.Is(err, rjwt.ErrInvalidTTL))
+	}
+}
+
+func TestKeyspaceEventsStayInTheClientsPrefixAndDB(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		prefix string
+		db     int
+	}{
+		// Unescaped, "ks[1]*:*" would match "ks1..." and never "ks[1]*:...".
+		{"prefix with glob characters", "ks[1]*:", 0},
+		{"prefix with a backslash", `ks\?:`, 0},
+		{"another database", "rjwt:", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := eventClient(t, srv, rjwt.WithKeyspaceEvents(true), rjwt.WithPrefix(tc.prefix), rjwt.WithDB(tc.db), rjwt.WithMultiple(true))
+			// Same prefix, other database: hears nothing of c's keys.
+			otherDB := eventClient(t, srv, rjwt.WithKeyspaceEvents(true), rjwt.WithPrefix(tc.prefix), rjwt.WithDB(tc.db+1))
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			require.NoError(t, c.WaitReady(wctx))
+			require.NoError(t, otherDB.WaitReady(wctx))
+
+			tok, err := c.Sign(ctx, "u*")
+			require.NoError(t, err)
+			cl, err := c.Verify(ctx, tok)
+			require.NoError(t, err)
+			require.NoError(t, c.Revoke(ctx, cl.Session))
+			e := nextEvent(t, c, 3*time.Second, rjwt.EventSessionRevoked)
+			assert.Equal(t, cl.Session, e.Session)
+
+			tok, err = c.Sign(ctx, "u*", rjwt.WithTTL("1 second"))
+			require.NoError(t, err)
+			cl, err = c.Verify(ctx, tok)
+			require.NoError(t, err)
+			e = nextEvent(t, c, 5*time.Second, rjwt.EventSessionExpired)
+			assert.Equal(t, cl.Session, e.Session)
+
+			noSessionEvent(t, otherDB, 100*time.Millisecond)
+		})
 	}
 }
