@@ -318,8 +318,12 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 		c.setConn(true, nil)
 		c.setSubscribed(i, true)
 	}
+	prune := &pruner{c: c}
 	backoff := 50 * time.Millisecond
 	for {
+		if prune.due() {
+			prune.flush()
+		}
 		var err error
 		pctx, pcancel := context.WithTimeout(c.ev.ctx, pubsubCallTimeout)
 		select {
@@ -329,7 +333,11 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 		}
 		var msg any
 		if err == nil {
-			msg, err = ps.ReceiveTimeout(pctx, 250*time.Millisecond)
+			wait := 250 * time.Millisecond
+			if len(prune.nanos) > 0 {
+				wait = pruneDelay
+			}
+			msg, err = ps.ReceiveTimeout(pctx, wait)
 		}
 		pcancel()
 		if c.ev.ctx.Err() != nil {
@@ -358,7 +366,7 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 		case *redis.Pong:
 			confirm()
 		case *redis.Message:
-			c.onKeyspace(m)
+			c.onKeyspace(m, prune)
 		}
 	}
 }
@@ -418,9 +426,9 @@ func mergeKeyspaceFlags(have string) string {
 	return out
 }
 
-// onKeyspace turns one keyspace notification into a session event. Expiry
-// also drops the session from its user's index.
-func (c *Client) onKeyspace(m *redis.Message) {
+// onKeyspace turns one keyspace notification into a session event. An
+// expired session is queued for removal from its user's index.
+func (c *Client) onKeyspace(m *redis.Message, prune *pruner) {
 	_, key, ok := strings.Cut(m.Channel, "__:")
 	if !ok {
 		return
@@ -432,12 +440,61 @@ func (c *Client) onKeyspace(m *redis.Message) {
 	switch m.Payload {
 	case "expired":
 		c.emit(Event{Type: EventSessionExpired, Session: sessionName(id, nano)})
-		ctx, cancel := context.WithTimeout(c.ev.ctx, 2*time.Second)
-		if err := c.rdb.ZRem(ctx, c.indexKey(c.userBase(id)), nano).Err(); err != nil && c.ev.ctx.Err() == nil {
-			c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: pruning the index after expiry: %w", err)})
-		}
-		cancel()
+		prune.add(c.indexKey(c.userBase(id)), nano)
 	case "del":
 		c.emit(Event{Type: EventSessionRevoked, Session: sessionName(id, nano)})
 	}
+}
+
+// pruner removes expired sessions from their users' indexes in pipelined
+// batches: a wave of expiries costs one round trip per batch, not one per
+// session, so the subscriber keeps up with Redis (which drops a pub/sub
+// client that falls too far behind). Pruning is best effort: Sign also drops
+// a user's expired index entries.
+type pruner struct {
+	c       *Client
+	index   []string
+	nanos   []string
+	started time.Time
+}
+
+// pruneBatch and pruneDelay bound how long an expired session stays in its
+// index: at most pruneBatch entries or pruneDelay, whichever comes first.
+const (
+	pruneBatch = 256
+	pruneDelay = 100 * time.Millisecond
+)
+
+func (p *pruner) add(index, nano string) {
+	if len(p.nanos) == 0 {
+		p.started = time.Now()
+	}
+	p.index = append(p.index, index)
+	p.nanos = append(p.nanos, nano)
+}
+
+// due says whether the queue should be flushed now.
+func (p *pruner) due() bool {
+	return len(p.nanos) >= pruneBatch || (len(p.nanos) > 0 && time.Since(p.started) >= pruneDelay)
+}
+
+// flush sends the queued ZREMs in one pipeline (one round trip on a single
+// node; on a Cluster, one per node involved).
+func (p *pruner) flush() {
+	if len(p.nanos) == 0 {
+		return
+	}
+	c := p.c
+	ctx, cancel := context.WithTimeout(c.ev.ctx, 2*time.Second)
+	defer cancel()
+	_, err := c.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for i := range p.nanos {
+			pl.ZRem(ctx, p.index[i], p.nanos[i])
+		}
+		return nil
+	})
+	if err != nil && c.ev.ctx.Err() == nil {
+		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: pruning %d expired sessions from their indexes: %w", len(p.nanos), err)})
+	}
+	p.index, p.nanos = p.index[:0], p.nanos[:0]
 }
