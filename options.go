@@ -183,10 +183,16 @@ func WithEventBuffer(n int) Option {
 }
 
 // WithHealthCheck sets how often rjwt PINGs Redis to report EventConnected and
-// EventDisconnected. An outage is noticed within one interval plus the ping's
-// timeout (the interval, clamped to 200ms..2s); with keyspace events on, a
-// dropped subscription connection reports it at once. The default is 1 second.
-// Each check is one PING.
+// EventDisconnected. The default is 1 second; each check is one PING.
+//
+// An outage is noticed within one interval plus the ping's timeout (the
+// interval, clamped to 200ms..2s): at most 2 seconds by default, 300ms at
+// 100ms. With keyspace events on, a subscription connection that drops
+// reports it at once (about 1ms after a redis-server dies). A client given
+// with WithRedisClient and without ContextTimeoutEnabled may take up to its
+// ReadTimeout to notice a server that hangs rather than closes connections.
+// Recovery is reported within about one interval of Redis answering again
+// (EventConnected), and EventReady follows once the subscriptions are back.
 func WithHealthCheck(interval time.Duration) Option {
 	return func(c *config) error {
 		if interval < 10*time.Millisecond {
