@@ -166,7 +166,9 @@ func TestDestroyMultipleDeletes10000KeysWithoutKEYS(t *testing.T) {
 	require.NotNil(t, unlinks)
 	calls, _ := strconv.Atoi(unlinks[1])
 	assert.Less(t, calls, 100, "UNLINK goes in batches, not key by key")
-	t.Logf("10,000 keys deleted in %v with %s UNLINK calls", elapsed, unlinks[1])
+	scans := regexp.MustCompile(`cmdstat_scan:calls=(\d+)`).FindStringSubmatch(stats)
+	require.NotNil(t, scans)
+	t.Logf("10,000 keys deleted in %v with %s SCAN and %s UNLINK calls, no KEYS", elapsed, scans[1], unlinks[1])
 }
 
 func TestEscapePattern(t *testing.T) {
