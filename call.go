@@ -11,8 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrKeyNotFound is returned by the helper calls for a key that does not exist.
-var ErrKeyNotFound = errors.New("rjwt: key not found")
 
 // scanBatch is the COUNT hint of each SCAN and the size of each UNLINK or GET
 // batch: large enough to keep round trips few, small enough that no single

@@ -2,7 +2,6 @@ package rjwt
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -116,9 +115,6 @@ func numericDate(n json.Number) (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), nil
 }
 
-// ErrNoData is returned by DecodeDataToken and DecodeDataSession when there is
-// no data to decode.
-var ErrNoData = errors.New("rjwt: no data")
 
 // DecodeDataToken unmarshals the token's public data into v.
 func (c *Claims) DecodeDataToken(v any) error {

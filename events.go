@@ -46,8 +46,6 @@ type Event struct {
 	Time    time.Time
 }
 
-// ErrClosed is returned by WaitReady when the client is closed first.
-var ErrClosed = errors.New("rjwt: client closed")
 
 // keyspaceFlags are the notify-keyspace-events classes rjwt needs: K
 // (keyspace channel), g (generic commands: del) and x (expired).

@@ -3,7 +3,6 @@ package rjwt
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -13,10 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrRefreshReused: a refresh token that was already rotated away was
-// presented again. rjwt takes it for theft and has revoked the session: every
-// token of it, access and refresh, fails from then on.
-var ErrRefreshReused = errors.New("rjwt: refresh token reused; session revoked")
 
 // EventRefreshReused is sent (whatever WithKeyspaceEvents says) when Refresh
 // detects a reused refresh token and revokes its session; Event.Session names
