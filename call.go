@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-
 // scanBatch is the COUNT hint of each SCAN and the size of each UNLINK or GET
 // batch: large enough to keep round trips few, small enough that no single
 // command holds Redis for long.
@@ -52,15 +51,28 @@ func EscapePattern(s string) string {
 // SessionPattern is the glob pattern matching the session keys of user id
 // (and its index), for use with the helper calls.
 func (c *Client) SessionPattern(id string) string {
-	return EscapePattern(c.userBase(id)) + "*"
+	return EscapePattern(c.st.UserBase(id)) + "*"
+}
+
+// begin bounds a helper call (WithTimeout) and fails it at once, with
+// ErrUnavailable, while Redis is known down.
+func (k *Call) begin(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
+	if err := k.c.st.Available(); err != nil {
+		return nil, nil, fmt.Errorf("rjwt: %s: %w", op, err)
+	}
+	ctx, cancel := k.c.bound(ctx)
+	return ctx, cancel, nil
 }
 
 // Ping checks that Redis answers. One round trip.
 func (k *Call) Ping(ctx context.Context) error {
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "ping")
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	if err := k.c.rdb.Ping(ctx).Err(); err != nil {
-		return redisErr("ping", err)
+	if err = k.c.rdb.Ping(ctx).Err(); err != nil {
+		return k.c.redisErr("ping", err)
 	}
 	return nil
 }
@@ -71,21 +83,27 @@ func (k *Call) Create(ctx context.Context, key, value string, ttl time.Duration)
 	if ttl < 0 {
 		return fmt.Errorf("%w: negative TTL %v", ErrInvalidTTL, ttl)
 	}
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "create")
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	if err := k.c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
-		return redisErr("create", err)
+	if err = k.c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
+		return k.c.redisErr("create", err)
 	}
 	return nil
 }
 
 // Exists reports whether key exists. One round trip.
 func (k *Call) Exists(ctx context.Context, key string) (bool, error) {
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "exists")
+	if err != nil {
+		return false, err
+	}
 	defer cancel()
 	n, err := k.c.rdb.Exists(ctx, key).Result()
 	if err != nil {
-		return false, redisErr("exists", err)
+		return false, k.c.redisErr("exists", err)
 	}
 	return n == 1, nil
 }
@@ -93,11 +111,14 @@ func (k *Call) Exists(ctx context.Context, key string) (bool, error) {
 // TTL returns the time key has left, -1 when it has no expiry, and
 // ErrKeyNotFound when it does not exist. One round trip (PTTL).
 func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "ttl")
+	if err != nil {
+		return 0, err
+	}
 	defer cancel()
 	ms, err := k.c.rdb.Do(ctx, "PTTL", key).Int64()
 	if err != nil {
-		return 0, redisErr("ttl", err)
+		return 0, k.c.redisErr("ttl", err)
 	}
 	switch ms {
 	case -2:
@@ -111,14 +132,17 @@ func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
 // GetValueByKey returns the string value of key, or ErrKeyNotFound. One round
 // trip.
 func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "get")
+	if err != nil {
+		return "", err
+	}
 	defer cancel()
 	v, err := k.c.rdb.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("%w: %q", ErrKeyNotFound, key)
 	}
 	if err != nil {
-		return "", redisErr("get", err)
+		return "", k.c.redisErr("get", err)
 	}
 	return v, nil
 }
@@ -156,7 +180,7 @@ func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[stri
 		return nil
 	})
 	if err != nil {
-		return nil, redisErr("get values by pattern", err)
+		return nil, k.c.redisErr("get values by pattern", err)
 	}
 	return out, nil
 }
@@ -173,7 +197,7 @@ func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, erro
 		return nil
 	})
 	if err != nil {
-		return 0, redisErr("count by pattern", err)
+		return 0, k.c.redisErr("count by pattern", err)
 	}
 	return n, nil
 }
@@ -181,7 +205,10 @@ func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, erro
 // GetInfo returns Redis's INFO text for section ("" for the default
 // sections, "all", "memory", "keyspace", ...). One round trip.
 func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "info")
+	if err != nil {
+		return "", err
+	}
 	defer cancel()
 	var cmd *redis.StringCmd
 	if section == "" {
@@ -189,8 +216,8 @@ func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
 	} else {
 		cmd = k.c.rdb.Info(ctx, section)
 	}
-	if err := cmd.Err(); err != nil {
-		return "", redisErr("info", err)
+	if err = cmd.Err(); err != nil {
+		return "", k.c.redisErr("info", err)
 	}
 	return cmd.Val(), nil
 }
@@ -199,11 +226,14 @@ func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
 // returns ErrKeyNotFound. One round trip. To end a session use Revoke, which
 // also keeps the user's index right.
 func (k *Call) Destroy(ctx context.Context, key string) error {
-	ctx, cancel := k.c.bound(ctx)
+	ctx, cancel, err := k.begin(ctx, "destroy")
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	n, err := k.c.rdb.Unlink(ctx, key).Result()
 	if err != nil {
-		return redisErr("destroy", err)
+		return k.c.redisErr("destroy", err)
 	}
 	if n == 0 {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, key)
@@ -251,7 +281,7 @@ func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error)
 		return nil
 	})
 	if err != nil {
-		return total, redisErr("destroy multiple", err)
+		return total, k.c.redisErr("destroy multiple", err)
 	}
 	return total, nil
 }
@@ -265,6 +295,9 @@ func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error)
 // whole walk, which may take long on a large keyspace; a deadline on ctx
 // bounds the whole walk.
 func (k *Call) scan(ctx context.Context, pattern string, dedupe bool, fn func(context.Context, redis.UniversalClient, []string) error) error {
+	if err := k.c.st.Available(); err != nil {
+		return err
+	}
 	walk := func(ctx context.Context, node redis.UniversalClient) error {
 		var seen map[string]struct{}
 		if dedupe {

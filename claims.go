@@ -115,7 +115,6 @@ func numericDate(n json.Number) (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), nil
 }
 
-
 // DecodeDataToken unmarshals the token's public data into v.
 func (c *Claims) DecodeDataToken(v any) error {
 	if len(c.DataToken) == 0 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // EventType names what an Event reports.
@@ -20,16 +22,21 @@ type EventType string
 // The events a Client reports on Events().
 const (
 	// EventReady: the client can serve. Sent when Redis first answers and,
-	// with WithKeyspaceEvents(true), rjwt's subscriptions are confirmed; sent
-	// again after every EventConnected, once the subscriptions are back.
+	// with WithKeyspaceEvents(true), rjwt's subscriptions are confirmed and
+	// notify-keyspace-events is applied on every node; sent again after every
+	// EventConnected, once both are back (a restarted Redis forgets CONFIG
+	// SET: rjwt applies it again, retrying until it works). Never sent while a
+	// subscription or the configuration is missing.
 	EventReady EventType = "ready"
 	// EventConnected: Redis answers again after EventDisconnected (and, the
 	// first time, when it first answers).
 	EventConnected EventType = "connected"
 	// EventDisconnected: Redis stopped answering. Sent once per outage.
 	EventDisconnected EventType = "disconnected"
-	// EventError: background work failed; Event.Err says how. Also sent when
-	// Redis cannot be reached at start, and when CONFIG is refused.
+	// EventError: background work failed; Event.Err says how, with the real
+	// cause (a dial error is reported as one, not as CONFIG refused). Also
+	// sent when Redis cannot be reached at start, when CONFIG is refused, and
+	// when maxmemory-policy can evict rjwt's keys.
 	EventError EventType = "error"
 	// EventSessionExpired: Redis expired a session. Needs WithKeyspaceEvents(true).
 	EventSessionExpired EventType = "session_expired"
@@ -46,13 +53,14 @@ type Event struct {
 	Time    time.Time
 }
 
-
 // keyspaceFlags are the notify-keyspace-events classes rjwt needs: K
 // (keyspace channel), g (generic commands: del) and x (expired).
 const keyspaceFlags = "Kgx"
 
-// events is the Client's background machinery: the health check, the
-// keyspace subscriptions and the event channel.
+// events is the Client's background machinery: one monitor goroutine owns
+// the state (is Redis up, which subscriptions and configurations are
+// confirmed, was EventReady sent) and is the only one to change it; a
+// prober goroutine and one subscriber goroutine per node send it facts.
 type events struct {
 	ch      chan Event
 	mu      sync.RWMutex // guards closed against sends on a closed ch
@@ -66,19 +74,31 @@ type events struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	state      sync.Mutex
-	conn       int             // connUnknown, connUp, connDown
-	subscribed []bool          // per subscribed node
-	subsKnown  bool            // the nodes to subscribe are known
-	recheck    []chan struct{} // per node: PING the subscription after an outage
-	readyNow   bool            // EventReady sent for the current connection
-	pubsubs    []*redis.PubSub
+	facts chan fact
+
+	psMu    sync.Mutex // guards pubsubs, for Close
+	pubsubs []*redis.PubSub
 }
 
+// A fact is what a prober or subscriber saw, for the monitor.
+type fact struct {
+	kind factKind
+	node int   // subscriber facts
+	err  error // probeFailed, subLost
+	n    int   // nodesKnown: how many subscribers there are
+	// nodesKnown: each subscriber's channel for "prove your connection"
+	recheck []chan struct{}
+}
+
+type factKind int
+
 const (
-	connUnknown = iota
-	connUp
-	connDown
+	probeOK      factKind = iota // PING answered
+	probeFailed                  // PING failed (err)
+	nodesKnown                   // the nodes to subscribe are known (n)
+	subConfirmed                 // node's subscription confirmed (PSUBSCRIBE or PONG)
+	subLost                      // node's subscription connection failed (err)
+	configDone                   // node's notify-keyspace-events is applied (or refused, reported)
 )
 
 // Events returns the client's event channel: lifecycle events always, session
@@ -135,9 +155,11 @@ func (c *Client) emit(e Event) {
 func (c *Client) startEvents(cfg *config) {
 	c.ev.ch = make(chan Event, cfg.eventBuffer)
 	c.ev.ready = make(chan struct{})
+	c.ev.facts = make(chan fact, 64)
 	c.ev.ctx, c.ev.cancel = context.WithCancel(context.Background())
-	c.ev.wg.Add(1)
-	go c.healthLoop(cfg.healthInterval)
+	c.ev.wg.Add(2)
+	go c.monitor()
+	go c.prober(cfg.healthInterval)
 	if c.keyspaceEvents {
 		c.ev.wg.Add(1)
 		go c.keyspaceLoop()
@@ -148,16 +170,163 @@ func (c *Client) startEvents(cfg *config) {
 // goroutine of rjwt's outlives it.
 func (c *Client) stopEvents() {
 	c.ev.cancel()
-	c.ev.state.Lock()
+	c.ev.psMu.Lock()
 	for _, ps := range c.ev.pubsubs {
 		ps.Close() // unblocks Receive
 	}
-	c.ev.state.Unlock()
+	c.ev.psMu.Unlock()
 	c.ev.wg.Wait()
 	c.ev.mu.Lock()
 	c.ev.closed = true
 	close(c.ev.ch)
 	c.ev.mu.Unlock()
+}
+
+// tell hands the monitor a fact; it gives up when the client closes.
+func (c *Client) tell(f fact) {
+	select {
+	case c.ev.facts <- f:
+	case <-c.ev.ctx.Done():
+	}
+}
+
+// monitor owns the lifecycle state and emits the lifecycle events. It is the
+// one place that answers "when is EventReady sent": when the last probe
+// succeeded and, with keyspace events, every node's subscription and
+// configuration are confirmed since the last outage.
+func (c *Client) monitor() {
+	defer c.ev.wg.Done()
+	const (
+		unknown = iota
+		up
+		down
+	)
+	conn := unknown
+	readySent := false
+	known := !c.keyspaceEvents // the nodes to subscribe are known
+	var subscribed, configured []bool
+	var recheck []chan struct{}
+	maybeReady := func() {
+		if conn != up || readySent || !known {
+			return
+		}
+		for i := range subscribed {
+			if !subscribed[i] || !configured[i] {
+				return
+			}
+		}
+		readySent = true
+		c.emit(Event{Type: EventReady})
+	}
+	for {
+		var f fact
+		select {
+		case <-c.ev.ctx.Done():
+			return
+		case f = <-c.ev.facts:
+		}
+		switch f.kind {
+		case probeOK:
+			c.st.MarkUp()
+			if conn != up {
+				conn = up
+				c.emit(Event{Type: EventConnected})
+			}
+		case probeFailed:
+			c.st.MarkDown(f.err)
+			switch conn {
+			case up:
+				c.emit(Event{Type: EventDisconnected})
+			case unknown:
+				c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: redis unreachable: %w", f.err)})
+			}
+			if conn != down {
+				// The subscriptions may have died with the connection: none
+				// counts until it proves itself again.
+				conn, readySent = down, false
+				for i := range subscribed {
+					subscribed[i], configured[i] = false, false
+					select {
+					case recheck[i] <- struct{}{}:
+					default:
+					}
+				}
+			}
+		case nodesKnown:
+			known = true
+			subscribed, configured, recheck = make([]bool, f.n), make([]bool, f.n), f.recheck
+		case subConfirmed:
+			subscribed[f.node] = true
+		case configDone:
+			configured[f.node] = true
+		case subLost:
+			subscribed[f.node], configured[f.node] = false, false
+			readySent = false
+			c.kickProbe() // is Redis down, or only this connection?
+		}
+		maybeReady()
+	}
+}
+
+// kickProbe asks the prober to check Redis now.
+func (c *Client) kickProbe() { c.st.MarkSuspect() }
+
+// prober PINGs Redis every interval while it answers, and every 100ms (at
+// most the interval) while it does not or a call found it down, and tells the
+// monitor what it saw. An outage is noticed within one interval plus the
+// ping's timeout (the interval, at least 200ms and at most 2s); a dropped
+// subscription or a refused dial has it probed at once.
+func (c *Client) prober(interval time.Duration) {
+	defer c.ev.wg.Done()
+	timeout := min(max(interval, 200*time.Millisecond), 2*time.Second)
+	fast := min(interval, 100*time.Millisecond)
+	wasUp := false
+	for {
+		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
+		err := c.rdb.Ping(ctx).Err()
+		cancel()
+		if c.ev.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			c.tell(fact{kind: probeFailed, err: err})
+		} else {
+			c.tell(fact{kind: probeOK})
+			if !wasUp {
+				c.checkEvictionPolicy()
+			}
+		}
+		wasUp = err == nil
+		wait := interval
+		if err != nil {
+			wait = fast
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-c.ev.ctx.Done():
+			t.Stop()
+			return
+		case <-c.st.Kicked():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// checkEvictionPolicy reports a maxmemory-policy that can evict rjwt's keys
+// (every key rjwt writes has a TTL, so volatile-* policies can too). rjwt
+// stays correct (an evicted index logs its user out), but users are logged
+// out for Redis's memory. Where CONFIG is refused it says nothing.
+func (c *Client) checkEvictionPolicy() {
+	ctx, cancel := context.WithTimeout(c.ev.ctx, 2*time.Second)
+	defer cancel()
+	res, err := c.rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return
+	}
+	if p := res["maxmemory-policy"]; p != "" && p != "noeviction" {
+		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: maxmemory-policy is %q, which can evict rjwt's keys: an evicted session index logs its user out; use noeviction", p)})
+	}
 }
 
 // db is the database the client's keys live in (0 on a Cluster).
@@ -207,114 +376,45 @@ func (c *Client) keyspaceLoop() {
 		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: events: keyspace events need a *redis.Client or *redis.ClusterClient, not %T", c.rdb)})
 		return
 	}
-	c.ev.state.Lock()
-	c.ev.subscribed = make([]bool, len(nodes))
-	c.ev.recheck = make([]chan struct{}, len(nodes))
-	for i := range c.ev.recheck {
-		c.ev.recheck[i] = make(chan struct{}, 1)
+	recheck := make([]chan struct{}, len(nodes))
+	for i := range recheck {
+		recheck[i] = make(chan struct{}, 1)
 	}
-	c.ev.subsKnown = true
-	c.ev.state.Unlock()
+	c.tell(fact{kind: nodesKnown, n: len(nodes), recheck: recheck})
 	c.ev.wg.Add(len(nodes))
 	for i, node := range nodes {
-		go c.subscribeLoop(i, node, pattern)
+		go c.subscribeLoop(i, node, pattern, recheck[i])
 	}
-}
-
-// healthLoop PINGs Redis every interval and turns the answers into
-// EventConnected / EventDisconnected. An outage is noticed within one interval
-// plus the ping's timeout (the interval, at least 200ms and at most 2s); with
-// keyspace events on, a dropped subscription connection reports it at once.
-func (c *Client) healthLoop(interval time.Duration) {
-	defer c.ev.wg.Done()
-	timeout := min(max(interval, 200*time.Millisecond), 2*time.Second)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
-		err := c.rdb.Ping(ctx).Err()
-		cancel()
-		if c.ev.ctx.Err() != nil {
-			return
-		}
-		c.setConn(err == nil, err)
-		select {
-		case <-c.ev.ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// setConn records whether Redis answers, and emits the transitions.
-func (c *Client) setConn(up bool, err error) {
-	c.ev.state.Lock()
-	defer c.ev.state.Unlock()
-	switch {
-	case up && c.ev.conn != connUp:
-		c.ev.conn = connUp
-		c.emit(Event{Type: EventConnected})
-		c.maybeReadyLocked()
-	case !up && c.ev.conn == connUp:
-		c.ev.conn = connDown
-		c.ev.readyNow = false
-		c.emit(Event{Type: EventDisconnected})
-		// The subscriptions may have died with the connection: none counts
-		// until it proves itself again.
-		for i := range c.ev.subscribed {
-			c.ev.subscribed[i] = false
-			select {
-			case c.ev.recheck[i] <- struct{}{}:
-			default:
-			}
-		}
-	case !up && c.ev.conn == connUnknown:
-		c.ev.conn = connDown
-		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: redis unreachable: %w", err)})
-	}
-}
-
-func (c *Client) maybeReadyLocked() {
-	if c.ev.conn != connUp || c.ev.readyNow || (c.keyspaceEvents && !c.ev.subsKnown) {
-		return
-	}
-	for _, s := range c.ev.subscribed {
-		if !s {
-			return
-		}
-	}
-	c.ev.readyNow = true
-	c.emit(Event{Type: EventReady})
 }
 
 // subscribeLoop keeps one node's keyspace subscription alive and turns its
 // messages into session events. go-redis re-subscribes on reconnect; each
-// confirmation re-applies notify-keyspace-events, since a restarted Redis
-// forgets CONFIG SET. After an outage the health check asks every subscriber
-// to prove its connection with a PING, so a connection that survived is
-// confirmed by its PONG and a dead one reconnects.
-func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
+// confirmation re-applies notify-keyspace-events, retrying until it works,
+// since a restarted Redis forgets CONFIG SET. After an outage the monitor
+// asks every subscriber to prove its connection with a PING, so a
+// connection that survived is confirmed by its PONG and a dead one
+// reconnects.
+func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string, recheck chan struct{}) {
 	defer c.ev.wg.Done()
 	// Every pub/sub call gets a deadline: go-redis reconnects inside the
-	// call that met the broken connection (dial, HELLO with retries,
-	// re-subscribe), and without one that can hold the loop for seconds
-	// before it even reports the outage. A reconnect cut short is retried by
-	// the next call.
+	// call that met the broken connection (dial, HELLO, re-subscribe), and
+	// without one that can hold the loop for seconds before it even reports
+	// the outage. A reconnect cut short is retried by the next call.
 	pctx, pcancel := context.WithTimeout(c.ev.ctx, pubsubCallTimeout)
 	ps := node.PSubscribe(pctx, pattern)
 	pcancel()
 	defer ps.Close()
-	c.ev.state.Lock()
+	c.ev.psMu.Lock()
 	c.ev.pubsubs = append(c.ev.pubsubs, ps)
-	recheck := c.ev.recheck[i]
-	c.ev.state.Unlock()
+	c.ev.psMu.Unlock()
 	if c.ev.ctx.Err() != nil {
 		return // closed while subscribing: stopEvents may have missed ps
 	}
 	confirm := func() {
-		c.ensureKeyspaceConfig(node)
-		c.setConn(true, nil)
-		c.setSubscribed(i, true)
+		c.tell(fact{kind: subConfirmed, node: i})
+		if c.ensureKeyspaceConfig(node) {
+			c.tell(fact{kind: configDone, node: i})
+		}
 	}
 	prune := &pruner{c: c}
 	backoff := 50 * time.Millisecond
@@ -332,7 +432,7 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 		var msg any
 		if err == nil {
 			wait := 250 * time.Millisecond
-			if len(prune.nanos) > 0 {
+			if len(prune.entries) > 0 {
 				wait = pruneDelay
 			}
 			msg, err = ps.ReceiveTimeout(pctx, wait)
@@ -345,8 +445,7 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string) {
 			if isTimeout(err) {
 				continue
 			}
-			c.setSubscribed(i, false)
-			c.setConn(false, err)
+			c.tell(fact{kind: subLost, node: i, err: err})
 			select {
 			case <-c.ev.ctx.Done():
 				return
@@ -378,36 +477,45 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func (c *Client) setSubscribed(i int, up bool) {
-	c.ev.state.Lock()
-	defer c.ev.state.Unlock()
-	c.ev.subscribed[i] = up
-	if up {
-		c.maybeReadyLocked()
-	} else {
-		c.ev.readyNow = false
-	}
-}
-
 // ensureKeyspaceConfig merges rjwt's notification classes into the node's
-// notify-keyspace-events, keeping the flags already set. Where CONFIG is
-// refused (managed Redis), it reports what the operator must set.
-func (c *Client) ensureKeyspaceConfig(node *redis.Client) {
-	ctx, cancel := context.WithTimeout(c.ev.ctx, 5*time.Second)
-	defer cancel()
-	cur, err := node.ConfigGet(ctx, "notify-keyspace-events").Result()
-	if err == nil {
-		have := cur["notify-keyspace-events"]
-		want := mergeKeyspaceFlags(have)
-		if want == have {
-			return
+// notify-keyspace-events, keeping the flags already set, and reports whether
+// the node is configured. A network failure is retried (with backoff, until
+// it works or the client closes): after a restart the setting is gone until
+// rjwt applies it again. Where CONFIG is refused (managed Redis) it reports
+// what the operator must set, once, and counts the node as configured by the
+// operator.
+func (c *Client) ensureKeyspaceConfig(node *redis.Client) bool {
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(c.ev.ctx, 2*time.Second)
+		cur, err := node.ConfigGet(ctx, "notify-keyspace-events").Result()
+		if err == nil {
+			have := cur["notify-keyspace-events"]
+			if want := mergeKeyspaceFlags(have); want != have {
+				err = node.ConfigSet(ctx, "notify-keyspace-events", want).Err()
+			}
 		}
-		err = node.ConfigSet(ctx, "notify-keyspace-events", want).Err()
-	}
-	if err != nil && c.ev.ctx.Err() == nil {
-		c.emit(Event{Type: EventError, Err: fmt.Errorf(
-			"rjwt: keyspace events: CONFIG refused on %s (%w): set notify-keyspace-events to include %q on the server (e.g. notify-keyspace-events %s), or session events will not arrive",
-			node.Options().Addr, err, keyspaceFlags, keyspaceFlags)})
+		cancel()
+		if err == nil {
+			return true
+		}
+		if c.ev.ctx.Err() != nil {
+			return false
+		}
+		var re redis.Error
+		if errors.As(err, &re) {
+			c.emit(Event{Type: EventError, Err: fmt.Errorf(
+				"rjwt: keyspace events: CONFIG refused on %s (%v): set notify-keyspace-events to include %q on the server (e.g. notify-keyspace-events %s), or session events will not arrive",
+				node.Options().Addr, err, keyspaceFlags, keyspaceFlags)})
+			return true
+		}
+		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: keyspace events: applying notify-keyspace-events on %s (will retry): %w", node.Options().Addr, err)})
+		select {
+		case <-c.ev.ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
 	}
 }
 
@@ -431,14 +539,18 @@ func (c *Client) onKeyspace(m *redis.Message, prune *pruner) {
 	if !ok {
 		return
 	}
-	id, nano, ok := c.parseKey(key)
+	id, nano, ok := c.st.ParseSession(key)
 	if !ok {
 		return
 	}
 	switch m.Payload {
-	case "expired":
-		c.emit(Event{Type: EventSessionExpired, Session: sessionName(id, nano)})
-		prune.add(c.indexKey(c.userBase(id)), nano)
+	case "expired", "evicted":
+		if m.Payload == "expired" {
+			c.emit(Event{Type: EventSessionExpired, Session: sessionName(id, nano)})
+		} else {
+			c.emit(Event{Type: EventSessionRevoked, Session: sessionName(id, nano)})
+		}
+		prune.add(store.Entry{ID: id, Nano: nano})
 	case "del":
 		c.emit(Event{Type: EventSessionRevoked, Session: sessionName(id, nano)})
 	}
@@ -448,11 +560,11 @@ func (c *Client) onKeyspace(m *redis.Message, prune *pruner) {
 // batches: a wave of expiries costs one round trip per batch, not one per
 // session, so the subscriber keeps up with Redis (which drops a pub/sub
 // client that falls too far behind). Pruning is best effort: Sign also drops
-// a user's expired index entries.
+// a user's expired index entries, and an entry without its session never
+// verifies.
 type pruner struct {
 	c       *Client
-	index   []string
-	nanos   []string
+	entries []store.Entry
 	started time.Time
 }
 
@@ -463,36 +575,25 @@ const (
 	pruneDelay = 100 * time.Millisecond
 )
 
-func (p *pruner) add(index, nano string) {
-	if len(p.nanos) == 0 {
+func (p *pruner) add(e store.Entry) {
+	if len(p.entries) == 0 {
 		p.started = time.Now()
 	}
-	p.index = append(p.index, index)
-	p.nanos = append(p.nanos, nano)
+	p.entries = append(p.entries, e)
 }
 
 // due says whether the queue should be flushed now.
 func (p *pruner) due() bool {
-	return len(p.nanos) >= pruneBatch || (len(p.nanos) > 0 && time.Since(p.started) >= pruneDelay)
+	return len(p.entries) >= pruneBatch || (len(p.entries) > 0 && time.Since(p.started) >= pruneDelay)
 }
 
-// flush sends the queued ZREMs in one pipeline (one round trip on a single
-// node; on a Cluster, one per node involved).
+// flush sends the queued ZREMs in one pipeline.
 func (p *pruner) flush() {
-	if len(p.nanos) == 0 {
-		return
-	}
 	c := p.c
 	ctx, cancel := context.WithTimeout(c.ev.ctx, 2*time.Second)
 	defer cancel()
-	_, err := c.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
-		for i := range p.nanos {
-			pl.ZRem(ctx, p.index[i], p.nanos[i])
-		}
-		return nil
-	})
-	if err != nil && c.ev.ctx.Err() == nil {
-		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: pruning %d expired sessions from their indexes: %w", len(p.nanos), err)})
+	if err := c.st.Prune(ctx, p.entries); err != nil && c.ev.ctx.Err() == nil {
+		c.emit(Event{Type: EventError, Err: err})
 	}
-	p.index, p.nanos = p.index[:0], p.nanos[:0]
+	p.entries = p.entries[:0]
 }

@@ -31,6 +31,8 @@ type config struct {
 	timeout        time.Duration
 	eventBuffer    int
 	healthInterval time.Duration
+	maxSessions    int
+	maxData        int
 }
 
 func defaultConfig() config {
@@ -43,6 +45,8 @@ func defaultConfig() config {
 
 		eventBuffer:    256,
 		healthInterval: time.Second,
+		maxSessions:    DefaultMaxSessions,
+		maxData:        DefaultMaxSessionData,
 	}
 }
 
@@ -90,9 +94,16 @@ func WithDB(n int) Option {
 	}
 }
 
-// WithMaxRetries sets how often a failed Redis command is retried (redis-jwt's
-// maxretries). The default is 10; -1 disables retries. Retries never outlast
-// a call's deadline (see WithTimeout). Ignored with WithRedisClient.
+// WithMaxRetries sets how often rjwt sends a call to Redis again (redis-jwt's
+// maxretries). The default is 10; 0 or -1 disables retries. Only what is
+// safe is retried: a call whose connection broke (EOF, reset: typically a
+// pooled connection that died with a restarted Redis) or that Redis answered
+// with "try again" (LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY).
+// Every rjwt operation is safe to run twice, so a retry never doubles an
+// effect. Timeouts are not retried, a refused dial is not retried (Redis is
+// down: the call fails fast, see ErrUnavailable), and retries never outlast
+// the call's deadline (WithTimeout). Ignored with WithRedisClient, whose
+// client retries as configured (go-redis's default is 3).
 func WithMaxRetries(n int) Option {
 	return func(c *config) error {
 		if n < -1 {
@@ -159,7 +170,9 @@ func WithPrefix(p string) Option {
 
 // WithTimeout bounds every call that touches Redis when its context has no
 // deadline of its own. The default is 5 seconds; 0 leaves such calls unbounded
-// (go-redis's own socket timeouts still apply).
+// (go-redis's own socket timeouts still apply). A client rjwt builds also
+// dials with a 1-second timeout. Once Redis is known to be down, calls do not
+// wait at all: they fail at once with ErrUnavailable.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
@@ -199,6 +212,42 @@ func WithHealthCheck(interval time.Duration) Option {
 			return fmt.Errorf("rjwt: WithHealthCheck: %v is under 10ms", interval)
 		}
 		c.healthInterval = interval
+		return nil
+	}
+}
+
+// DefaultMaxSessions is WithMaxSessions' default.
+const DefaultMaxSessions = 1000
+
+// DefaultMaxSessionData is WithMaxSessionData's default: 64 KiB.
+const DefaultMaxSessionData = 64 << 10
+
+// WithMaxSessions caps how many live sessions one user holds in multiple
+// mode. At the cap, Sign ends the user's sessions nearest to their expiry to
+// make room (a new login always succeeds; the stalest device is logged
+// out). The default is 1,000, which keeps RevokeAll, Sessions and a switch
+// to single mode at a few milliseconds of Redis time per user; 0 removes
+// the cap (then those calls cost Redis time in proportion to the sessions).
+func WithMaxSessions(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("rjwt: WithMaxSessions: negative cap %d", n)
+		}
+		c.maxSessions = n
+		return nil
+	}
+}
+
+// WithMaxSessionData caps the private data of one session (WithDataSession,
+// SetSessionData), in bytes of JSON. Larger data is refused with ErrTooLarge
+// before Redis is touched. The default is 64 KiB (DefaultMaxSessionData);
+// Redis holds the data in memory and sends it with every Verify WithSession.
+func WithMaxSessionData(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("rjwt: WithMaxSessionData: %d is not a positive size", n)
+		}
+		c.maxData = n
 		return nil
 	}
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	gonanoid "github.com/matoous/go-nanoid/v2"
-	"github.com/redis/go-redis/v9"
-)
 
+	"github.com/rjwt/rjwt/internal/store"
+)
 
 // EventRefreshReused is sent (whatever WithKeyspaceEvents says) when Refresh
 // detects a reused refresh token and revokes its session; Event.Session names
@@ -76,13 +75,9 @@ func (c *Client) SignPair(ctx context.Context, id string, opts ...SignOption) (P
 	if o.refreshTTL < o.ttl {
 		return Pair{}, fmt.Errorf("%w: the refresh TTL %v is shorter than the access TTL %v", ErrInvalidTTL, o.refreshTTL, o.ttl)
 	}
-	token, claims, err := c.sign(ctx, id, o, true)
+	token, refresh, err := c.sign(ctx, id, o, true)
 	if err != nil {
 		return Pair{}, err
-	}
-	refresh, err := c.signToken(c.refreshClaims(claims, o.refreshTTL, claims.IssuedAt.Time))
-	if err != nil {
-		return Pair{}, fmt.Errorf("rjwt: sign pair: %w", err)
 	}
 	return Pair{Token: token, RefreshToken: refresh, ExpiresIn: o.ttl, RefreshExpiresIn: o.refreshTTL}, nil
 }
@@ -105,38 +100,14 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 	}
 }
 
-// refreshScript rotates a session's refresh token atomically. The presented
-// id must be the current one: then a new id replaces it and the session's
-// life slides. A stale id is a reused token: the session is deleted.
-//
-// KEYS[1] index, KEYS[2] session; ARGV[1] nanoid, ARGV[2] presented refresh
-// id, ARGV[3] new refresh id, ARGV[4] refresh TTL in ms, ARGV[5] now in ms.
-// Returns {1, access TTL ms} on success, {0} when the session is gone, {-1}
-// on reuse.
-var refreshScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[2], 'r')
-if not cur then
-  return {0}
-end
-if cur ~= ARGV[2] then
-  redis.call('DEL', KEYS[2])
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return {-1}
-end
-local ttl = tonumber(ARGV[4])
-redis.call('HSET', KEYS[2], 'r', ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[1], tonumber(ARGV[5]) + ttl, ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ttl then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return {1, tonumber(redis.call('HGET', KEYS[2], 'a'))}
-`)
-
 // Refresh trades a refresh token for a new pair of the same session: the old
 // refresh token stops working, and the session's life in Redis slides by the
 // refresh TTL. One Redis round trip; rotation is atomic, so of many
 // concurrent calls with one token exactly one succeeds.
+//
+// A call that Redis runs twice (a retry after a lost reply, or a Redis that
+// stalled past a read timeout) recognises its own rotation and returns the
+// same pair; it never takes itself for a thief.
 //
 // Presenting a refresh token that was already rotated away is taken as theft:
 // the session is revoked, every token of it fails, Refresh returns
@@ -157,55 +128,34 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: nanoid: %w", err)
 	}
-	now := time.Now()
 	nano := old.RegisteredClaims.ID
-	base := c.userBase(old.ID)
-
-	rctx, cancel := c.bound(ctx)
-	defer cancel()
-	res, err := refreshScript.Run(rctx, c.rdb, []string{c.indexKey(base), base + nano},
-		nano, old.RefreshID, newID, old.TTL.Milliseconds(), now.UnixMilli()).Int64Slice()
+	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL})
 	if err != nil {
-		return Pair{}, redisErr("refresh", err)
+		return Pair{}, err
 	}
 	switch {
-	case len(res) == 0 || res[0] == 0:
-		return Pair{}, fmt.Errorf("%w: %s", ErrSessionNotFound, old.Session)
-	case res[0] == -1:
+	case res.Status == store.Reused:
 		c.emit(Event{Type: EventRefreshReused, Session: old.Session})
 		return Pair{}, fmt.Errorf("%w: %s", ErrRefreshReused, old.Session)
+	case res.Status != store.Rotated || res.AccessTTL <= 0:
+		return Pair{}, fmt.Errorf("%w: %s", ErrSessionNotFound, old.Session)
 	}
-	accessTTL := time.Duration(0)
-	if len(res) > 1 {
-		accessTTL = time.Duration(res[1]) * time.Millisecond
-	}
-	if accessTTL <= 0 {
-		return Pair{}, fmt.Errorf("rjwt: refresh: session %s has no access TTL: %w", old.Session, ErrSessionNotFound)
-	}
-	access := c.accessClaims(old.ID, nano, old.DataToken, accessTTL, now)
+	// The tokens' times are the rotation's, by Redis's clock: a run that
+	// Redis repeated answers the same time, so the pair is the same.
+	access := c.accessClaims(old.ID, nano, old.DataToken, res.AccessTTL, res.At)
 	token, err := c.signToken(access)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
 	}
 	access.RefreshID = newID
-	refresh, err := c.signToken(c.refreshClaims(access, old.TTL, now))
+	refresh, err := c.signToken(c.refreshClaims(access, old.TTL, res.At))
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
 	}
-	return Pair{Token: token, RefreshToken: refresh, ExpiresIn: accessTTL, RefreshExpiresIn: old.TTL}, nil
+	return Pair{Token: token, RefreshToken: refresh, ExpiresIn: res.AccessTTL, RefreshExpiresIn: old.TTL}, nil
 }
 
 // Session data and sliding expiry, for the HTTP layer and applications.
-
-// setDataScript replaces a live session's private data. KEYS[1] session;
-// ARGV[1] data. Returns 0 when the session is gone.
-var setDataScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'd', ARGV[1])
-return 1
-`)
 
 // SetSessionData replaces the private data of a live session (what
 // WithDataSession stored, and Verify WithSession returns) with v, JSON-encoded.
@@ -220,36 +170,18 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) erro
 	if err != nil {
 		return fmt.Errorf("rjwt: set session data: %w", err)
 	}
-	ctx, cancel := c.bound(ctx)
-	defer cancel()
-	n, err := setDataScript.Run(ctx, c.rdb, []string{c.sessionKey(id, nano)}, []byte(data)).Int()
-	if err != nil {
-		return redisErr("set session data", err)
+	if len(data) > c.maxData {
+		return fmt.Errorf("%w: session data of %d bytes is over the %d-byte limit (WithMaxSessionData)", ErrTooLarge, len(data), c.maxData)
 	}
-	if n == 0 {
+	ok, err := c.st.SetData(ctx, id, nano, data)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrSessionNotFound, session)
 	}
 	return nil
 }
-
-// touchScript extends a session's life to at least ttl from now, never
-// shortening it, and keeps the index in step. KEYS[1] index, KEYS[2]
-// session; ARGV[1] nanoid, ARGV[2] ttl ms, ARGV[3] now ms.
-var touchScript = redis.NewScript(`
-local ttl = tonumber(ARGV[2])
-local left = redis.call('PTTL', KEYS[2])
-if left == -2 then
-  return 0
-end
-if left >= 0 and left < ttl then
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('ZADD', KEYS[1], tonumber(ARGV[3]) + ttl, ARGV[1])
-  if redis.call('PTTL', KEYS[1]) < ttl then
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  end
-end
-return 1
-`)
 
 // Touch slides a live session's life in Redis to at least ttl from now; it
 // never shortens it. A session that has ended is ErrSessionNotFound. One
@@ -267,14 +199,11 @@ func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) e
 	if ttl < time.Second {
 		return fmt.Errorf("%w: %v is under one second", ErrInvalidTTL, ttl)
 	}
-	ctx, cancel := c.bound(ctx)
-	defer cancel()
-	base := c.userBase(id)
-	n, err := touchScript.Run(ctx, c.rdb, []string{c.indexKey(base), base + nano}, nano, ttl.Milliseconds(), strconv.FormatInt(time.Now().UnixMilli(), 10)).Int()
+	ok, err := c.st.Touch(ctx, id, nano, ttl)
 	if err != nil {
-		return redisErr("touch", err)
+		return err
 	}
-	if n == 0 {
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrSessionNotFound, session)
 	}
 	return nil

@@ -36,8 +36,22 @@
 //
 // # Costs
 //
-// Sign is one Redis round trip (one Lua script), Verify one (EXISTS, or HGET
-// WithSession), Revoke, RevokeAll and Sessions one each.
+// Sign is one Redis round trip (one Lua script), Verify one (a read-only
+// script that checks the session's index entry and hash), Revoke, RevokeAll
+// and Sessions one each.
+//
+// # Faults
+//
+// Every operation is safe to run twice (go-redis sends a command again after
+// a lost reply): Sign and Refresh recognise their own earlier run, and
+// Revoke and RevokeAll report what the first run did. Once rjwt knows Redis
+// is unreachable (its health check, a refused dial, a broken subscription)
+// calls fail at once with ErrUnavailable, wrapping the cause, until a probe
+// sees Redis answer again. Index scores and expiries use Redis's clock;
+// Verify tolerates clock skew between hosts (WithLeeway). Writes are refused
+// whole when Redis is out of memory under noeviction; a session whose index
+// entry was evicted never verifies (the user is logged out, never left
+// beyond RevokeAll). The README lists the supported maxmemory-policy values.
 package rjwt
 
 import (
@@ -49,12 +63,15 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // Client signs and verifies tokens against sessions in Redis. It is safe for
 // concurrent use; make one and share it.
 type Client struct {
 	rdb       redis.UniversalClient
+	st        *store.Store
 	ownsRedis bool
 
 	secret    []byte
@@ -67,7 +84,8 @@ type Client struct {
 	keyspaceEvents bool
 	defaultTTL     time.Duration
 	prefix         string
-	timeout        time.Duration
+	maxSessions    int
+	maxData        int
 
 	ev events
 
@@ -96,7 +114,8 @@ func New(opts ...Option) (*Client, error) {
 		keyspaceEvents: cfg.keyspaceEvents,
 		defaultTTL:     cfg.defaultTTL,
 		prefix:         cfg.prefix,
-		timeout:        cfg.timeout,
+		maxSessions:    cfg.maxSessions,
+		maxData:        cfg.maxData,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -106,14 +125,21 @@ func New(opts ...Option) (*Client, error) {
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	c.macs = newMacPool(c.secret)
 	c.keyFunc = func(*jwt.Token) (any, error) { return c.secret, nil }
+	retries := 0 // a client given WithRedisClient retries as it was told
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb
 	} else {
 		o := &redis.Options{
-			Addr:                  cfg.addr,
-			Password:              cfg.password,
-			DB:                    cfg.db,
-			MaxRetries:            cfg.maxRetries,
+			Addr:     cfg.addr,
+			Password: cfg.password,
+			DB:       cfg.db,
+			// rjwt retries itself, only what is safe and only while Redis
+			// is not known down (internal/store); go-redis's own retries
+			// would stall every call of an outage behind their backoff.
+			MaxRetries:    -1,
+			DialTimeout:   time.Second,
+			DialerRetries: 1, // a refused dial is an answer: Redis is down
+
 			ContextTimeoutEnabled: true,
 		}
 		if strings.HasPrefix(cfg.addr, "/") {
@@ -121,7 +147,9 @@ func New(opts ...Option) (*Client, error) {
 		}
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
+		retries = max(cfg.maxRetries, 0)
 	}
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries})
 	c.startEvents(&cfg)
 	return c, nil
 }
@@ -144,16 +172,10 @@ func (c *Client) Redis() redis.UniversalClient { return c.rdb }
 
 // bound applies the client's default timeout to a context without a deadline.
 func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.timeout <= 0 {
-		return ctx, func() {}
-	}
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, c.timeout)
+	return c.st.Bound(ctx)
 }
 
-// redisErr wraps a Redis failure, naming the operation.
-func redisErr(op string, err error) error {
-	return fmt.Errorf("rjwt: %s: redis: %w", op, err)
-}
+// redisErr wraps a Redis failure, naming the operation: with ErrUnavailable
+// when Redis could not be reached, did not answer in time or refuses to work
+// for now.
+func (c *Client) redisErr(op string, err error) error { return c.st.Wrap(op, err) }

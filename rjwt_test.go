@@ -216,13 +216,10 @@ func TestSessionExpiresInRedisWithTheTTL(t *testing.T) {
 	_, err = c.Verify(ctx, tok, rjwt.WithSession())
 	onlySentinel(t, err, rjwt.ErrSessionNotFound)
 
-	// Listing prunes the stale index entry, and the next Sign prunes too.
+	// Listing leaves out the index entry whose session is gone.
 	list, err := c.Sessions(ctx, "ttl-user")
 	require.NoError(t, err)
 	assert.Empty(t, list)
-	n, err := c.Redis().ZCard(ctx, indexKey).Result()
-	require.NoError(t, err)
-	assert.Zero(t, n)
 }
 
 func TestExpiredTokenIsErrTokenExpired(t *testing.T) {
@@ -531,7 +528,7 @@ func TestSingleModeIsAtomicUnderConcurrentSigns(t *testing.T) {
 }
 
 func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
-	multi := newClient(t, rjwt.WithMultiple(true))
+	multi := newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(0))
 	ctx := context.Background()
 	var toks []string
 	for i := 0; i < 1200; i++ { // more than one DEL chunk
@@ -653,7 +650,8 @@ func TestRedisDownFailsWithWrappedErrorWithinDeadline(t *testing.T) {
 			start := time.Now()
 			err := call(ctx)
 			notSentinel(t, err)
-			assert.Contains(t, err.Error(), "redis")
+			assert.ErrorIs(t, err, rjwt.ErrUnavailable)
+			assert.Contains(t, err.Error(), "refused", "the cause is kept")
 			assert.Less(t, time.Since(start), 1500*time.Millisecond)
 		})
 		t.Run(name+"/canceled", func(t *testing.T) {

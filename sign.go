@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	gonanoid "github.com/matoous/go-nanoid/v2"
-	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // SignOption configures one Sign call.
@@ -83,62 +83,17 @@ func marshalData(v any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// signScript creates a session atomically. In single mode it deletes every
-// other session of the user (and the old index) in one DEL; otherwise it
-// prunes the user's index of expired entries. It then writes the new session
-// hash with its TTL, indexes it, and makes the index live as long as the
-// user's longest session. Redis charges for every redis.call, so the script
-// makes as few as it can: 5 or 6 in the common case.
-//
-// KEYS[1] index, KEYS[2] new session key
-// ARGV[1] nanoid, ARGV[2] session data, ARGV[3] TTL in ms, ARGV[4] "1" for
-// single mode, ARGV[5] the user's key base (session key = base .. nanoid),
-// ARGV[6] now in Unix ms (the index scores; pruning compares with it),
-// ARGV[7] for a pair: the refresh token's id (else ""), ARGV[8] for a pair:
-// the access tokens' TTL in ms
-var signScript = redis.NewScript(`
-local ttl = tonumber(ARGV[3])
-local now = tonumber(ARGV[6])
-local revoked = 0
-local idxttl = -2
-if ARGV[4] == '1' then
-  local old = redis.call('ZRANGE', KEYS[1], 0, -1)
-  if #old > 0 then
-    -- DEL in chunks: unpack has a stack limit. The first chunk takes the index.
-    local chunk = {KEYS[1]}
-    revoked = -1
-    for i = 1, #old do
-      chunk[#chunk + 1] = ARGV[5] .. old[i]
-      if #chunk == 1000 or i == #old then
-        revoked = revoked + redis.call('DEL', unpack(chunk))
-        chunk = {}
-      end
-    end
-  end
-else
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  idxttl = redis.call('PTTL', KEYS[1])
-end
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[2], 'd', ARGV[2], 'r', ARGV[7], 'a', ARGV[8])
-else
-  redis.call('HSET', KEYS[2], 'd', ARGV[2])
-end
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-if idxttl < ttl then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return revoked
-`)
-
 // Sign creates a session for user id and returns its token. The session
 // lives in Redis for the TTL (WithTTL, else the client's default); in single
 // mode (the default) the user's other sessions are revoked in the same atomic
 // step. One Redis round trip.
 //
 // Errors: ErrInvalidID for an empty, too long or non-UTF-8 id; ErrInvalidTTL;
-// a wrapped Redis error, in which case no session was created.
+// ErrTooLarge for a token over MaxTokenSize or session data over
+// WithMaxSessionData (checked before Redis is touched: nothing is written,
+// no session is revoked); ErrUnavailable when Redis is unreachable, slow or
+// out of memory. On an error no session was created, except after a reply
+// lost in transit, when the session may exist unused until its TTL.
 func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (string, error) {
 	o, err := c.signOpts(opts)
 	if err != nil {
@@ -163,43 +118,54 @@ func (c *Client) signOpts(opts []SignOption) (signOptions, error) {
 
 // sign does Sign's work and also returns the claims it signed. With pair, the
 // session lives for the refresh TTL and also records the refresh token's id
-// and the access TTL; the refresh token is the returned claims' job to make.
-func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) (string, *Claims, error) {
+// and the access TTL, and the refresh token is made too. Every token is made
+// and measured before Redis is touched.
+func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) (string, string, error) {
 	if err := validateID(id); err != nil {
-		return "", nil, err
+		return "", "", err
+	}
+	if len(o.dataSession) > c.maxData {
+		return "", "", fmt.Errorf("%w: session data of %d bytes is over the %d-byte limit (WithMaxSessionData)", ErrTooLarge, len(o.dataSession), c.maxData)
 	}
 	nano, err := gonanoid.New()
 	if err != nil {
-		return "", nil, fmt.Errorf("rjwt: sign: nanoid: %w", err)
+		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
 	now := time.Now()
 	claims := c.accessClaims(id, nano, o.dataToken, o.ttl, now)
+	token, err := c.signSized(claims)
+	if err != nil {
+		return "", "", err
+	}
+	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions}
+	refresh := ""
+	if pair {
+		if args.RefreshID, err = gonanoid.New(); err != nil {
+			return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
+		}
+		args.TTL, args.AccessTTL = o.refreshTTL, o.ttl
+		claims.RefreshID = args.RefreshID // the access token is already signed
+		if refresh, err = c.signSized(c.refreshClaims(claims, o.refreshTTL, now)); err != nil {
+			return "", "", err
+		}
+	}
+	if _, err := c.st.Sign(ctx, args); err != nil {
+		return "", "", err
+	}
+	return token, refresh, nil
+}
+
+// signSized signs claims and refuses a token Verify would refuse for its
+// size.
+func (c *Client) signSized(claims *Claims) (string, error) {
 	token, err := c.signToken(claims)
 	if err != nil {
-		return "", nil, fmt.Errorf("rjwt: sign: %w", err)
+		return "", fmt.Errorf("rjwt: sign: %w", err)
 	}
-	sessionTTL, refreshID, accessMS := o.ttl, "", ""
-	if pair {
-		if refreshID, err = gonanoid.New(); err != nil {
-			return "", nil, fmt.Errorf("rjwt: sign: nanoid: %w", err)
-		}
-		sessionTTL, accessMS = o.refreshTTL, strconv.FormatInt(o.ttl.Milliseconds(), 10)
-		claims.RefreshID = refreshID // for SignPair's refresh token; the access token is already signed
+	if len(token) > MaxTokenSize {
+		return "", fmt.Errorf("%w: the token would take %d bytes, over MaxTokenSize (%d): make WithDataToken smaller", ErrTooLarge, len(token), MaxTokenSize)
 	}
-
-	ctx, cancel := c.bound(ctx)
-	defer cancel()
-	base := c.userBase(id)
-	single := "0"
-	if !c.multiple {
-		single = "1"
-	}
-	err = signScript.Run(ctx, c.rdb, []string{c.indexKey(base), base + nano},
-		nano, []byte(o.dataSession), sessionTTL.Milliseconds(), single, base, now.UnixMilli(), refreshID, accessMS).Err()
-	if err != nil {
-		return "", nil, redisErr("sign", err)
-	}
-	return token, claims, nil
+	return token, nil
 }
 
 // accessClaims are the claims of an access token of session id:nano.

@@ -2,10 +2,7 @@ package rjwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // MaxTokenSize is the largest token Verify parses, in bytes (8 KiB). Larger
@@ -20,8 +17,7 @@ type verifyOptions struct {
 }
 
 // WithSession makes Verify also load the session's private data from Redis
-// into Claims.DataSession. It costs the same single round trip (HGET instead
-// of EXISTS).
+// into Claims.DataSession. It costs the same single round trip.
 func WithSession() VerifyOption { return withSession }
 
 func withSession(o *verifyOptions) { o.session = true }
@@ -32,8 +28,12 @@ func withSession(o *verifyOptions) { o.session = true }
 //
 // Errors: ErrInvalidToken (malformed, over MaxTokenSize, bad signature, another
 // algorithm or "none"), ErrTokenExpired, ErrSessionNotFound (revoked, replaced
-// in single mode, or expired in Redis), or a wrapped Redis error, which is
-// never a successful verification.
+// in single mode, expired in Redis, or its index entry evicted),
+// ErrUnavailable (Redis unreachable or slow: never a successful
+// verification), or another wrapped Redis error.
+//
+// Verify only reads: it runs when Redis is out of memory, and a retry of it
+// is harmless.
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (*Claims, error) {
 	var o verifyOptions
 	for _, opt := range opts {
@@ -48,30 +48,14 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if claims.Type != "" {
 		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
 	}
-	key := c.sessionKey(claims.ID, claims.RegisteredClaims.ID)
-
-	ctx, cancel := c.bound(ctx)
-	defer cancel()
-	if o.session {
-		data, err := c.rdb.HGet(ctx, key, "d").Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, claims.Session)
-		}
-		if err != nil {
-			return nil, redisErr("verify", err)
-		}
-		if len(data) > 0 {
-			claims.DataSession = data
-		}
-		return claims, nil
-	}
-	n, err := c.rdb.Exists(ctx, key).Result()
+	live, data, err := c.st.Verify(ctx, claims.ID, claims.RegisteredClaims.ID, o.session)
 	if err != nil {
-		return nil, redisErr("verify", err)
+		return nil, err
 	}
-	if n == 0 {
+	if !live {
 		return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, claims.Session)
 	}
+	claims.DataSession = data
 	return claims, nil
 }
 

@@ -1,0 +1,87 @@
+package rjwt
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/rjwt/rjwt/internal/store"
+)
+
+// MaxIDLength is the longest user id rjwt accepts: 512 bytes as the token
+// encodes it. Tokens carry the id in JSON twice ("id" and "rjwt"), where
+// '"', '\\' and control characters take 2 to 6 bytes and '<', '>', '&',
+// U+2028 and U+2029 take 6, so an id of 512 plain bytes is fine and one of
+// 512 '<' is not (it would need 3 KiB). Any id within the limit leaves a
+// token more than 6 KiB for WithDataToken before MaxTokenSize.
+const MaxIDLength = store.MaxIDLength
+
+// nanoidLen is the length of the session part of a session name.
+const nanoidLen = store.NanoidLen
+
+// validateID checks a user id: non-empty, valid UTF-8 (tokens are JSON,
+// which cannot carry other bytes back unchanged), at most MaxIDLength bytes
+// once JSON-encoded.
+func validateID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty user id", ErrInvalidID)
+	case len(id) > MaxIDLength:
+		return fmt.Errorf("%w: user id of %d bytes is over the %d-byte limit", ErrInvalidID, len(id), MaxIDLength)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: user id is not valid UTF-8", ErrInvalidID)
+	}
+	if n := jsonLen(id); n > MaxIDLength {
+		return fmt.Errorf("%w: user id takes %d bytes in a token (JSON escapes some characters), over the %d-byte limit", ErrInvalidID, n, MaxIDLength)
+	}
+	return nil
+}
+
+// jsonLen is the length of s inside a JSON string as encoding/json writes it
+// (HTML-safe escaping), without the quotes. s is valid UTF-8.
+func jsonLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case b == '"' || b == '\\' || b == '\n' || b == '\r' || b == '\t' || b == '\b' || b == '\f':
+				n += 2
+			case b < 0x20 || b == '<' || b == '>' || b == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// sessionName is the public name of a session: "id:nanoid".
+func sessionName(id, nano string) string { return id + ":" + nano }
+
+// splitSession parses a session name "id:nanoid". The id may itself hold
+// colons: the nanoid is always the last 21 characters.
+func splitSession(session string) (id, nano string, err error) {
+	if len(session) < nanoidLen+2 || session[len(session)-nanoidLen-1] != ':' {
+		return "", "", fmt.Errorf("%w: %q is not a session name (id:nanoid)", ErrInvalidID, session)
+	}
+	id, nano = session[:len(session)-nanoidLen-1], session[len(session)-nanoidLen:]
+	if !validNanoid(nano) {
+		return "", "", fmt.Errorf("%w: %q is not a session name (id:nanoid)", ErrInvalidID, session)
+	}
+	if err := validateID(id); err != nil {
+		return "", "", err
+	}
+	return id, nano, nil
+}
+
+func validNanoid(s string) bool { return store.ValidNanoid(s) }

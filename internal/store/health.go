@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// availability is what the client knows of Redis's reachability. It is
+// "unknown" at start (calls go through), "down" once a dial is refused or
+// the event monitor's health check fails (calls fail at once, without the
+// network, wrapping ErrUnavailable and the cause), and "up" again when the
+// monitor's probe sees Redis answer.
+type availability struct {
+	down atomic.Pointer[downState]
+	kick chan struct{} // a call saw Redis down: probe now
+}
+
+type downState struct{ cause error }
+
+// Err is nil while calls may go to Redis, else the error they fail with.
+func (a *availability) Err() error {
+	if d := a.down.Load(); d != nil {
+		return fmt.Errorf("%w (known down, not retried until Redis answers a probe): %w", ErrUnavailable, d.cause)
+	}
+	return nil
+}
+
+// MarkDown makes calls fail fast with cause until MarkUp.
+func (a *availability) MarkDown(cause error) {
+	a.down.Store(&downState{cause: cause})
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// MarkUp lets calls go to Redis again.
+func (a *availability) MarkUp() { a.down.Store(nil) }
+
+// IsDown reports whether calls fail fast now.
+func (a *availability) IsDown() bool { return a.down.Load() != nil }
+
+// isDialError reports an error that says Redis cannot be reached at all: a
+// refused or timed-out dial, as opposed to a call that failed on a
+// connection that was up.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// unavailable reports whether err means "Redis could not be reached, did not
+// answer in time, or refuses to work for now": the errors ErrUnavailable
+// stands for.
+func unavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, p := range unavailablePrefixes {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unavailablePrefixes are the Redis error replies that mean "not now":
+// out of memory under noeviction, loading a dataset, a replica or cluster
+// in failover, a script running too long.
+var unavailablePrefixes = []string{"OOM ", "LOADING ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY ", "NOREPLICAS ", "MISCONF "}
+
+// retryable reports whether a failed call may be sent again on another
+// connection: the connection it used broke (reset, EOF), or Redis said
+// "try again" (LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY after
+// a failover). Timeouts are not retried: the call's time is spent. A
+// refused dial is not retried: Redis is down, and the call fails fast.
+func retryable(err error) bool {
+	if err == nil || isDialError(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, p := range []string{"LOADING ", "TRYAGAIN ", "CLUSTERDOWN ", "MASTERDOWN ", "READONLY "} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+	}
+	return false
+}

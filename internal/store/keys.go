@@ -1,0 +1,111 @@
+package store
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Key layout. With the prefix "rjwt:", user "alice" has:
+//
+//	rjwt:{alice}:<nanoid>   a hash per session: field "d" holds the private
+//	                        session data (JSON); with a refresh token also
+//	                        "r" (current refresh id), "p" (the one it
+//	                        replaced), "t" (rotation time, Redis ms) and "a"
+//	                        (access TTL ms). The key expires with the session.
+//	rjwt:{alice}:idx        a sorted set indexing the user's sessions:
+//	                        member nanoid, score the expiry in Redis's clock
+//	                        (Unix ms). The index is the authority: a session
+//	                        verifies only while it has both its hash and
+//	                        its index entry, so an evicted index logs its
+//	                        user out rather than hide live sessions from
+//	                        RevokeAll.
+//	rjwt:{alice}:op:<id>    the answer of one Revoke or RevokeAll, kept 60s
+//	                        so that a call Redis ran twice (a retry after a
+//	                        lost reply) reports what the first run did.
+//
+// The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
+// live in one slot and one Lua script can touch them all. Inside the braces the
+// id is escaped ('%' → "%25", '{' → "%7B", '}' → "%7D") so that no id can end
+// the tag early or reach into another user's keys. Nanoids are 21 characters of
+// [A-Za-z0-9_-], which makes every session key decode to exactly one user.
+
+// NanoidLen is the length of the session part of a session name, and of
+// refresh and request ids.
+const NanoidLen = 21
+
+// MaxIDLength is the longest user id, in bytes.
+const MaxIDLength = 512
+
+const (
+	indexSuffix = "idx"
+	opInfix     = "op:"
+)
+
+// Keys builds and parses the key names under one prefix.
+type Keys struct{ Prefix string }
+
+var idEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+var idUnescaper = strings.NewReplacer("%25", "%", "%7B", "{", "%7D", "}")
+
+// UserBase is the part shared by all keys of one user: prefix + "{" + id + "}:".
+func (k Keys) UserBase(id string) string {
+	if !strings.ContainsAny(id, "%{}") {
+		return k.Prefix + "{" + id + "}:"
+	}
+	return k.Prefix + "{" + idEscaper.Replace(id) + "}:"
+}
+
+// Session is the key of session id:nano, built in one allocation.
+func (k Keys) Session(id, nano string) string {
+	if !strings.ContainsAny(id, "%{}") {
+		return k.Prefix + "{" + id + "}:" + nano
+	}
+	return k.UserBase(id) + nano
+}
+
+// Index is the key of the user's session index.
+func (k Keys) Index(id string) string { return k.UserBase(id) + indexSuffix }
+
+// op is the key that remembers the answer of one request.
+func (k Keys) op(id, req string) string { return k.UserBase(id) + opInfix + req }
+
+// ParseSession reverses the layout: it returns the user id and nanoid of a
+// session key under this prefix, and ok=false for any other key (indexes and
+// answer keys included).
+func (k Keys) ParseSession(key string) (id, nano string, ok bool) {
+	rest, found := strings.CutPrefix(key, k.Prefix)
+	if !found || len(rest) < NanoidLen+4 || rest[0] != '{' {
+		return "", "", false
+	}
+	nano = rest[len(rest)-NanoidLen:]
+	tag := rest[1 : len(rest)-NanoidLen]
+	tag, found = strings.CutSuffix(tag, "}:")
+	if !found || !ValidNanoid(nano) || strings.ContainsAny(tag, "{}") {
+		return "", "", false
+	}
+	id = idUnescaper.Replace(tag)
+	if !ValidID(id) {
+		return "", "", false
+	}
+	return id, nano, true
+}
+
+// ValidID says whether id can name a user: non-empty, at most MaxIDLength
+// bytes, valid UTF-8.
+func ValidID(id string) bool {
+	return id != "" && len(id) <= MaxIDLength && utf8.ValidString(id)
+}
+
+// ValidNanoid says whether s has a nanoid's shape.
+func ValidNanoid(s string) bool {
+	if len(s) != NanoidLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,25 @@
+#!lua flags=allow-oom
+-- revoke_all: end every session of one user (logout everywhere).
+-- KEYS[1] index   KEYS[2] this request's answer key
+-- ARGV[1] the user's key base (session key = base .. nanoid)
+-- Returns how many live sessions it ended.
+--
+-- Safe to run twice (the answer is kept 60s under KEYS[2]). allow-oom: it
+-- frees memory. A session whose hash is gone (expired, evicted) is not counted.
+local done = redis.call('GET', KEYS[2])
+if done then
+  return tonumber(done)
+end
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local n = 0
+local chunk = {}
+for i = 1, #ids do
+  chunk[#chunk + 1] = ARGV[1] .. ids[i]
+  if #chunk == 1000 or i == #ids then
+    n = n + redis.call('DEL', unpack(chunk))
+    chunk = {}
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], n, 'PX', 60000)
+return n

@@ -1,0 +1,67 @@
+#!lua
+-- sign: create one session atomically.
+-- KEYS[1] index   KEYS[2] the new session
+-- ARGV[1] nanoid of the new session (chosen by the client, so a second run
+--         of the same call finds its own session)
+-- ARGV[2] private data (may be empty)
+-- ARGV[3] session TTL, ms
+-- ARGV[4] '1' single mode: end every other session of the user
+-- ARGV[5] the user's key base (session key = base .. nanoid)
+-- ARGV[6] refresh id, or '' for a session without a refresh token
+-- ARGV[7] access TTL ms (with a refresh id), else ''
+-- ARGV[8] most sessions a user may hold in multiple mode (0: no limit)
+-- Returns how many other sessions it ended.
+--
+-- Writes, so Redis refuses it whole when out of memory under noeviction (no
+-- allow-oom flag): nothing is written. Its first write is the HSET that
+-- creates the session, so a server that cannot read the flags line refuses
+-- it there, before anything is written. Index scores use Redis's clock.
+local ttl = tonumber(ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0 -- this call ran before (a retry after a lost reply)
+end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local old = {}
+if ARGV[4] == '1' then
+  old = redis.call('ZRANGE', KEYS[1], 0, -1)
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[2], 'd', ARGV[2], 'r', ARGV[6], 'a', ARGV[7])
+else
+  redis.call('HSET', KEYS[2], 'd', ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[2], ttl)
+local ended = 0
+if ARGV[4] == '1' then
+  if #old > 0 then
+    -- DEL in chunks (unpack has a stack limit); the first takes the index.
+    local chunk = {KEYS[1]}
+    ended = -1
+    for i = 1, #old do
+      chunk[#chunk + 1] = ARGV[5] .. old[i]
+      if #chunk == 1000 or i == #old then
+        ended = ended + redis.call('DEL', unpack(chunk))
+        chunk = {}
+      end
+    end
+  end
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  local max = tonumber(ARGV[8])
+  if max > 0 then
+    local over = redis.call('ZCARD', KEYS[1]) - max + 1
+    if over > 0 then
+      -- At the limit: end the sessions nearest to their expiry.
+      local gone = redis.call('ZPOPMIN', KEYS[1], over)
+      for i = 1, #gone, 2 do
+        ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
+      end
+    end
+  end
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return ended

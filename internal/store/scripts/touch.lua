@@ -1,0 +1,24 @@
+#!lua
+-- touch: extend a live session to at least ttl from now, never shorten it.
+-- KEYS[1] index   KEYS[2] session
+-- ARGV[1] nanoid   ARGV[2] ttl ms
+-- Returns 1, or 0 when the session is not live. Running it twice is running
+-- it once. Times are Redis's.
+local ttl = tonumber(ARGV[2])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 0
+end
+local left = redis.call('PTTL', KEYS[2])
+if left == -2 then
+  return 0
+end
+if left >= 0 and left < ttl then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+end
+return 1

@@ -1,0 +1,428 @@
+// Package store owns rjwt's Redis schema: the key names (keys.go), every Lua
+// script (scripts/*.lua, each naming its KEYS and ARGV in its first lines),
+// one Go method per operation, what each operation does when it runs twice,
+// and which failures are retried. The root package validates input, makes
+// and checks tokens, and calls one method here per Redis operation.
+//
+// Every write is safe to run twice, because go-redis (a client given with
+// WithRedisClient keeps its own MaxRetries) may send a command again after a
+// reply was lost: Sign and Refresh take ids chosen by the caller before the
+// call and recognise their own earlier run; Revoke and RevokeAll keep their
+// answer for 60 seconds under a request id, so a second run reports what the
+// first did; SetData and Touch set the same values again.
+//
+// Retries. On a client rjwt built, go-redis does not retry (MaxRetries -1)
+// and this package does, up to the configured count, only when a call's
+// connection broke (EOF, reset) or Redis answered "try again" (LOADING,
+// TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY), never after a timeout (the
+// call's time is spent) and never once Redis is known down.
+//
+// Fail fast. A refused dial, or the event monitor's failed health check,
+// marks Redis down: calls then fail at once with ErrUnavailable wrapping the
+// cause, without touching the network, until the monitor's probe sees Redis
+// answer (MarkUp).
+//
+// Clocks. Index scores, pruning and expiries use Redis's clock (TIME inside
+// the scripts); no host's clock reaches Redis.
+//
+// Memory. Scripts that write carry no allow-oom flag, so Redis refuses them
+// whole when it is out of memory under noeviction (nothing is written);
+// Revoke and RevokeAll carry allow-oom (they free memory); Verify and
+// Sessions are read-only (no-writes) and run out of memory and on replicas.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	gonanoid "github.com/matoous/go-nanoid/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed scripts/*.lua
+var scriptFS embed.FS
+
+// script is one Lua script, with its flags (the "#!lua flags=..." first
+// line that Redis 7 reads) and without them, for servers that cannot parse
+// the line: Redis 6 and the embedded Redis of the demo (miniredis). Without
+// flags Redis still refuses, when out of memory, a script's first write if
+// it is a write that can grow memory, and every script that writes makes
+// such a write first, so a full Redis still gets nothing.
+type script struct{ flagged, plain *redis.Script }
+
+func load(name string) script {
+	b, err := scriptFS.ReadFile("scripts/" + name + ".lua")
+	if err != nil {
+		panic("store: missing script " + name)
+	}
+	src := string(b)
+	_, body, _ := strings.Cut(src, "\n")
+	return script{flagged: redis.NewScript(src), plain: redis.NewScript("--\n" + body)}
+}
+
+// isShebangRefused reports the error of a server that cannot read a
+// script's flags line.
+func isShebangRefused(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Error compiling script") && strings.Contains(err.Error(), "'#'")
+}
+
+var (
+	signScript      = load("sign")
+	verifyScript    = load("verify")
+	revokeScript    = load("revoke")
+	revokeAllScript = load("revoke_all")
+	sessionsScript  = load("sessions")
+	refreshScript   = load("refresh")
+	setDataScript   = load("set_data")
+	touchScript     = load("touch")
+)
+
+// Config configures a Store.
+type Config struct {
+	Prefix string
+	// Timeout bounds each call whose context has no deadline; 0: none.
+	Timeout time.Duration
+	// MaxRetries is how often a call is sent again after a retryable
+	// failure (see the package doc); 0 for clients that retry themselves.
+	MaxRetries int
+}
+
+// Store runs rjwt's operations against one Redis (single node, Sentinel or
+// Cluster).
+type Store struct {
+	Keys
+	rdb        redis.UniversalClient
+	timeout    time.Duration
+	maxRetries int
+	avail      availability
+	plain      atomic.Bool // the server cannot read script flags
+}
+
+// New makes a Store on rdb.
+func New(rdb redis.UniversalClient, cfg Config) *Store {
+	return &Store{
+		Keys:       Keys{Prefix: cfg.Prefix},
+		rdb:        rdb,
+		timeout:    cfg.Timeout,
+		maxRetries: cfg.MaxRetries,
+		avail:      availability{kick: make(chan struct{}, 1)},
+	}
+}
+
+// Redis is the client the store uses.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Bound applies the default timeout to a context without a deadline.
+func (s *Store) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// MarkDown makes calls fail fast (ErrUnavailable wrapping cause) until
+// MarkUp. The event monitor calls it when its health check fails; calls do
+// when a dial is refused.
+func (s *Store) MarkDown(cause error) { s.avail.MarkDown(cause) }
+
+// MarkUp lets calls reach Redis again; the monitor calls it when a probe
+// succeeds.
+func (s *Store) MarkUp() { s.avail.MarkUp() }
+
+// IsDown reports whether calls fail fast now.
+func (s *Store) IsDown() bool { return s.avail.IsDown() }
+
+// Kicked receives when a call found Redis down: the monitor probes at once.
+func (s *Store) Kicked() <-chan struct{} { return s.avail.kick }
+
+// Available is nil while calls may reach Redis, else the error they fail
+// with.
+func (s *Store) Available() error { return s.avail.Err() }
+
+// Wrap turns a Redis failure of operation op into rjwt's error: one that
+// wraps ErrUnavailable and the cause when Redis could not be reached, did
+// not answer in time or refuses to work for now; else one that wraps the
+// Redis error. A refused dial also marks Redis down.
+func (s *Store) Wrap(op string, err error) error {
+	if isDialError(err) {
+		s.avail.MarkDown(err)
+	}
+	return wrap(op, err)
+}
+
+func wrap(op string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("rjwt: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("rjwt: %s: redis: %w", op, err)
+}
+
+// run runs a script with the store's bound, retries and fail-fast rule.
+func (s *Store) run(ctx context.Context, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	if err := s.avail.Err(); err != nil {
+		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
+	}
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		run := sc.flagged
+		if s.plain.Load() {
+			run = sc.plain
+		}
+		cmd := run.Run(ctx, s.rdb, keys, args...)
+		err := cmd.Err()
+		if err == nil || errors.Is(err, redis.Nil) {
+			return cmd, nil
+		}
+		if isShebangRefused(err) && !s.plain.Load() {
+			s.plain.Store(true)
+			attempt--
+			continue
+		}
+		if attempt >= s.maxRetries || !retryable(err) || s.avail.IsDown() || ctx.Err() != nil {
+			return nil, s.Wrap(op, err)
+		}
+		if attempt > 0 { // the first retry goes at once: a pooled connection died
+			t := time.NewTimer(min(time.Duration(attempt)*10*time.Millisecond, 100*time.Millisecond))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, s.Wrap(op, err)
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// SignArgs are what Sign writes.
+type SignArgs struct {
+	ID, Nano    string
+	Data        []byte
+	TTL         time.Duration // the session's life in Redis
+	Single      bool          // end the user's other sessions
+	RefreshID   string        // for a session with a refresh token
+	AccessTTL   time.Duration // with RefreshID
+	MaxSessions int           // multiple mode: most sessions per user (0: no limit)
+}
+
+// Sign creates session a.ID:a.Nano and returns how many other sessions of
+// the user it ended (single mode, or the limit in multiple mode). One round
+// trip. Run twice, the second run finds the session and changes nothing.
+func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
+	base := s.UserBase(a.ID)
+	single, access := "0", ""
+	if a.Single {
+		single = "1"
+	}
+	if a.RefreshID != "" {
+		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
+	}
+	cmd, err := s.run(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano},
+		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := cmd.Int()
+	return n, nil
+}
+
+// Verify reports whether session id:nano is live (its index entry and its
+// hash both exist) and, with withData, returns its private data (nil when
+// it has none). One round trip; read-only.
+func (s *Store) Verify(ctx context.Context, id, nano string, withData bool) (bool, []byte, error) {
+	base := s.UserBase(id)
+	flag := "0"
+	if withData {
+		flag = "1"
+	}
+	cmd, err := s.run(ctx, "verify", verifyScript, []string{base + indexSuffix, base + nano}, nano, flag)
+	if err != nil {
+		return false, nil, err
+	}
+	switch v := cmd.Val().(type) {
+	case int64:
+		return v == 1, nil, nil
+	case []any:
+		if len(v) == 1 {
+			if d, ok := v[0].(string); ok {
+				if d == "" {
+					return true, nil, nil
+				}
+				return true, []byte(d), nil
+			}
+		}
+	}
+	return false, nil, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+}
+
+// Revoke ends session id:nano and reports whether it was live. One round
+// trip; a second run of the same call reports the first run's answer.
+func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
+	req, err := gonanoid.New()
+	if err != nil {
+		return false, fmt.Errorf("rjwt: revoke: nanoid: %w", err)
+	}
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req}, nano)
+	if err != nil {
+		return false, err
+	}
+	n, _ := cmd.Int()
+	return n == 1, nil
+}
+
+// RevokeAll ends every session of user id and returns how many were live.
+// One round trip; a second run of the same call reports the first's count.
+func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
+	req, err := gonanoid.New()
+	if err != nil {
+		return 0, fmt.Errorf("rjwt: revoke all: nanoid: %w", err)
+	}
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := cmd.Int()
+	return n, nil
+}
+
+// SessionTTL is one live session of a user and the time it has left (-1:
+// no expiry).
+type SessionTTL struct {
+	Nano string
+	Left time.Duration
+}
+
+// Sessions lists user id's live sessions. One round trip; read-only.
+func (s *Store) Sessions(ctx context.Context, id string) ([]SessionTTL, error) {
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "sessions", sessionsScript, []string{base + indexSuffix}, base)
+	if err != nil {
+		return nil, err
+	}
+	res, _ := cmd.Slice()
+	out := make([]SessionTTL, 0, len(res)/2)
+	for i := 0; i+1 < len(res); i += 2 {
+		nano, _ := res[i].(string)
+		ms, _ := res[i+1].(int64)
+		left := time.Duration(ms) * time.Millisecond
+		if ms < 0 {
+			left = -1
+		}
+		out = append(out, SessionTTL{Nano: nano, Left: left})
+	}
+	return out, nil
+}
+
+// RefreshArgs name one rotation.
+type RefreshArgs struct {
+	ID, Nano  string
+	Presented string        // the refresh id of the token presented
+	Next      string        // its successor, chosen before the call
+	TTL       time.Duration // the refresh TTL; the session slides by it
+}
+
+// RefreshStatus is what a rotation found.
+type RefreshStatus int
+
+// The outcomes of Refresh.
+const (
+	Rotated RefreshStatus = iota // the presented id was current: now Next is
+	Gone                         // the session is not live
+	Reused                       // the presented id is stale: the session was deleted
+)
+
+// RefreshResult is Refresh's answer.
+type RefreshResult struct {
+	Status    RefreshStatus
+	AccessTTL time.Duration // Rotated: the session's access TTL
+	At        time.Time     // Rotated: when it rotated, by Redis's clock
+}
+
+// Refresh rotates a session's refresh id. One round trip. Run twice (a
+// retry after a lost reply), the second run recognises its own rotation and
+// answers the same, so the caller builds the same pair.
+func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, error) {
+	base := s.UserBase(a.ID)
+	cmd, err := s.run(ctx, "refresh", refreshScript, []string{base + indexSuffix, base + a.Nano},
+		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds())
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	res, _ := cmd.Int64Slice()
+	switch {
+	case len(res) == 3 && res[0] == 1:
+		return RefreshResult{Status: Rotated, AccessTTL: time.Duration(res[1]) * time.Millisecond, At: time.UnixMilli(res[2])}, nil
+	case len(res) >= 1 && res[0] == -1:
+		return RefreshResult{Status: Reused}, nil
+	}
+	return RefreshResult{Status: Gone}, nil
+}
+
+// SetData replaces a live session's private data; false when it is not live.
+// One round trip.
+func (s *Store) SetData(ctx context.Context, id, nano string, data []byte) (bool, error) {
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "set session data", setDataScript, []string{base + indexSuffix, base + nano}, nano, data)
+	if err != nil {
+		return false, err
+	}
+	n, _ := cmd.Int()
+	return n == 1, nil
+}
+
+// Touch extends a live session to at least ttl from now; false when it is
+// not live. One round trip.
+func (s *Store) Touch(ctx context.Context, id, nano string, ttl time.Duration) (bool, error) {
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "touch", touchScript, []string{base + indexSuffix, base + nano}, nano, ttl.Milliseconds())
+	if err != nil {
+		return false, err
+	}
+	n, _ := cmd.Int()
+	return n == 1, nil
+}
+
+// Entry names one session.
+type Entry struct{ ID, Nano string }
+
+// Prune removes sessions Redis has expired from their users' indexes, in
+// one pipeline (one round trip per node involved). Running it twice removes
+// nothing more.
+func (s *Store) Prune(ctx context.Context, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			p.ZRem(ctx, s.Index(e.ID), e.Nano)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.Wrap(fmt.Sprintf("pruning %d expired sessions from their indexes", len(entries)), err)
+	}
+	return nil
+}
+
+// MarkSuspect asks the event monitor's prober to check Redis now (a
+// subscription connection broke: is Redis down, or only that connection?),
+// without failing calls meanwhile.
+func (s *Store) MarkSuspect() {
+	select {
+	case s.avail.kick <- struct{}{}:
+	default:
+	}
+}
