@@ -58,14 +58,14 @@ func StartServer(args ...string) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("%s", InstallHint)
 	}
-	return launch("redis-server", nil, func() ([]string, error) { return args, nil })
+	return launch("redis-server", nil, func(int) ([]string, error) { return args, nil })
 }
 
 // launch starts bin in a directory of its own on a free port, retrying on
 // other ports when a start fails (another process may take a free port before
-// the server binds it). args is asked for the extra flags on each attempt, so
-// that it can pick further free ports (a cluster bus port).
-func launch(bin string, pre []string, args func() ([]string, error)) (*Server, error) {
+// the server binds it). args is asked for the extra flags for each port
+// tried, so that it can pick further free ports (a cluster bus port).
+func launch(bin string, pre []string, args func(port int) ([]string, error)) (*Server, error) {
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func launch(bin string, pre []string, args func() ([]string, error)) (*Server, e
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		extra, err := args()
+		extra, err := args(port)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
