@@ -29,6 +29,8 @@ type Server struct {
 	Port int
 	args []string
 	dir  string
+	bin  string   // the program; "" is redis-server
+	pre  []string // arguments before the flags, e.g. a sentinel's config file
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -56,6 +58,14 @@ func StartServer(args ...string) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("%s", InstallHint)
 	}
+	return launch("redis-server", nil, func(int) ([]string, error) { return args, nil })
+}
+
+// launch starts bin in a directory of its own on a free port, retrying on
+// other ports when a start fails (another process may take a free port before
+// the server binds it). args is asked for the extra flags for each port
+// tried, so that it can pick further free ports (a cluster bus port).
+func launch(bin string, pre []string, args func(port int) ([]string, error)) (*Server, error) {
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, err
@@ -64,9 +74,15 @@ func StartServer(args ...string) (*Server, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := FreePort()
 		if err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
-		s := &Server{Port: port, args: args, dir: dir}
+		extra, err := args(port)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		s := &Server{Port: port, args: extra, dir: dir, bin: bin, pre: pre}
 		if lastErr = s.start(); lastErr == nil {
 			return s, nil
 		}
@@ -74,6 +90,10 @@ func StartServer(args ...string) (*Server, error) {
 	os.RemoveAll(dir)
 	return nil, lastErr
 }
+
+// Dir is the server's own working directory (its log, nodes.conf or
+// sentinel config live there).
+func (s *Server) Dir() string { return s.dir }
 
 // FreePort asks the kernel for a loopback port no one listens on.
 func FreePort() (int, error) {
@@ -86,17 +106,22 @@ func FreePort() (int, error) {
 }
 
 func (s *Server) start() error {
-	argv := []string{
+	bin := s.bin
+	if bin == "" {
+		bin = "redis-server"
+	}
+	argv := append([]string(nil), s.pre...)
+	argv = append(argv,
 		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--daemonize", "no",
-		"--logfile", filepath.Join(s.dir, "redis-"+strconv.Itoa(s.Port)+".log"),
-	}
+		"--logfile", s.logFile(),
+	)
 	argv = append(argv, s.args...)
-	cmd := exec.Command("redis-server", argv...)
+	cmd := exec.Command(bin, argv...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -110,7 +135,7 @@ func (s *Server) start() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			return fmt.Errorf("redis-server on port %d exited at start: %s", s.Port, s.logTail())
+			return fmt.Errorf("%s on port %d exited at start: %s", bin, s.Port, s.logTail())
 		default:
 		}
 		if err := ping(s.Addr()); err == nil {
@@ -119,7 +144,7 @@ func (s *Server) start() error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.kill()
-	return fmt.Errorf("redis-server on port %d did not answer PING within 10s: %s", s.Port, s.logTail())
+	return fmt.Errorf("%s on port %d did not answer PING within 10s: %s", bin, s.Port, s.logTail())
 }
 
 // Restart starts the server again on the same port with the same settings,
@@ -162,8 +187,29 @@ func (s *Server) Close() {
 	os.RemoveAll(s.dir)
 }
 
+// Alive reports whether the server's process is running: it was started and
+// not stopped, killed, or dead of its own accord.
+func (s *Server) Alive() bool {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (s *Server) logFile() string {
+	return filepath.Join(s.dir, "redis-"+strconv.Itoa(s.Port)+".log")
+}
+
 func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "redis-"+strconv.Itoa(s.Port)+".log"))
+	b, _ := os.ReadFile(s.logFile())
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]
