@@ -49,7 +49,14 @@ func ExampleClient_Refresh() {
 	c2, _ := r.Verify(ctx, second.Token)
 	fmt.Println("same session:", c1.Session == c2.Session)
 
-	// The spent refresh token comes back: taken for theft, the session ends.
+	// A second tab, or a retry after a lost reply, within the grace
+	// (WithRefreshGrace, 5 seconds by default): the same pair again.
+	again, _ := r.Refresh(ctx, first.RefreshToken)
+	fmt.Println("same pair:", again == second)
+
+	// A token older than the last rotation comes back: taken for theft, the
+	// session ends.
+	third, _ := r.Refresh(ctx, second.RefreshToken)
 	_, err = r.Refresh(ctx, first.RefreshToken)
 	switch {
 	case errors.Is(err, rjwt.ErrRefreshReused):
@@ -59,10 +66,11 @@ func ExampleClient_Refresh() {
 	case err != nil:
 		fmt.Println("Redis failed: try later")
 	}
-	_, err = r.Verify(ctx, second.Token)
+	_, err = r.Verify(ctx, third.Token)
 	fmt.Println("newest access token:", errors.Is(err, rjwt.ErrSessionNotFound))
 	// Output:
 	// same session: true
+	// same pair: true
 	// reused: session revoked
 	// newest access token: true
 }

@@ -33,6 +33,7 @@ type config struct {
 	healthInterval time.Duration
 	maxSessions    int
 	maxData        int
+	refreshGrace   time.Duration
 }
 
 func defaultConfig() config {
@@ -47,6 +48,7 @@ func defaultConfig() config {
 		healthInterval: time.Second,
 		maxSessions:    DefaultMaxSessions,
 		maxData:        DefaultMaxSessionData,
+		refreshGrace:   DefaultRefreshGrace,
 	}
 }
 
@@ -248,6 +250,31 @@ func WithMaxSessionData(n int) Option {
 			return fmt.Errorf("rjwt: WithMaxSessionData: %d is not a positive size", n)
 		}
 		c.maxData = n
+		return nil
+	}
+}
+
+// DefaultRefreshGrace is WithRefreshGrace's default.
+const DefaultRefreshGrace = 5 * time.Second
+
+// WithRefreshGrace sets how long after a rotation the refresh token it
+// replaced still works: presented again within d, it gets the very pair the
+// rotation made (the same strings), atomically, instead of being taken for a
+// stolen token. Two tabs that refresh at once, and a client that retries
+// after a lost reply, carry on; a token older than the last rotation, or the
+// replaced one after d, still revokes the session (ErrRefreshReused).
+//
+// The default is 5 seconds (DefaultRefreshGrace), in the range the anchors
+// use (supabase's reuse interval is 10 s; ory hydra's grace period is
+// configurable, off by default). 0 keeps strict rotation. A thief who
+// replays a token within d gets the pair the owner got, not a new one, and
+// the next rotation by either revokes the other's copy as reuse.
+func WithRefreshGrace(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("rjwt: WithRefreshGrace: negative grace %v", d)
+		}
+		c.refreshGrace = d
 		return nil
 	}
 }

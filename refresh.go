@@ -109,10 +109,13 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 // stalled past a read timeout) recognises its own rotation and returns the
 // same pair; it never takes itself for a thief.
 //
-// Presenting a refresh token that was already rotated away is taken as theft:
+// Within the grace (WithRefreshGrace, default 5 seconds) after a rotation,
+// the refresh token it replaced gets the same pair again, the same strings:
+// two tabs refreshing at once, or a client that retries after a lost reply,
+// both carry on. After the grace, and for any older token, presenting a
+// refresh token that was already rotated away is taken as theft:
 // the session is revoked, every token of it fails, Refresh returns
-// ErrRefreshReused and an EventRefreshReused is sent. (Two legitimate
-// concurrent refreshes with one token look the same, and end the same way.)
+// ErrRefreshReused and an EventRefreshReused is sent.
 //
 // Errors: ErrInvalidToken (also for an access token), ErrTokenExpired,
 // ErrSessionNotFound, ErrRefreshReused, or a wrapped Redis error.
@@ -129,7 +132,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		return Pair{}, fmt.Errorf("rjwt: refresh: nanoid: %w", err)
 	}
 	nano := old.RegisteredClaims.ID
-	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL})
+	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL, Grace: c.refreshGrace})
 	if err != nil {
 		return Pair{}, err
 	}
@@ -147,7 +150,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
 	}
-	access.RefreshID = newID
+	access.RefreshID = res.Next
 	refresh, err := c.signToken(c.refreshClaims(access, old.TTL, res.At))
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)

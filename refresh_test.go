@@ -108,7 +108,7 @@ func TestRefreshRotatesAndSlides(t *testing.T) {
 }
 
 func TestReusedRefreshTokenRevokesTheSession(t *testing.T) {
-	c := newClient(t)
+	c := newClient(t, rjwt.WithRefreshGrace(0))
 	ctx := context.Background()
 	p1, err := c.SignPair(ctx, "rita")
 	require.NoError(t, err)
@@ -137,8 +137,8 @@ func TestReusedRefreshTokenRevokesTheSession(t *testing.T) {
 	assert.Empty(t, list)
 }
 
-func TestRefreshIsAtomicUnderConcurrency(t *testing.T) {
-	c := newClient(t)
+func TestStrictRefreshIsAtomicUnderConcurrency(t *testing.T) {
+	c := newClient(t, rjwt.WithRefreshGrace(0))
 	ctx := context.Background()
 	p, err := c.SignPair(ctx, "sam")
 	require.NoError(t, err)
@@ -176,6 +176,60 @@ func TestRefreshIsAtomicUnderConcurrency(t *testing.T) {
 	list, err := c.Sessions(ctx, "sam")
 	require.NoError(t, err)
 	assert.Empty(t, list, "reuse revoked the session")
+}
+
+func TestRefreshGraceGivesConcurrentCallersTheSamePair(t *testing.T) {
+	c := newClient(t, rjwt.WithRefreshGrace(2*time.Second))
+	ctx := context.Background()
+	p, err := c.SignPair(ctx, "gail", rjwt.WithTTL("1 minute"))
+	require.NoError(t, err)
+
+	const n = 20
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	pairs := make([]rjwt.Pair, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			pairs[i], errs[i] = c.Refresh(ctx, p.RefreshToken)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i], "caller %d", i)
+		assert.Equal(t, pairs[0], pairs[i], "caller %d gets the very same pair", i)
+	}
+	assert.NotEqual(t, p.RefreshToken, pairs[0].RefreshToken)
+	_, err = c.Verify(ctx, pairs[0].Token)
+	require.NoError(t, err)
+
+	// The successor rotates on; the token before it is now two rotations old:
+	// reuse, whatever the grace.
+	next, err := c.Refresh(ctx, pairs[0].RefreshToken)
+	require.NoError(t, err)
+	_, err = c.Refresh(ctx, p.RefreshToken)
+	onlySentinel(t, err, rjwt.ErrRefreshReused)
+	_, err = c.Verify(ctx, next.Token)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+}
+
+func TestRefreshGraceEnds(t *testing.T) {
+	c := newClient(t, rjwt.WithRefreshGrace(300*time.Millisecond))
+	ctx := context.Background()
+	p, err := c.SignPair(ctx, "gus")
+	require.NoError(t, err)
+	p2, err := c.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+	again, err := c.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+	assert.Equal(t, p2, again, "within the grace: the same pair")
+	time.Sleep(500 * time.Millisecond)
+	_, err = c.Refresh(ctx, p.RefreshToken)
+	onlySentinel(t, err, rjwt.ErrRefreshReused)
 }
 
 func TestRevokedSessionCannotRefresh(t *testing.T) {

@@ -86,6 +86,7 @@ type Client struct {
 	prefix         string
 	maxSessions    int
 	maxData        int
+	refreshGrace   time.Duration
 
 	ev events
 
@@ -116,6 +117,7 @@ func New(opts ...Option) (*Client, error) {
 		prefix:         cfg.prefix,
 		maxSessions:    cfg.maxSessions,
 		maxData:        cfg.maxData,
+		refreshGrace:   cfg.refreshGrace,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),

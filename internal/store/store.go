@@ -330,6 +330,7 @@ type RefreshArgs struct {
 	Presented string        // the refresh id of the token presented
 	Next      string        // its successor, chosen before the call
 	TTL       time.Duration // the refresh TTL; the session slides by it
+	Grace     time.Duration // the id a rotation replaced gets its answer this long
 }
 
 // RefreshStatus is what a rotation found.
@@ -347,23 +348,33 @@ type RefreshResult struct {
 	Status    RefreshStatus
 	AccessTTL time.Duration // Rotated: the session's access TTL
 	At        time.Time     // Rotated: when it rotated, by Redis's clock
+	Next      string        // Rotated: the refresh id that is current now
 }
 
 // Refresh rotates a session's refresh id. One round trip. Run twice (a
 // retry after a lost reply), the second run recognises its own rotation and
-// answers the same, so the caller builds the same pair.
+// answers the same, so the caller builds the same pair; so does a second
+// call with the replaced id within the grace.
 func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, error) {
 	base := s.UserBase(a.ID)
 	cmd, err := s.run(ctx, "refresh", refreshScript, []string{base + indexSuffix, base + a.Nano},
-		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds())
+		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds(), a.Grace.Milliseconds())
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	res, _ := cmd.Int64Slice()
+	res, _ := cmd.Slice()
+	status := func(i int) int64 {
+		if i < len(res) {
+			n, _ := res[i].(int64)
+			return n
+		}
+		return 0
+	}
 	switch {
-	case len(res) == 3 && res[0] == 1:
-		return RefreshResult{Status: Rotated, AccessTTL: time.Duration(res[1]) * time.Millisecond, At: time.UnixMilli(res[2])}, nil
-	case len(res) >= 1 && res[0] == -1:
+	case len(res) == 4 && status(0) == 1:
+		next, _ := res[3].(string)
+		return RefreshResult{Status: Rotated, AccessTTL: time.Duration(status(1)) * time.Millisecond, At: time.UnixMilli(status(2)), Next: next}, nil
+	case status(0) == -1:
 		return RefreshResult{Status: Reused}, nil
 	}
 	return RefreshResult{Status: Gone}, nil

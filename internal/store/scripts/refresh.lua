@@ -5,36 +5,39 @@
 -- ARGV[2] the presented refresh id
 -- ARGV[3] its successor (chosen by the client before the call)
 -- ARGV[4] refresh TTL, ms (the session's life slides by it)
--- Returns {1, access TTL ms, rotation time ms} when the presented id was
--- current (or this very rotation ran before: a retry after a lost reply gets
--- the same answer, so the caller builds the same pair); {0} when the session
--- is not live; {-1} when the presented id is stale: a reused token, and the
--- session is deleted.
+-- ARGV[5] grace, ms: how long after a rotation the id it replaced still
+--         gets that rotation's answer (0: strict rotation)
+-- Returns {1, access TTL ms, rotation time ms, successor id} when the
+-- presented id was current, or when this very rotation ran before (a retry
+-- after a lost reply), or when the presented id was replaced by the last
+-- rotation less than the grace ago: the caller builds the same pair from it.
+-- {0} when the session is not live; {-1} when the presented id is stale
+-- otherwise: a reused token, and the session is deleted.
 --
 -- Writes, so Redis refuses it whole when out of memory. Times are Redis's.
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
 local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't')
-local cur = s[1]
+local cur, prev = s[1], s[2]
 if not cur then
   return {0}
 end
-if cur == ARGV[3] and s[2] == ARGV[2] then
-  return {1, tonumber(s[3]), tonumber(s[4])}
-end
-if cur ~= ARGV[2] then
-  redis.call('DEL', KEYS[2])
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return {-1}
-end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local ttl = tonumber(ARGV[4])
-redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now)
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ttl then
-  redis.call('PEXPIRE', KEYS[1], ttl)
+if cur == ARGV[2] then
+  local ttl = tonumber(ARGV[4])
+  redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return {1, tonumber(s[3]), now, ARGV[3]}
 end
-return {1, tonumber(s[3]), now}
+if prev == ARGV[2] and (cur == ARGV[3] or now - tonumber(s[4]) <= tonumber(ARGV[5])) then
+  return {1, tonumber(s[3]), tonumber(s[4]), cur}
+end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return {-1}
