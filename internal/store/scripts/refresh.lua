@@ -35,7 +35,8 @@ if cur == ARGV[2] then
   end
   return {1, tonumber(s[3]), now, ARGV[3]}
 end
-if prev == ARGV[2] and (cur == ARGV[3] or now - tonumber(s[4]) <= tonumber(ARGV[5])) then
+local grace = tonumber(ARGV[5])
+if prev == ARGV[2] and (cur == ARGV[3] or (grace > 0 and now - tonumber(s[4]) <= grace)) then
   return {1, tonumber(s[3]), tonumber(s[4]), cur}
 end
 redis.call('DEL', KEYS[2])
