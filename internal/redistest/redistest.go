@@ -70,6 +70,11 @@ func launch(bin string, pre []string, args func(port int) ([]string, error)) (*S
 	if err != nil {
 		return nil, err
 	}
+	return launchIn(dir, bin, pre, args)
+}
+
+// launchIn is launch in dir, which it removes if it fails.
+func launchIn(dir, bin string, pre []string, args func(port int) ([]string, error)) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := FreePort()
