@@ -23,10 +23,10 @@ const SentinelInstallHint = "redis-sentinel is not installed (and `redis-server 
 // Sentinel settings StartSentinel uses: a dead master is failed over a few
 // seconds after it dies.
 const (
-	SentinelMasterName     = "mymaster"
-	SentinelQuorum         = 2
-	SentinelDownAfter      = time.Second
-	SentinelFailoverTimout = 3 * time.Second
+	SentinelMasterName      = "mymaster"
+	SentinelQuorum          = 2
+	SentinelDownAfter       = time.Second
+	SentinelFailoverTimeout = 3 * time.Second
 )
 
 // Sentinel is a master, its replica and three Sentinels monitoring them, every
@@ -43,7 +43,7 @@ type Sentinel struct {
 // --sentinel` where there is no redis-sentinel), each with a config of its own
 // monitoring the master as SentinelMasterName with quorum SentinelQuorum,
 // down-after-milliseconds SentinelDownAfter and failover-timeout
-// SentinelFailoverTimout. It waits until the replica is in sync and every
+// SentinelFailoverTimeout. It waits until the replica is in sync and every
 // Sentinel names the master, sees the replica and the two other Sentinels.
 // Every process is stopped when the test ends.
 func StartSentinel(tb testing.TB, args ...string) *Sentinel {
@@ -67,7 +67,7 @@ func StartSentinel(tb testing.TB, args ...string) *Sentinel {
 		"sentinel failover-timeout %[1]s %[5]d\n"+
 		"sentinel parallel-syncs %[1]s 1\n",
 		SentinelMasterName, s.master.Port, SentinelQuorum,
-		SentinelDownAfter.Milliseconds(), SentinelFailoverTimout.Milliseconds())
+		SentinelDownAfter.Milliseconds(), SentinelFailoverTimeout.Milliseconds())
 	for i := 0; i < 3; i++ {
 		dir, err := os.MkdirTemp("", "redistest-sentinel-")
 		if err != nil {
