@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Runs rjwt's tests: makes sure redis-server (which the tests start privately,
-# on free ports) and a C compiler (for the race detector) are installed, then
-# runs `go test -race ./...`. Extra arguments go to `go test`.
+# on free ports), redis-cli and redis-sentinel (for the harness' Redis Cluster
+# and Sentinel setups) and a C compiler (for the race detector) are installed,
+# then runs `go test -race ./...`. Extra arguments go to `go test`.
+#
+# On a Debian host with systemd, installing the redis-server and
+# redis-sentinel packages also starts system services on ports 6379 and
+# 26379; the tests never use them (every server they talk to is their own,
+# on a free port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need[*]}" >&2
@@ -16,9 +24,16 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
   elif command -v brew >/dev/null 2>&1; then
-    for p in "${need[@]}"; do [ "$p" = redis-server ] && brew install redis; done
+    # Homebrew's redis has redis-server, redis-cli and redis-sentinel.
+    for p in "${need[@]}"; do case "$p" in redis-*) brew install redis; break ;; esac; done
   elif command -v dnf >/dev/null 2>&1; then
-    for p in "${need[@]}"; do [ "$p" = redis-server ] && p=redis; $sudo dnf install -y "$p"; done
+    # Fedora's redis has redis-server, redis-cli and redis-sentinel.
+    pkgs=()
+    for p in "${need[@]}"; do
+      case "$p" in redis-*) p=redis ;; esac
+      [[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
+    done
+    $sudo dnf install -y "${pkgs[@]}"
   else
     echo "scripts/test.sh: please install: ${need[*]}" >&2
     exit 1

@@ -209,17 +209,7 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 // wait polls until the cluster is healthy (and, with replicas, until every
 // master has a replica attached and in sync), or timeout passes.
 func (c *Cluster) wait(timeout time.Duration, replicas bool) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := c.healthy(replicas)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitFor(timeout, func() error { return c.healthy(replicas) })
 }
 
 func (c *Cluster) healthy(replicas bool) error {

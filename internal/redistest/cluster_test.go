@@ -3,6 +3,8 @@ package redistest_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +93,26 @@ func TestCluster(t *testing.T) {
 	if err := rdb.Set(ctx, "key:0", "after", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+
+	// Restarted from its own nodes.conf, the old master rejoins as a replica
+	// of its heir (as every node sees it, itself included) and syncs.
+	if err := victim.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	own := redis.NewClient(&redis.Options{Addr: victim.Addr()})
+	t.Cleanup(func() { own.Close() })
+	for {
+		info, _ := own.Info(ctx, "replication").Result()
+		if strings.Contains(info, "role:slave") && strings.Contains(info, "master_link_status:up") &&
+			strings.Contains(info, fmt.Sprintf("master_port:%d\r", heir.Port)) &&
+			slices.Contains(c.ReplicasOf(heir), victim) {
+			break
+		}
+		if time.Since(restarted) > 10*time.Second {
+			t.Fatalf("the restarted master %s is not a synced replica of %s after 10s:\n%s", victim.Addr(), heir.Addr(), info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the restarted master is a synced replica %v after its restart", time.Since(restarted).Round(time.Millisecond))
 }

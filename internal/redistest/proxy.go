@@ -106,7 +106,9 @@ func (p *Proxy) DropReplyTo(match string) <-chan struct{} {
 // SetBlackhole makes the network silent (on) or heals it (off). While on,
 // connections stay open and new ones are accepted, but nothing is forwarded
 // either way: bytes are held, as TCP would hold them in a partition, and
-// delivered when the blackhole is lifted (if the connection is still open).
+// delivered when the blackhole is lifted, even to Redis for a client that has
+// since given up and closed its connection (the proxy notices the close only
+// then), as TCP would deliver data it had queued.
 func (p *Proxy) SetBlackhole(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

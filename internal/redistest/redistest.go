@@ -1,6 +1,13 @@
 // Package redistest starts private redis-server processes for tests, each on
 // a free loopback port with the settings a test asks for, so tests never touch
 // data they did not create. It is internal: rjwt's own test harness.
+//
+// Besides single servers (Start, Main) it starts a Redis Cluster of three
+// masters with a replica each (StartCluster, which needs redis-cli) and a
+// master and replica watched by three Sentinels (StartSentinel), both with
+// timeouts short enough that a killed master is failed over in a few seconds,
+// and a TCP proxy to put in front of a server that loses replies, goes silent,
+// resets or refuses connections on demand (StartProxy).
 package redistest
 
 import (
@@ -70,6 +77,11 @@ func launch(bin string, pre []string, args func(port int) ([]string, error)) (*S
 	if err != nil {
 		return nil, err
 	}
+	return launchIn(dir, bin, pre, args)
+}
+
+// launchIn is launch in dir, which it removes if it fails.
+func launchIn(dir, bin string, pre []string, args func(port int) ([]string, error)) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := FreePort()
