@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,24 +15,42 @@ import (
 	"github.com/rjwt/rjwt/rjwthttp"
 )
 
-func ExampleMiddleware() {
-	client, _ := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-mw:"))
+// The package documentation's example, run: a page that counts its visits in
+// the session's private data.
+func Example() {
+	client, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-pkg:"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer client.Close()
 
-	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, _ := rjwthttp.FromContext(r.Context())
+	mw := rjwthttp.Middleware(client, rjwthttp.WithSessionData())
+	mux := http.NewServeMux()
+	mux.Handle("GET /me", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := rjwthttp.FromContext(r.Context()) // always there behind mw
 		s, _ := rjwthttp.SessionFromContext(r.Context())
 		var views int
-		_, _ = s.Get("views", &views)
-		_ = s.Set("views", views+1) // saved before the headers go out
-		fmt.Fprintf(w, "hello %s, view %d", claims.ID, views+1)
-	})
-	srv := httptest.NewServer(rjwthttp.Middleware(client, rjwthttp.WithSessionData())(hello))
-	defer srv.Close()
+		if _, err := s.Get("views", &views); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if err := s.Set("views", views+1); err != nil { // saved before the response's headers
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "hello %s, visit %d\n", claims.ID, views+1)
+	})))
 
-	token, _ := client.Sign(context.Background(), "alice")
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	token, err := client.Sign(context.Background(), "alice")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	get := func(token string) {
-		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req, _ := http.NewRequest("GET", srv.URL+"/me", nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -42,15 +61,58 @@ func ExampleMiddleware() {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		fmt.Println(resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body))
+		fmt.Printf("%d [%s] %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
 	get(token)
 	get(token)
-	get("")
+	get("")      // no token: a bare challenge (RFC 6750 §3.1)
+	get("x.y.z") // a refused token
 	// Output:
-	// 200  hello alice, view 1
-	// 200  hello alice, view 2
-	// 401 Bearer error="invalid_token", error_description="no token" {"error":"invalid_token","error_description":"no token"}
+	// 200 [] hello alice, visit 1
+	// 200 [] hello alice, visit 2
+	// 401 [Bearer] {"error":"credentials_required","error_description":"no token"}
+	// 401 [Bearer error="invalid_token", error_description="invalid token"] {"error":"invalid_token","error_description":"invalid token"}
+}
+
+// An ErrorHandler that answers in the application's own format, keeping the
+// default's statuses (Classify) and headers for the rest (WriteError).
+func ExampleWithErrorHandler() {
+	client, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-eh:"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+
+	problem := func(w http.ResponseWriter, r *http.Request, err error) {
+		status, code := rjwthttp.Classify(err)
+		if status != http.StatusUnauthorized {
+			rjwthttp.WriteError(w, err) // 503 keeps its Retry-After, 500 its silence
+			return
+		}
+		if errors.Is(err, rjwthttp.ErrNoToken) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "status": status, "title": code})
+	}
+	mw := rjwthttp.Middleware(client, rjwthttp.WithErrorHandler(problem))
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Print(resp.StatusCode, " ", resp.Header.Get("Content-Type"), " ", string(body))
+	// Output:
+	// 401 application/problem+json {"status":401,"title":"credentials_required","type":"about:blank"}
 }
 
 // demoAccounts is an Accounts for the example: one account, password

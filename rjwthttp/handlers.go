@@ -6,25 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rjwt/rjwt"
-)
-
-// Errors an Accounts implementation returns to choose the answer.
-var (
-	// ErrInvalidCredentials: unknown account or wrong password. 401.
-	ErrInvalidCredentials = errors.New("rjwthttp: invalid credentials")
-	// ErrAccountExists: Register found the account taken. 409.
-	ErrAccountExists = errors.New("rjwthttp: account exists")
-	// ErrBadInput: the account or password is not acceptable (empty, too
-	// short, ...). 400, with the error's text.
-	ErrBadInput = errors.New("rjwthttp: bad input")
-	// ErrUnavailable: the account store cannot answer now (its database is
-	// down, say). 503 with Retry-After, as for rjwt's own Redis. Any other
-	// error from Accounts is a 500.
-	ErrUnavailable = errors.New("rjwthttp: account store unavailable")
 )
 
 // Credentials is the JSON body of /authorize and /register.
@@ -47,20 +34,22 @@ type Accounts interface {
 }
 
 // Handlers serve the action flow of koa-jwt-redis-session over JSON: login
-// (Authorize), Register, RefreshToken, Logout and LogoutAll. Make them with
-// NewHandlers.
+// (Authorize), Register, RefreshToken, Logout and LogoutAll, and the device
+// list (Sessions). Make them with NewHandlers.
 type Handlers struct {
 	client   *rjwt.Client
 	accounts Accounts
 	signOpts []rjwt.SignOption
 	maxBody  int64
+	errs     errorConfig
 }
 
 // HandlerOption configures Handlers.
 type HandlerOption func(*Handlers)
 
 // WithSignOptions sets the options of every SignPair the handlers make, e.g.
-// rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days").
+// rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days"). A TTL or
+// WithDataToken that rjwt refuses is the application's error: 500, logged.
 func WithSignOptions(opts ...rjwt.SignOption) HandlerOption {
 	return func(h *Handlers) { h.signOpts = opts }
 }
@@ -68,6 +57,23 @@ func WithSignOptions(opts ...rjwt.SignOption) HandlerOption {
 // WithMaxBody sets the largest JSON body the handlers read, in bytes. The
 // default is 16 KiB.
 func WithMaxBody(n int64) HandlerOption { return func(h *Handlers) { h.maxBody = n } }
+
+// WithHandlersErrorHandler sets how the handlers answer errors: a malformed
+// body, refused credentials, a refused refresh token, Redis or the account
+// store unavailable, and the rest. The default is WriteError; Classify gives
+// a custom handler the default's status. A nil eh keeps the default.
+func WithHandlersErrorHandler(eh ErrorHandler) HandlerOption {
+	return func(h *Handlers) { h.errs.handler = eh }
+}
+
+// WithHandlersLogger sets where the handlers log the errors they cannot
+// classify (the 500s of Classify: an Accounts error that is none of this
+// package's sentinels, a sign option rjwt refuses, ...), at Error level with
+// the error, the method and the path; they log them whichever ErrorHandler
+// answers. The default, and a nil l, is slog.Default() at the time of logging.
+func WithHandlersLogger(l *slog.Logger) HandlerOption {
+	return func(h *Handlers) { h.errs.logger = l }
+}
 
 // NewHandlers makes the handlers. Both arguments are required.
 func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Handlers, error) {
@@ -97,34 +103,25 @@ func (h *Handlers) Register(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(context.Context, Credentials) (string, error)) {
 	var c Credentials
-	if !h.decode(w, r, &c) {
+	if err := h.decode(w, r, &c); err != nil {
+		h.errs.answer(w, r, err)
 		return
 	}
 	if strings.TrimSpace(c.Account) == "" || c.Password == "" {
-		badRequest(w, "account and password are required")
+		h.errs.answer(w, r, fmt.Errorf("%w: account and password are required", ErrBadInput))
 		return
 	}
 	id, err := do(r.Context(), c)
-	switch {
-	case errors.Is(err, ErrInvalidCredentials):
-		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "invalid_credentials", Description: "wrong account or password"})
-		return
-	case errors.Is(err, ErrAccountExists):
-		writeJSON(w, http.StatusConflict, errorBody{Error: "account_exists", Description: "the account is taken"})
-		return
-	case errors.Is(err, ErrBadInput):
-		badRequest(w, err.Error())
-		return
-	case errors.Is(err, ErrUnavailable):
-		WriteError(w, err) // not an rjwt sentinel: 503
-		return
-	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error"})
+	if err != nil {
+		h.errs.answer(w, r, err)
 		return
 	}
 	pair, err := h.client.SignPair(r.Context(), id, h.signOpts...)
 	if err != nil {
-		WriteError(w, err)
+		// The id is the one Accounts returned and the options are the
+		// application's: an ErrInvalidID or ErrInvalidTTL here is no fault of
+		// the client's.
+		h.errs.answer(w, r, ownFault(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, pair)
@@ -132,21 +129,22 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 
 // RefreshToken rotates: POST {"refreshToken"} → 200 with a new rjwt.Pair; 401
 // when refused (invalid, expired, revoked, or reused, which also revokes the
-// session); 503 when Redis is unreachable.
+// session); 503 when Redis is unavailable.
 func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		RefreshToken string `json:"refreshToken"`
 	}
-	if !h.decode(w, r, &body) {
+	if err := h.decode(w, r, &body); err != nil {
+		h.errs.answer(w, r, err)
 		return
 	}
 	if body.RefreshToken == "" {
-		badRequest(w, "refreshToken is required")
+		h.errs.answer(w, r, fmt.Errorf("%w: refreshToken is required", ErrBadInput))
 		return
 	}
 	pair, err := h.client.Refresh(r.Context(), body.RefreshToken)
 	if err != nil {
-		WriteError(w, err)
+		h.errs.answer(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, pair)
@@ -157,55 +155,77 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 	claims, ok := FromContext(r.Context())
 	if !ok {
-		Unauthorized(w, "no token")
+		h.errs.answer(w, r, ErrNoToken)
 		return
 	}
 	if err := h.client.Revoke(r.Context(), claims.Session); err != nil && !errors.Is(err, rjwt.ErrSessionNotFound) {
-		WriteError(w, err)
+		h.errs.answer(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// LogoutAll revokes every session of the request's user: 200 with
-// {"revoked": n}. Put it behind Middleware.
+// LogoutAll revokes every session of the request's user (logout everywhere):
+// 200 with {"revoked": n}. Put it behind Middleware. One Redis round trip.
 func (h *Handlers) LogoutAll(w http.ResponseWriter, r *http.Request) {
 	claims, ok := FromContext(r.Context())
 	if !ok {
-		Unauthorized(w, "no token")
+		h.errs.answer(w, r, ErrNoToken)
 		return
 	}
 	n, err := h.client.RevokeAll(r.Context(), claims.ID)
 	if err != nil {
-		WriteError(w, err)
+		h.errs.answer(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
 
-// decode reads a size-limited JSON body into v, answering 400 or 413 itself
-// when it cannot.
-func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+// sessionEntry is one entry of the Sessions answer.
+type sessionEntry struct {
+	Session   string    `json:"session"`   // "id:nanoid", as rjwt.Claims.Session
+	ExpiresAt time.Time `json:"expiresAt"` // when Redis will expire it
+	Current   bool      `json:"current"`   // the session of the request's token
+}
+
+// Sessions lists the live sessions of the request's user, the device list:
+// 200 with {"sessions": [{"session", "expiresAt", "current"}, ...]}, soonest
+// to expire first. Put it behind Middleware. One Redis round trip.
+func (h *Handlers) Sessions(w http.ResponseWriter, r *http.Request) {
+	claims, ok := FromContext(r.Context())
+	if !ok {
+		h.errs.answer(w, r, ErrNoToken)
+		return
+	}
+	list, err := h.client.Sessions(r.Context(), claims.ID)
+	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
+	out := make([]sessionEntry, len(list))
+	for i, s := range list {
+		out[i] = sessionEntry{Session: s.Session, ExpiresAt: s.ExpiresAt, Current: s.Session == claims.Session}
+	}
+	writeJSON(w, http.StatusOK, map[string][]sessionEntry{"sessions": out})
+}
+
+// decode reads a size-limited JSON body into v. Its errors wrap ErrBadInput,
+// and also *http.MaxBytesError (413) for a body over the limit.
+func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
-		err = errors.New("extra data after the JSON object")
+		return fmt.Errorf("%w: extra data after the JSON object", ErrBadInput)
 	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
-		return true
+		return nil
 	case errors.As(err, &tooBig):
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: "invalid_request", Description: fmt.Sprintf("body over %d bytes", tooBig.Limit)})
+		return fmt.Errorf("%w: %w", ErrBadInput, tooBig)
 	case errors.Is(err, io.EOF):
-		badRequest(w, "empty body: expected a JSON object")
-	default:
-		badRequest(w, "malformed JSON: "+err.Error())
+		return fmt.Errorf("%w: empty body: expected a JSON object", ErrBadInput)
 	}
-	return false
-}
-
-func badRequest(w http.ResponseWriter, msg string) {
-	writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Description: msg})
+	return fmt.Errorf("%w: malformed JSON: %v", ErrBadInput, err)
 }

@@ -5,25 +5,37 @@
 //
 // # Example
 //
+// The example below is Example in example_test.go, which runs it.
+//
 //	mw := rjwthttp.Middleware(client, rjwthttp.WithSessionData())
+//	mux := http.NewServeMux()
 //	mux.Handle("GET /me", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-//		claims, _ := rjwthttp.FromContext(r.Context())
+//		claims, _ := rjwthttp.FromContext(r.Context()) // always there behind mw
 //		s, _ := rjwthttp.SessionFromContext(r.Context())
 //		var views int
-//		_ = s.Get("views", &views)
-//		_ = s.Set("views", views+1) // saved before the response's headers
-//		fmt.Fprintf(w, "hello %s, visit %d", claims.ID, views+1)
+//		if _, err := s.Get("views", &views); err != nil {
+//			http.Error(w, err.Error(), http.StatusInternalServerError)
+//			return
+//		}
+//		if err := s.Set("views", views+1); err != nil { // saved before the response's headers
+//			http.Error(w, err.Error(), http.StatusInternalServerError)
+//			return
+//		}
+//		fmt.Fprintf(w, "hello %s, visit %d\n", claims.ID, views+1)
 //	})))
 //
-// A missing, invalid, expired or revoked token is answered 401 with
-// WWW-Authenticate: Bearer error="invalid_token" (RFC 6750) and a small JSON
-// body; Redis being unreachable is 503, never 401 and never a pass.
+// A request without a token is answered 401 with "WWW-Authenticate: Bearer"
+// (RFC 6750 §3.1: no error code when the request had no credentials); an
+// invalid, expired or revoked token 401 with WWW-Authenticate: Bearer
+// error="invalid_token"; both with a small JSON body. Redis being unavailable
+// is 503 with Retry-After, never 401 and never a pass. WithErrorHandler and
+// WithHandlersErrorHandler replace these answers; Classify says which is which.
 package rjwthttp
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -77,6 +89,7 @@ type config struct {
 	session   bool
 	slide     time.Duration
 	slideTTL  time.Duration
+	errs      errorConfig
 }
 
 // WithTokenSources sets where the middleware looks for a token, in order; the
@@ -108,6 +121,18 @@ func WithSliding(interval, ttl time.Duration) Option {
 	return func(c *config) { c.slide, c.slideTTL = interval, ttl }
 }
 
+// WithErrorHandler sets how the middleware answers the requests it refuses
+// (no token, a refused token, Redis unavailable, a failed session save). The
+// default is WriteError; Classify gives a custom handler the default's
+// status. A nil h keeps the default.
+func WithErrorHandler(h ErrorHandler) Option { return func(c *config) { c.errs.handler = h } }
+
+// WithLogger sets where the middleware logs the errors it cannot classify
+// (the 500s of Classify), at Error level with the error, the method and the
+// path; it logs them whichever ErrorHandler answers. The default, and a nil
+// l, is slog.Default() at the time of logging.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.errs.logger = l } }
+
 type ctxKey int
 
 const (
@@ -124,10 +149,14 @@ func FromContext(ctx context.Context) (*rjwt.Claims, bool) {
 // Middleware verifies each request's token with c and puts its claims in the
 // request's context (FromContext). One Redis round trip per request.
 //
-// Answers: no token (unless WithAnonymous), an invalid, expired or revoked
-// token: 401 with WWW-Authenticate: Bearer error="invalid_token" and a JSON
-// body {"error": "invalid_token", "error_description": "..."}. Redis
-// unreachable or failing: 503 with {"error": "unavailable"}.
+// Answers, by default (WithErrorHandler changes them): no token (unless
+// WithAnonymous): 401 with "WWW-Authenticate: Bearer" and the JSON body
+// {"error": "credentials_required", ...}; an invalid, expired or revoked
+// token: 401 with WWW-Authenticate: Bearer error="invalid_token" and
+// {"error": "invalid_token", "error_description": "..."}; Redis unavailable
+// (rjwt.ErrUnavailable): 503 with Retry-After and {"error": "unavailable"};
+// an error it cannot classify: 500 {"error": "server_error"}, logged
+// (WithLogger). See Classify.
 func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler {
 	cfg := config{sources: []TokenSource{BearerToken}}
 	for _, o := range opts {
@@ -160,19 +189,19 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 					next.ServeHTTP(w, r)
 					return
 				}
-				Unauthorized(w, "no token")
+				cfg.errs.answer(w, r, ErrNoToken)
 				return
 			}
 			claims, err := c.Verify(r.Context(), token, vopts...)
 			if err != nil {
-				WriteError(w, err)
+				cfg.errs.answer(w, r, err)
 				return
 			}
 			ctx := context.WithValue(r.Context(), claimsKey, claims)
 			if slider != nil && slider.due(claims.Session) {
 				if err := c.Touch(ctx, claims.Session, cfg.slideTTL); err != nil {
 					slider.forget(claims.Session)
-					WriteError(w, err)
+					cfg.errs.answer(w, r, ownFault(err)) // the ttl is the application's
 					return
 				}
 			}
@@ -181,49 +210,18 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 				return
 			}
 			s := &Session{client: c, name: claims.Session, raw: claims.DataSession}
-			sw := &saveWriter{ResponseWriter: w, s: s, ctx: ctx}
-			next.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, sessionKey, s)))
+			r = r.WithContext(context.WithValue(ctx, sessionKey, s))
+			sw := &saveWriter{ResponseWriter: w, s: s, r: r, errs: &cfg.errs}
+			next.ServeHTTP(sw, r)
 			if !sw.wrote {
 				// The handler wrote nothing: save now; net/http sends 200 after us.
 				if err := s.save(ctx); err != nil {
 					sw.wrote = true
-					WriteError(w, err)
+					cfg.errs.answer(w, r, err)
 				}
 			}
 		})
 	}
-}
-
-// Unauthorized answers 401 with the RFC 6750 challenge and a JSON body.
-func Unauthorized(w http.ResponseWriter, description string) {
-	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+strings.ReplaceAll(description, `"`, `'`)+`"`)
-	writeJSON(w, http.StatusUnauthorized, errorBody{Error: "invalid_token", Description: description})
-}
-
-// WriteError answers with the status an rjwt error deserves: 401 for the
-// token and session sentinels (and ErrRefreshReused), 400 for ErrInvalidID and
-// ErrInvalidTTL, and 503 for anything else, which is Redis failing.
-func WriteError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, rjwt.ErrInvalidToken):
-		Unauthorized(w, "invalid token")
-	case errors.Is(err, rjwt.ErrTokenExpired):
-		Unauthorized(w, "token expired")
-	case errors.Is(err, rjwt.ErrSessionNotFound):
-		Unauthorized(w, "session revoked or expired")
-	case errors.Is(err, rjwt.ErrRefreshReused):
-		Unauthorized(w, "refresh token reused; session revoked")
-	case errors.Is(err, rjwt.ErrInvalidID), errors.Is(err, rjwt.ErrInvalidTTL):
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Description: err.Error()})
-	default:
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable", Description: "session store unavailable"})
-	}
-}
-
-type errorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

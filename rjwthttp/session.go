@@ -15,8 +15,9 @@ import (
 // Session is the private data of the request's session, as koa's ctx.session:
 // a JSON object whose fields handlers read and change. Changes are saved to
 // Redis in one round trip before the response's headers are written; a failed
-// save answers 503 (or 401 if the session ended meanwhile) instead of the
-// handler's response, so nothing is lost silently. A Session belongs to one
+// save answers 503 (or 401 if the session ended meanwhile, 400 if the data
+// grew over the client's limit) instead of the handler's response, so nothing
+// is lost silently. A Session belongs to one
 // request: it is not for use from other goroutines after the handler returns.
 //
 // Once the response's headers are written the session is saved and sealed:
@@ -31,15 +32,6 @@ type Session struct {
 	dirty  bool
 	sealed bool
 }
-
-// ErrNotObject: the session's data is JSON but not an object, so it has no
-// fields to get or set.
-var ErrNotObject = errors.New("rjwthttp: session data is not a JSON object")
-
-// ErrSessionSealed: Set or Delete after the response's headers were written.
-// The session was saved then; a later change could not be, so it is refused
-// instead of lost in silence. Change the session before writing the response.
-var ErrSessionSealed = errors.New("rjwthttp: session already saved (response headers written)")
 
 // SessionFromContext returns the request's session data handle. It exists
 // when the middleware runs WithSessionData.
@@ -138,7 +130,8 @@ func (s *Session) save(ctx context.Context) error {
 type saveWriter struct {
 	http.ResponseWriter
 	s      *Session
-	ctx    context.Context
+	r      *http.Request
+	errs   *errorConfig
 	wrote  bool
 	failed bool
 }
@@ -148,14 +141,14 @@ func (w *saveWriter) before() bool {
 		return !w.failed
 	}
 	w.wrote = true
-	if err := w.s.save(w.ctx); err != nil {
+	if err := w.s.save(w.r.Context()); err != nil {
 		w.failed = true
 		// Replace the handler's response: its changes were not kept.
 		h := w.ResponseWriter.Header()
 		for k := range h {
 			delete(h, k)
 		}
-		WriteError(w.ResponseWriter, err)
+		w.errs.answer(w.ResponseWriter, w.r, err)
 		return false
 	}
 	return true

@@ -4,13 +4,15 @@
 //
 //	go run ./examples/demo                 # walkthrough, then serve on 127.0.0.1:3333
 //	go run ./examples/demo -walkthrough    # walkthrough only
-//	go run ./examples/demo -redis 127.0.0.1:6380   # or REDIS_URL=redis://...
+//	go run ./examples/demo -redis 127.0.0.1:6380   # or -redis / REDIS_URL=redis://... or rediss://...
 //
-// With no -redis and no REDIS_URL it uses the Redis on 127.0.0.1:6379, and
-// when nothing answers there, an embedded in-process Redis (miniredis).
+// It runs on an embedded in-process Redis (miniredis) whose data ends with
+// the demo, and touches a real Redis only when -redis or REDIS_URL names one
+// (host:port, or a redis://, rediss:// or unix:// URL). There, it keeps its
+// accounts under demo:account:<name> (without expiry) and its sessions under
+// demo: and demo-walkthrough:.
 //
-// Routes: POST /register, POST /authorize, POST /refreshToken (JSON bodies),
-// GET /me and POST /logout (Authorization: Bearer <token>).
+// The routes are in usage below (go run ./examples/demo -h).
 package main
 
 import (
@@ -24,9 +26,11 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -37,106 +41,186 @@ import (
 	"github.com/rjwt/rjwt/rjwthttp"
 )
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:3333", "HTTP listen address")
-	redisFlag := flag.String("redis", "", "Redis address (host:port) or URL (redis://...); default $REDIS_URL, then 127.0.0.1:6379, then an embedded Redis")
-	walkOnly := flag.Bool("walkthrough", false, "print the walkthrough and exit")
-	flag.Parse()
+const usage = `usage: demo [-addr host:port] [-redis host:port|URL] [-walkthrough]
 
-	rdb, closeRedis, err := connect(*redisFlag, os.Getenv("REDIS_URL"), "127.0.0.1:6379", os.Stdout)
+Prints a walkthrough of rjwt, then serves a JSON API on -addr:
+
+  POST /register      {"account": "...", "password": "..."}  200 with a token pair; 409 taken; 400 bad input
+  POST /authorize     the same                               200 with a token pair; 401 wrong credentials; 400 bad input
+  POST /refreshToken  {"refreshToken": "..."}                200 with a new pair; 401 when refused
+  GET  /me            Authorization: Bearer <token>          200 with the claims and a per-session view counter
+  GET  /sessions      Authorization: Bearer <token>          200 with your live sessions (the device list)
+  POST /logout        Authorization: Bearer <token>          204: this session ends
+  POST /logoutAll     Authorization: Bearer <token>          200 {"revoked": n}: all your sessions end
+
+Passwords are 8 to 72 bytes (bcrypt's limit), at login as at register.
+Redis: an embedded one (miniredis) unless -redis or REDIS_URL names a real one.
+The secret: RJWT_SECRET (32+ bytes), else a random one for this run.
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// run is the demo: it returns when ctx ends (after a graceful shutdown), or
+// after the walkthrough with -walkthrough.
+func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	addr := fs.String("addr", "127.0.0.1:3333", "HTTP listen address")
+	redisFlag := fs.String("redis", "", "a real Redis: host:port, or a redis://, rediss:// or unix:// URL (default $REDIS_URL, else an embedded Redis)")
+	walkOnly := fs.Bool("walkthrough", false, "print the walkthrough and exit")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	target := *redisFlag
+	if target == "" {
+		target = getenv("REDIS_URL")
+	}
+	rdb, closeRedis, err := connect(target, out)
+	if err != nil {
+		return err
+	}
 	defer closeRedis()
 
-	secret := []byte(os.Getenv("RJWT_SECRET"))
+	secret := []byte(getenv("RJWT_SECRET"))
 	if len(secret) == 0 {
 		secret = []byte(rand.Text() + rand.Text()) // 52 random characters
-		fmt.Println("secret: a random one for this run (set RJWT_SECRET, 32+ bytes, to keep tokens valid across restarts)")
+		fmt.Fprintln(out, "secret: a random one for this run (set RJWT_SECRET, 32+ bytes, to keep tokens valid across restarts)")
 	}
 
-	if err := walkthrough(context.Background(), os.Stdout, rdb, secret); err != nil {
-		log.Fatal(err)
+	if err := walkthrough(ctx, out, rdb, secret); err != nil {
+		return err
 	}
 	if *walkOnly {
-		return
+		return nil
 	}
 
 	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("demo:"))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer client.Close()
 	handler, err := newServer(client, rdb)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Printf("\nserving on http://%s — try:\n%s\n", ln.Addr(), curlSession("http://"+ln.Addr().String()))
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(out, "\nserving on http://%s — try:\n%s\n", ln.Addr(), curlSession("http://"+ln.Addr().String()))
+	srv := newHTTPServer(handler, defaultTimeouts)
+	shutdown := make(chan error, 1)
 	go func() {
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, os.Interrupt)
-		<-stop
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(ctx)
+		shutdown <- srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return <-shutdown
+}
+
+// timeouts bound each connection, so slow or idle clients cannot hold the
+// server's connections (and goroutines) forever.
+type timeouts struct {
+	header time.Duration // to read a request's headers
+	read   time.Duration // to read a whole request, body included
+	write  time.Duration // from the end of the headers to the end of the response
+	idle   time.Duration // a keep-alive connection waiting for its next request
+}
+
+// defaultTimeouts: bodies here are at most 16 KiB and answers are quick (a
+// bcrypt hash, a Redis round trip or two), so seconds are plenty.
+var defaultTimeouts = timeouts{header: 5 * time.Second, read: 10 * time.Second, write: 15 * time.Second, idle: 60 * time.Second}
+
+func newHTTPServer(h http.Handler, t timeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.header,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 
-// connect picks the Redis: the flag, else REDIS_URL, else local (the usual
-// 127.0.0.1:6379) if it answers, else an embedded miniredis. It says which on
-// out.
-func connect(flagAddr, envURL, local string, out io.Writer) (redis.UniversalClient, func(), error) {
-	target := flagAddr
+// connect opens the Redis target names (host:port or a URL), checking that it
+// answers; with no target it starts an embedded miniredis and touches no
+// other Redis. It says which on out, without the URL's password.
+func connect(target string, out io.Writer) (redis.UniversalClient, func(), error) {
 	if target == "" {
-		target = envURL
-	}
-	if target != "" {
-		opt, err := redisOptions(target)
+		mr, err := miniredis.Run()
 		if err != nil {
 			return nil, nil, err
 		}
-		rdb := redis.NewClient(opt)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			rdb.Close()
-			return nil, nil, fmt.Errorf("redis at %s: %w", target, err)
-		}
-		fmt.Fprintf(out, "redis: %s\n", opt.Addr)
-		return rdb, func() { rdb.Close() }, nil
+		fmt.Fprintf(out, "redis: an embedded in-process Redis (miniredis at %s); its data ends with the demo. -redis or REDIS_URL names a real one\n", mr.Addr())
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		return rdb, func() { rdb.Close(); mr.Close() }, nil
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: local, MaxRetries: -1, DialerRetries: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err == nil {
-		rdb.Close()
-		rdb = redis.NewClient(&redis.Options{Addr: local})
-		fmt.Fprintf(out, "redis: %s\n", local)
-		return rdb, func() { rdb.Close() }, nil
-	}
-	rdb.Close()
-	mr, err := miniredis.Run()
+	opt, err := redisOptions(target)
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(out, "redis: nothing answers on %s, so this runs on an embedded in-process Redis (miniredis at %s); its data ends with the demo\n", local, mr.Addr())
-	rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	return rdb, func() { rdb.Close(); mr.Close() }, nil
+	where := describe(opt)
+	rdb := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("redis at %s: %w", where, err)
+	}
+	fmt.Fprintf(out, "redis: %s\n", where)
+	return rdb, func() { rdb.Close() }, nil
 }
 
+// redisOptions reads host:port, or a redis://, rediss:// (TLS) or unix://
+// URL with its user, password, database and query options (redis.ParseURL).
 func redisOptions(target string) (*redis.Options, error) {
 	if strings.Contains(target, "://") {
-		return redis.ParseURL(target)
+		opt, err := redis.ParseURL(target)
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err // a url.Error quotes the URL, password and all
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis: the -redis or REDIS_URL URL: %w (want redis://[user:password@]host[:port][/db], rediss://... or unix://...)", err)
+		}
+		return opt, nil
+	}
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		return nil, fmt.Errorf("redis: %q is neither host:port nor a redis://, rediss:// or unix:// URL", target)
 	}
 	return &redis.Options{Addr: target}, nil
+}
+
+// describe names a Redis for humans: address, database, TLS; never secrets.
+func describe(opt *redis.Options) string {
+	s := opt.Addr
+	if opt.DB != 0 {
+		s += fmt.Sprintf(" db %d", opt.DB)
+	}
+	if opt.TLSConfig != nil {
+		s += " (TLS)"
+	}
+	return s
 }
 
 // walkthrough shows the core in five steps.
@@ -188,23 +272,68 @@ func walkthrough(ctx context.Context, out io.Writer, rdb redis.UniversalClient, 
 
 // accounts keeps demo accounts in Redis: one key per account holding the
 // bcrypt hash of its password. The account name is the user id.
-type accounts struct{ rdb redis.UniversalClient }
+type accounts struct {
+	rdb redis.UniversalClient
+	// timeout bounds each Redis call, so a Redis that hangs (paused, a
+	// network that drops packets) costs a login at most this long, not
+	// go-redis's retries of its read timeout.
+	timeout time.Duration
+}
+
+// accountTimeout is accounts' timeout in the demo.
+const accountTimeout = 2 * time.Second
+
+// bounded runs call with a context that ends after d, and returns by then
+// even if call does not: go-redis (v9.23) gives a new connection's handshake
+// its own DialTimeout (5 s by default) whatever the context says, so against
+// a Redis that accepts connections and never answers, the context alone does
+// not bound the call. The abandoned call ends in the background within
+// go-redis's own timeouts.
+func bounded[T any](ctx context.Context, d time.Duration, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		v, err := call(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
 
 func accountKey(name string) string { return "demo:account:" + name }
+
+// maxPassword is bcrypt's limit: it reads only the first 72 bytes of a
+// password, so a longer one would log in with any password sharing them.
+const maxPassword = 72
+
+var errPasswordLength = fmt.Errorf("%w: passwords are 8 to %d bytes", rjwthttp.ErrBadInput, maxPassword)
 
 func (a accounts) Register(ctx context.Context, c rjwthttp.Credentials) (string, error) {
 	if len(c.Account) > 64 || strings.ContainsAny(c.Account, "\r\n") {
 		return "", fmt.Errorf("%w: account names are 1 to 64 characters on one line", rjwthttp.ErrBadInput)
 	}
-	if len(c.Password) < 8 || len(c.Password) > 72 {
-		return "", fmt.Errorf("%w: passwords are 8 to 72 bytes", rjwthttp.ErrBadInput)
+	if len(c.Password) < 8 || len(c.Password) > maxPassword {
+		return "", errPasswordLength
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(c.Password), bcrypt.DefaultCost)
 	if err != nil {
 		return "", err
 	}
-	created, err := a.rdb.SetNX(ctx, accountKey(c.Account), hash, 0).Result()
+	created, err := bounded(ctx, a.timeout, func(ctx context.Context) (bool, error) {
+		return a.rdb.SetNX(ctx, accountKey(c.Account), hash, 0).Result()
+	})
 	if err != nil {
+		// After a timeout the SETNX may still land: a retry then gets 409.
 		return "", fmt.Errorf("%w: %w", rjwthttp.ErrUnavailable, err)
 	}
 	if !created {
@@ -214,7 +343,13 @@ func (a accounts) Register(ctx context.Context, c rjwthttp.Credentials) (string,
 }
 
 func (a accounts) Authenticate(ctx context.Context, c rjwthttp.Credentials) (string, error) {
-	hash, err := a.rdb.Get(ctx, accountKey(c.Account)).Bytes()
+	if len(c.Password) > maxPassword {
+		// Register's rule, before any lookup: it says nothing of the account.
+		return "", errPasswordLength
+	}
+	hash, err := bounded(ctx, a.timeout, func(ctx context.Context) ([]byte, error) {
+		return a.rdb.Get(ctx, accountKey(c.Account)).Bytes()
+	})
 	if errors.Is(err, redis.Nil) {
 		// Spend the same time as a wrong password, so accounts cannot be probed.
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(c.Password))
@@ -231,9 +366,9 @@ func (a accounts) Authenticate(ctx context.Context, c rjwthttp.Credentials) (str
 
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone's"), bcrypt.DefaultCost)
 
-// newServer wires the routes of the API contract's demo server.
+// newServer wires the routes of usage.
 func newServer(client *rjwt.Client, rdb redis.UniversalClient) (http.Handler, error) {
-	h, err := rjwthttp.NewHandlers(client, accounts{rdb},
+	h, err := rjwthttp.NewHandlers(client, accounts{rdb: rdb, timeout: accountTimeout},
 		rjwthttp.WithSignOptions(rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days")))
 	if err != nil {
 		return nil, err
@@ -243,8 +378,10 @@ func newServer(client *rjwt.Client, rdb redis.UniversalClient) (http.Handler, er
 	mux.HandleFunc("POST /register", h.Register)
 	mux.HandleFunc("POST /authorize", h.Authorize)
 	mux.HandleFunc("POST /refreshToken", h.RefreshToken)
-	mux.Handle("POST /logout", auth(http.HandlerFunc(h.Logout)))
 	mux.Handle("GET /me", auth(http.HandlerFunc(me)))
+	mux.Handle("GET /sessions", auth(http.HandlerFunc(h.Sessions)))
+	mux.Handle("POST /logout", auth(http.HandlerFunc(h.Logout)))
+	mux.Handle("POST /logoutAll", auth(http.HandlerFunc(h.LogoutAll)))
 	return mux, nil
 }
 
@@ -268,7 +405,7 @@ func me(w http.ResponseWriter, r *http.Request) {
 }
 
 // curlSession is a shell session to paste: register, authorize, /me twice,
-// refresh, logout, and /me refused. It keeps the tokens in shell variables
+// the device list, refresh, logout, and /me refused. It keeps the tokens in shell variables
 // with sed, so it needs nothing beyond curl.
 func curlSession(base string) string {
 	return strings.ReplaceAll(`  B=BASE
@@ -277,6 +414,7 @@ func curlSession(base string) string {
   TOKEN=$(echo "$PAIR" | sed -E 's/.*"token":"([^"]*)".*/\1/'); REFRESH=$(echo "$PAIR" | sed -E 's/.*"refreshToken":"([^"]*)".*/\1/')
   curl -s $B/me -H "Authorization: Bearer $TOKEN"
   curl -s $B/me -H "Authorization: Bearer $TOKEN"
+  curl -s $B/sessions -H "Authorization: Bearer $TOKEN"
   PAIR=$(curl -s -X POST $B/refreshToken -d '{"refreshToken":"'$REFRESH'"}'); echo "$PAIR"
   TOKEN=$(echo "$PAIR" | sed -E 's/.*"token":"([^"]*)".*/\1/')
   curl -s -X POST $B/logout -H "Authorization: Bearer $TOKEN" -w '%{http_code}\n'
