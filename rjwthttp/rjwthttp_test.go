@@ -101,7 +101,7 @@ func assert401(t *testing.T, r reply) {
 }
 
 func TestTheWholeFlowEndToEnd(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+	c := newClient(t, rjwt.WithMultiple(true), rjwt.WithRefreshGrace(0)) // strict rotation: a reused token revokes at once
 	srv := app(t, c)
 	creds := map[string]string{"account": "alice", "password": "correct horse"}
 
@@ -302,7 +302,7 @@ func TestBadBodies(t *testing.T) {
 }
 
 func TestRefreshRaceOverHTTPHasOneWinner(t *testing.T) {
-	c := newClient(t)
+	c := newClient(t, rjwt.WithRefreshGrace(0)) // strict rotation: one winner
 	srv := app(t, c)
 	p := pairOf(t, do(t, "POST", srv.URL+"/register", "", map[string]string{"account": "race", "password": "secret1"}))
 	var wg sync.WaitGroup
