@@ -44,7 +44,7 @@ func redisOptions(target string) (*redis.Options, error) {
 		opt.MaxRetries = 1
 	}
 	if opt.DialerRetries == 0 {
-		opt.DialerRetries = 2
+		opt.DialerRetries = 1
 	}
 	opt.ContextTimeoutEnabled = true
 	return opt, nil
@@ -60,14 +60,29 @@ func (c *cli) redisTarget() string {
 	return "127.0.0.1:6379"
 }
 
+// conn is one command's rjwt client and the Redis client under it.
+type conn struct {
+	client *rjwt.Client
+	rdb    *redis.Client
+}
+
+// Close closes the Redis client first: rjwt's Close waits for its health
+// check, whose PING on a server that hangs ends only at its own deadline
+// (go-redis honours a context's deadline, not its cancellation); closing the
+// connections ends it at once.
+func (cn *conn) Close() {
+	cn.rdb.Close()
+	cn.client.Close()
+}
+
 // connect makes the rjwt client for one command. key is the signing key, or
 // nil for commands that sign and verify nothing: rjwt.New requires a key, so
 // they get a random throwaway one that never leaves this process. opts are
-// added (WithKeyspaceEvents for watch). The caller closes both.
-func (c *cli) connect(key []byte, opts ...rjwt.Option) (*rjwt.Client, *redis.Client, error) {
+// added (WithKeyspaceEvents for watch).
+func (c *cli) connect(key []byte, opts ...rjwt.Option) (*conn, error) {
 	ropt, err := redisOptions(c.redisTarget())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if key == nil {
 		key = make([]byte, rjwt.MinSecretSize)
@@ -83,9 +98,9 @@ func (c *cli) connect(key []byte, opts ...rjwt.Option) (*rjwt.Client, *redis.Cli
 	client, err := rjwt.New(all...)
 	if err != nil {
 		rdb.Close()
-		return nil, nil, usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	return client, rdb, nil
+	return &conn{client, rdb}, nil
 }
 
 // loadKey returns the signing key from -secret-file (which wins) or

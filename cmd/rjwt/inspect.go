@@ -85,12 +85,12 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("invalid token: %w", err)
 	}
-	client, rdb, err := c.connect(key)
+	cn, err := c.connect(key)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	defer client.Close()
+	defer cn.Close()
+	client := cn.client
 
 	var failure error // what makes the exit status non-zero; the first wins
 	if key == nil {

@@ -33,12 +33,12 @@ func newSessionRow(s rjwt.SessionInfo, now time.Time) sessionRow {
 // Redis round trip (rjwt's Sessions: the user's index, never the keyspace).
 func runSessions(ctx context.Context, c *cli, args []string) error {
 	user := args[0]
-	client, rdb, err := c.connect(nil)
+	cn, err := c.connect(nil)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	defer client.Close()
+	defer cn.Close()
+	client := cn.client
 	list, err := client.Sessions(ctx, user)
 	if err != nil {
 		return err
@@ -84,12 +84,12 @@ const timeLayout = "2006-01-02 15:04:05 -0700"
 // revoked, expired, never existed) is exit 1.
 func runRevoke(ctx context.Context, c *cli, args []string) error {
 	session := args[0]
-	client, rdb, err := c.connect(nil)
+	cn, err := c.connect(nil)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	defer client.Close()
+	defer cn.Close()
+	client := cn.client
 	err = client.Revoke(ctx, session)
 	if errors.Is(err, rjwt.ErrSessionNotFound) {
 		return fmt.Errorf("session %q not found: already revoked, expired, or never existed", session)
@@ -114,12 +114,12 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 // with no live sessions is not an error: the count is 0.
 func runRevokeAll(ctx context.Context, c *cli, args []string) error {
 	user := args[0]
-	client, rdb, err := c.connect(nil)
+	cn, err := c.connect(nil)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	defer client.Close()
+	defer cn.Close()
+	client := cn.client
 	n, err := client.RevokeAll(ctx, user)
 	if err != nil {
 		return err

@@ -53,12 +53,12 @@ const scanNote = "SCAN walks the whole database whatever the prefix: O(keyspace)
 // runStats counts sessions and users under the prefix, measures a sample's
 // memory, and checks the settings rjwt depends on.
 func runStats(ctx context.Context, c *cli, _ []string) error {
-	client, rdb, err := c.connect(nil) // the client checks the prefix
+	cn, err := c.connect(nil) // the client checks the prefix
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	defer client.Close()
+	defer cn.Close()
+	rdb := cn.rdb
 
 	out := statsOut{Prefix: c.prefix, Warnings: []string{}, Notes: []string{}}
 	out.Scan.Note = scanNote

@@ -22,12 +22,12 @@ type watchEvent struct {
 // clean exit. Redis must answer at start (else exit 3); outages after that
 // are reported as events while rjwt reconnects.
 func runWatch(ctx context.Context, c *cli, _ []string) error {
-	client, rdb, err := c.connect(nil, rjwt.WithKeyspaceEvents(true), rjwt.WithEventBuffer(4096))
+	cn, err := c.connect(nil, rjwt.WithKeyspaceEvents(true), rjwt.WithEventBuffer(4096))
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	defer client.Close()
+	defer cn.Close()
+	client, rdb := cn.client, cn.rdb
 
 	pctx, cancel := context.WithTimeout(ctx, c.timeout)
 	err = rdb.Ping(pctx).Err()
@@ -45,7 +45,7 @@ func runWatch(ctx context.Context, c *cli, _ []string) error {
 	for {
 		select {
 		case <-ctx.Done():
-			client.Close()
+			cn.Close() // Redis first: a hung server must not hold up the exit
 			if n := client.DroppedEvents(); n > 0 {
 				fmt.Fprintf(c.stderr, "rjwt: watch: %d event(s) dropped: the output could not keep up\n", n)
 			}
