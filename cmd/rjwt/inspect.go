@@ -25,6 +25,7 @@ const (
 	verdictRevoked = "revoked"
 	verdictInvalid = "invalid"
 	verdictNoKey   = "not checked (no key)"
+	verdictRefresh = "not checked (refresh token: Verify checks access tokens only)"
 	verdictNoRedis = "not checked (redis unavailable)"
 )
 
@@ -48,7 +49,8 @@ type inspectOut struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 
 	// Verify is the client's Verify, in words: valid, bad signature,
-	// expired, revoked, invalid, or not checked (no key / redis unavailable).
+	// expired, revoked, invalid, or not checked (no key, a refresh token,
+	// redis unavailable).
 	Verify       string `json:"verify"`
 	VerifyDetail string `json:"verifyDetail,omitempty"`
 
@@ -64,8 +66,9 @@ type redisState struct {
 
 // runInspect shows a token: header and claims decoded without trusting
 // them, Verify's verdict with the configured key, and its session in Redis.
-// Exit 0 only for a token that is valid now (without a key: one that decodes,
-// is not past its exp and whose session is live).
+// Exit 0 only for a token that is valid now. When the signature cannot be
+// checked (no key, or a refresh token) exit 0 means less, and the output
+// says so: the token decodes, is not past its exp, and its session is live.
 func runInspect(ctx context.Context, c *cli, args []string) error {
 	token := args[0]
 	if token == "-" {
@@ -93,15 +96,24 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 	client := cn.client
 
 	var failure error // what makes the exit status non-zero; the first wins
-	if key == nil {
+	checked := false
+	switch {
+	case key == nil:
 		out.Verify = verdictNoKey
-	} else {
+	case out.Type == "refresh":
+		// Verify takes access tokens only, and Refresh would rotate this
+		// one: rjwt offers no check of a refresh token that changes nothing.
+		out.Verify = verdictRefresh
+	default:
+		checked = true
 		_, verr := client.Verify(ctx, token)
 		out.Verify, out.VerifyDetail = verdict(verr)
 		switch {
 		case verr == nil:
 		case out.Verify == verdictNoRedis:
 			failure = verr
+		case out.Verify == verdictInvalid:
+			failure = fmt.Errorf("token not valid: %s", out.VerifyDetail)
 		default:
 			failure = fmt.Errorf("token not valid: %s", out.Verify)
 		}
@@ -117,9 +129,9 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 		failure = fmt.Errorf("%w: %s", rjwt.ErrUnavailable, out.Redis.Error)
 	case out.Redis.State == stateError:
 		failure = errors.New(out.Redis.Error)
-	case key == nil && out.ExpiresAt != nil && out.ExpiresAt.Before(time.Now()):
+	case !checked && out.ExpiresAt != nil && out.ExpiresAt.Before(time.Now()):
 		failure = errors.New("token is past its exp (signature not checked)")
-	case key == nil && out.Redis.State != stateLive:
+	case !checked && out.Redis.State != stateLive:
 		failure = fmt.Errorf("session is %s (signature not checked)", out.Redis.State)
 	}
 
@@ -257,8 +269,8 @@ func printInspect(c *cli, out inspectOut) error {
 	if out.ExpiresAt != nil {
 		fmt.Fprintf(tw, "expires\t%s (%s)\n", out.ExpiresAt.Local().Format(timeLayout), relative(*out.ExpiresAt, now))
 	}
-	if out.Verify == verdictNoKey {
-		fmt.Fprintf(tw, "signature\t%s\n", verdictNoKey)
+	if out.Verify == verdictNoKey || out.Verify == verdictRefresh {
+		fmt.Fprintf(tw, "signature\t%s\n", out.Verify)
 	} else {
 		line := out.Verify
 		if out.VerifyDetail != "" {
@@ -285,7 +297,10 @@ func printInspect(c *cli, out inspectOut) error {
 // relative says how far t is from now: "in 14m59s" or "3m0s ago".
 func relative(t, now time.Time) string {
 	d := t.Sub(now).Round(time.Second)
-	if d >= 0 {
+	if d == 0 {
+		return "now"
+	}
+	if d > 0 {
 		return "in " + d.String()
 	}
 	return (-d).String() + " ago"

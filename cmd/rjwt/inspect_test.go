@@ -167,6 +167,34 @@ func TestInspect(t *testing.T) {
 			t.Errorf("-json must print one object, got %q", r.stdout)
 		}
 	})
+	t.Run("refresh token: decoded and looked up, signature not checked", func(t *testing.T) {
+		pair, err := c.SignPair(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := withKey.run(t, args(pair.RefreshToken)...).want(t, exitOK)
+		if got := line(r.stdout, "signature"); !strings.HasPrefix(got, "not checked (refresh token") {
+			t.Errorf("signature %q\n%s", got, r.stdout)
+		}
+		if line(r.stdout, "type") != "refresh" || !strings.HasPrefix(line(r.stdout, "redis"), "live") {
+			t.Errorf("output\n%s", r.stdout)
+		}
+		// Inspecting it rotated nothing: it still refreshes.
+		if _, err := c.Refresh(context.Background(), pair.RefreshToken); err != nil {
+			t.Errorf("the refresh token stopped working after inspect: %v", err)
+		}
+		claims, err := c.Verify(context.Background(), pair.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Revoke(context.Background(), claims.Session); err != nil {
+			t.Fatal(err)
+		}
+		r = withKey.run(t, args(pair.RefreshToken)...).want(t, exitFailed)
+		if !strings.HasPrefix(line(r.stdout, "redis"), "not found") {
+			t.Errorf("redis %q", line(r.stdout, "redis"))
+		}
+	})
 	t.Run("malformed", func(t *testing.T) {
 		for _, bad := range []string{"abc", "a.b.c", "e30.e30", token[:len(token)/2] + "!" + token[len(token)/2+1:]} {
 			r := withKey.run(t, args(bad)...)

@@ -59,10 +59,13 @@ Flags (before or after the subcommand):
 The signing key (the bytes given to rjwt.WithSecret) comes from $RJWT_SECRET
 or -secret-file (the file wins), never from a flag value: flags show in ps and
 in shell history. Only inspect uses it; without one, inspect still decodes the
-token and shows its session, and says the signature was not checked.
+token and shows its session, and says the signature was not checked. (Refresh
+tokens are not checked either: Verify takes access tokens only.)
 
 Exit status: 0 ok; 1 not found or invalid (unknown session, a token that is
-not valid) or another failure; 2 usage; 3 Redis unavailable.
+not valid) or another failure; 2 usage; 3 Redis unavailable. For inspect, 0
+means valid; when the signature was not checked, it means only that the token
+is unexpired and its session live.
 `
 
 // cli is one invocation: its flags and where it reads and writes.
