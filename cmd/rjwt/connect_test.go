@@ -247,3 +247,22 @@ func TestJSONFieldNames(t *testing.T) {
 		}
 	}
 }
+
+func TestVerdictWords(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "valid"},
+		{fmt.Errorf("%w: token is expired", rjwt.ErrTokenExpired), "expired"},
+		{fmt.Errorf("%w: alice:x", rjwt.ErrSessionNotFound), "revoked"},
+		{fmt.Errorf("%w: token signature is invalid: signature is invalid", rjwt.ErrInvalidToken), "bad signature"},
+		{fmt.Errorf("%w: 'none' signature type is not allowed", rjwt.ErrInvalidToken), "invalid"},
+		{fmt.Errorf("rjwt: verify: redis: %w", &net.OpError{Op: "dial", Err: errors.New("refused")}), "not checked (redis unavailable)"},
+		{errors.New("rjwt: verify: redis: NOPERM this user has no permissions"), "not checked (redis error)"},
+	} {
+		if got, _ := verdict(tc.err); got != tc.want {
+			t.Errorf("verdict(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

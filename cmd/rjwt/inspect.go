@@ -19,14 +19,15 @@ import (
 
 // The verdicts of inspect's check, from Verify's errors.
 const (
-	verdictValid   = "valid"
-	verdictBadSig  = "bad signature"
-	verdictExpired = "expired"
-	verdictRevoked = "revoked"
-	verdictInvalid = "invalid"
-	verdictNoKey   = "not checked (no key)"
-	verdictRefresh = "not checked (refresh token: Verify checks access tokens only)"
-	verdictNoRedis = "not checked (redis unavailable)"
+	verdictValid    = "valid"
+	verdictBadSig   = "bad signature"
+	verdictExpired  = "expired"
+	verdictRevoked  = "revoked"
+	verdictInvalid  = "invalid"
+	verdictNoKey    = "not checked (no key)"
+	verdictRefresh  = "not checked (refresh token: Verify checks access tokens only)"
+	verdictNoRedis  = "not checked (redis unavailable)"
+	verdictRedisErr = "not checked (redis error)"
 )
 
 // The states of a token's session in Redis.
@@ -110,7 +111,7 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 		out.Verify, out.VerifyDetail = verdict(verr)
 		switch {
 		case verr == nil:
-		case out.Verify == verdictNoRedis:
+		case out.Verify == verdictNoRedis, out.Verify == verdictRedisErr:
 			failure = verr
 		case out.Verify == verdictInvalid:
 			failure = fmt.Errorf("token not valid: %s", out.VerifyDetail)
@@ -220,7 +221,7 @@ func verdict(err error) (word, detail string) {
 	case isUnavailable(err):
 		return verdictNoRedis, err.Error()
 	}
-	return verdictInvalid, err.Error()
+	return verdictRedisErr, err.Error() // Redis answered with an error (NOPERM, ...)
 }
 
 // sessionState looks the token's session up through rjwt's Sessions (the
