@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rjwt/rjwt"
+)
+
+// redisOptions turns -redis (or $REDIS_URL) into go-redis options: a
+// redis://, rediss:// (TLS) or unix:// URL through redis.ParseURL, a path
+// starting with "/" as a unix socket, anything else as host:port.
+func redisOptions(target string) (*redis.Options, error) {
+	var opt *redis.Options
+	switch {
+	case strings.Contains(target, "://"):
+		var err error
+		if opt, err = redis.ParseURL(target); err != nil {
+			return nil, usagef("-redis: %v", err)
+		}
+	case strings.HasPrefix(target, "/"):
+		opt = &redis.Options{Network: "unix", Addr: target}
+	default:
+		if _, _, err := net.SplitHostPort(target); err != nil {
+			return nil, usagef("-redis %q: want a redis:// URL or host:port", target)
+		}
+		opt = &redis.Options{Addr: target}
+	}
+	// An operator at a terminal wants a dead server reported quickly:
+	// go-redis's defaults retry each command 3 times with 5 dials each. A
+	// URL's own max_retries / dialer_retries are kept.
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = 1
+	}
+	if opt.DialerRetries == 0 {
+		opt.DialerRetries = 1
+	}
+	opt.ContextTimeoutEnabled = true
+	return opt, nil
+}
+
+func (c *cli) redisTarget() string {
+	switch {
+	case c.redis != "":
+		return c.redis
+	case c.getenv("REDIS_URL") != "":
+		return c.getenv("REDIS_URL")
+	}
+	return "127.0.0.1:6379"
+}
+
+// conn is one command's rjwt client and the Redis client under it.
+type conn struct {
+	client *rjwt.Client
+	rdb    *redis.Client
+}
+
+// Close closes the Redis client first: rjwt's Close waits for its health
+// check, whose PING on a server that hangs ends only at its own deadline
+// (go-redis honours a context's deadline, not its cancellation); closing the
+// connections ends it at once.
+func (cn *conn) Close() {
+	cn.rdb.Close()
+	cn.client.Close()
+}
+
+// connect makes the rjwt client for one command. key is the signing key, or
+// nil for commands that sign and verify nothing: rjwt.New requires a key, so
+// they get a random throwaway one that never leaves this process. opts are
+// added (WithKeyspaceEvents for watch).
+func (c *cli) connect(key []byte, opts ...rjwt.Option) (*conn, error) {
+	ropt, err := redisOptions(c.redisTarget())
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		key = make([]byte, rjwt.MinSecretSize)
+		rand.Read(key)
+	}
+	rdb := redis.NewClient(ropt)
+	all := append([]rjwt.Option{
+		rjwt.WithRedisClient(rdb),
+		rjwt.WithSecret(key),
+		rjwt.WithPrefix(c.prefix),
+		rjwt.WithTimeout(c.timeout),
+	}, opts...)
+	client, err := rjwt.New(all...)
+	if err != nil {
+		rdb.Close()
+		return nil, usageError{err.Error()}
+	}
+	return &conn{client, rdb}, nil
+}
+
+// loadKey returns the signing key from -secret-file (which wins) or
+// $RJWT_SECRET, or nil when neither is set. A trailing newline (as editors
+// and echo leave) is trimmed from the file; nothing else is.
+func (c *cli) loadKey() ([]byte, error) {
+	if c.secretFile != "" {
+		b, err := os.ReadFile(c.secretFile)
+		if err != nil {
+			return nil, usagef("-secret-file: %v", err)
+		}
+		b = []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
+		if len(b) == 0 {
+			return nil, usagef("-secret-file %s is empty", c.secretFile)
+		}
+		return b, nil
+	}
+	if s := c.getenv("RJWT_SECRET"); s != "" {
+		return []byte(s), nil
+	}
+	return nil, nil
+}
+
+// exitCode chooses the exit status for a failed command.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case isUnavailable(err):
+		return exitUnavailable
+	}
+	return exitFailed
+}
+
+// isUnavailable tells "Redis could not be reached or did not answer in time"
+// from every other failure. rjwt.ErrUnavailable says so once the core wraps
+// it; until then (and for calls that bypass the core) network errors,
+// timeouts, dropped connections and Redis's "not now" replies say it.
+func isUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, rjwt.ErrUnavailable) {
+		return true
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var recErr tls.RecordHeaderError
+	var certErr *tls.CertificateVerificationError
+	var authErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.As(err, &netErr), errors.As(err, &opErr), errors.As(err, &dnsErr),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
+		errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr):
+		return true
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		for _, p := range []string{"LOADING ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY "} {
+			if strings.HasPrefix(rerr.Error(), p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// printJSON writes v as one line of JSON.
+func (c *cli) printJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding JSON: %w", err)
+	}
+	_, err = c.stdout.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rjwt/rjwt"
+)
+
+// sessionRow is one session as sessions prints it. It holds what
+// rjwt.SessionInfo has today; created, last seen and device details join it
+// when the core's SessionInfo carries them.
+type sessionRow struct {
+	Session    string     `json:"session"`
+	ExpiresAt  *time.Time `json:"expiresAt"`  // null: no expiry set
+	TTLSeconds *int64     `json:"ttlSeconds"` // null: no expiry set
+}
+
+func newSessionRow(s rjwt.SessionInfo, now time.Time) sessionRow {
+	r := sessionRow{Session: s.Session}
+	if !s.ExpiresAt.IsZero() {
+		t := s.ExpiresAt
+		secs := int64(t.Sub(now).Round(time.Second) / time.Second)
+		r.ExpiresAt, r.TTLSeconds = &t, &secs
+	}
+	return r
+}
+
+// runSessions lists a user's live sessions, soonest to expire first. One
+// Redis round trip (rjwt's Sessions: the user's index, never the keyspace).
+func runSessions(ctx context.Context, c *cli, args []string) error {
+	user := args[0]
+	cn, err := c.connect(nil)
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	client := cn.client
+	list, err := client.Sessions(ctx, user)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	rows := make([]sessionRow, 0, len(list))
+	for _, s := range list {
+		rows = append(rows, newSessionRow(s, now))
+	}
+	if c.json {
+		return c.printJSON(struct {
+			User     string       `json:"user"`
+			Count    int          `json:"count"`
+			Sessions []sessionRow `json:"sessions"`
+		}{user, len(rows), rows})
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(c.stdout, "no live sessions for %q\n", user)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tEXPIRES\tTTL")
+	for _, r := range rows {
+		exp, ttl := "never", "-"
+		if r.ExpiresAt != nil {
+			exp = r.ExpiresAt.Local().Format(timeLayout)
+			ttl = (time.Duration(*r.TTLSeconds) * time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Session, exp, ttl)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%d live session(s)\n", len(rows))
+	return nil
+}
+
+// timeLayout is how times are shown to people: to the second, with the
+// offset, in the local zone.
+const timeLayout = "2006-01-02 15:04:05 -0700"
+
+// runRevoke ends one session. Revoking a session that is not live (already
+// revoked, expired, never existed) is exit 1.
+func runRevoke(ctx context.Context, c *cli, args []string) error {
+	session := args[0]
+	cn, err := c.connect(nil)
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	client := cn.client
+	err = client.Revoke(ctx, session)
+	if errors.Is(err, rjwt.ErrSessionNotFound) {
+		return fmt.Errorf("session %q not found: already revoked, expired, or never existed", session)
+	}
+	if errors.Is(err, rjwt.ErrInvalidID) {
+		return fmt.Errorf("%q is not a session name (user:nanoid, as in a token's \"rjwt\" claim)", session)
+	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(struct {
+			Session string `json:"session"`
+			Revoked int    `json:"revoked"`
+		}{session, 1})
+	}
+	fmt.Fprintf(c.stdout, "revoked 1 session: %s\n", session)
+	return nil
+}
+
+// runRevokeAll ends every session of a user and prints how many. A user
+// with no live sessions is not an error: the count is 0.
+func runRevokeAll(ctx context.Context, c *cli, args []string) error {
+	user := args[0]
+	cn, err := c.connect(nil)
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	client := cn.client
+	n, err := client.RevokeAll(ctx, user)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(struct {
+			User    string `json:"user"`
+			Revoked int    `json:"revoked"`
+		}{user, n})
+	}
+	fmt.Fprintf(c.stdout, "revoked %d session(s) of %q\n", n, user)
+	return nil
+}
