@@ -101,11 +101,17 @@ func New(opts ...Option) (*Client, error) {
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
+			jwt.WithStrictDecoding(),
 		),
 	}
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	c.macs = newMacPool(c.secret)
-	c.keyFunc = func(*jwt.Token) (any, error) { return c.secret, nil }
+	c.keyFunc = func(t *jwt.Token) (any, error) {
+		if err := checkHeader(t.Header); err != nil {
+			return nil, err
+		}
+		return c.secret, nil
+	}
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb
 	} else {

@@ -14,6 +14,31 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// b64 is the only base64 rjwt reads: base64url without padding, strict (the
+// unused low bits of a segment's last character must be zero, RFC 4648 §3.5),
+// so that each token has exactly one accepted spelling. Go's decoder skips
+// '\r' and '\n' even when strict; parse refuses them beforehand (canonical).
+var b64 = base64.RawURLEncoding.Strict()
+
+// tokenChars marks the bytes a compact JWS may hold: base64url's alphabet
+// and the dots between segments.
+var tokenChars = func() (t [256]bool) {
+	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
+		t[b] = true
+	}
+	return t
+}()
+
+// canonical reports whether token holds only base64url characters and dots.
+func canonical(token string) bool {
+	for i := 0; i < len(token); i++ {
+		if !tokenChars[token[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // hs256Header is the JOSE header of every token rjwt signs,
 // {"alg":"HS256","typ":"JWT"}, base64url-encoded. Verify checks tokens with
 // exactly this header on a fast path (below); any other header goes through
@@ -57,7 +82,7 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	enc := base64.RawURLEncoding
+	enc := b64
 	n := len(hs256Header) + 1 + enc.EncodedLen(len(payload))
 	out := make([]byte, 0, n+1+enc.EncodedLen(sha256.Size))
 	out = append(out, hs256Header...)
@@ -81,22 +106,22 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 	rest := token[len(hs256Header)+1:]
 	dot := strings.IndexByte(rest, '.')
 	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
-		return fmt.Errorf("%w: %w: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
+		return fmt.Errorf("%w: %v: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
 	}
 	payload, sig := rest[:dot], rest[dot+1:]
-	enc := base64.RawURLEncoding
+	enc := b64
 
 	st := c.macs.get()
 	defer c.macs.put(st)
 	if enc.DecodedLen(len(sig)) != sha256.Size {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
 	st.buf = append(st.buf[:0], sig...)
 	if n, err := enc.Decode(st.sig[:], st.buf); err != nil || n != sha256.Size {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
 	if !hmac.Equal(st.macOf(token[:len(hs256Header)+1+dot]), st.sig[:]) {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
 
 	// The signature holds, so the payload is ours; decode it in one pass.
@@ -104,10 +129,10 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 	raw := make([]byte, enc.DecodedLen(len(payload)))
 	n, err := enc.Decode(raw, st.buf)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
 	if err := claims.UnmarshalJSON(raw[:n]); err != nil {
-		return fmt.Errorf("%w: %w: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
 	if err := c.validator.Validate(claims); err != nil {
 		return claimsErr(err)
@@ -117,9 +142,23 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 
 // claimsErr maps golang-jwt's errors to rjwt's sentinels: an expired token is
 // ErrTokenExpired and nothing else; every other failure is ErrInvalidToken.
+// golang-jwt's error is in the message only, not in the chain: its errors are
+// not part of rjwt's API.
 func claimsErr(err error) error {
 	if errors.Is(err, jwt.ErrTokenExpired) {
-		return fmt.Errorf("%w: %w", ErrTokenExpired, err)
+		return fmt.Errorf("%w: %v", ErrTokenExpired, err)
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+}
+
+// errCrit is keyFunc's answer to a header with "crit": it names extensions
+// the recipient must understand, and rjwt understands none (RFC 7515 §4.1.11).
+var errCrit = errors.New(`the header has "crit": rjwt supports no critical header extension`)
+
+// checkHeader refuses what golang-jwt's parser does not check in a header.
+func checkHeader(h map[string]any) error {
+	if _, ok := h["crit"]; ok {
+		return errCrit
+	}
+	return nil
 }

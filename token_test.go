@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +45,21 @@ type refClaims struct {
 	jwt.RegisteredClaims
 }
 
+// base64url is the alphabet of a canonical token's segments.
+var base64url = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
+
 // referenceParse is what Verify's token checks mean: golang-jwt's general
-// parser with HS256 pinned, exp required and iat checked, plus rjwt's shape.
+// parser with HS256 pinned, exp required, iat checked and strict base64,
+// plus rjwt's shape; and no byte outside base64url's alphabet and the dots
+// (Go's base64 decoder skips CR and LF even in strict mode).
 func referenceParse(c *Client, token string) error {
 	if len(token) > MaxTokenSize {
 		return ErrInvalidToken
+	}
+	for _, seg := range strings.Split(token, ".") {
+		if !base64url.MatchString(seg) {
+			return ErrInvalidToken
+		}
 	}
 	ref := new(refClaims)
 	if _, err := c.parser.ParseWithClaims(token, ref, c.keyFunc); err != nil {
@@ -124,7 +135,7 @@ func TestFastPathAgreesWithGolangJWT(t *testing.T) {
 	}
 
 	tok, _ := c.signToken(valid)
-	replacements := []byte{'A', 'B', 'a', '_', '-', '.', '=', '0', ' ', 0xff}
+	replacements := []byte{'A', 'B', 'C', 'D', 'a', '_', '-', '.', '=', '0', ' ', '\n', '\r', '+', '/', 0xff}
 	mutations := 0
 	for i := 0; i < len(tok); i++ {
 		for _, r := range replacements {
@@ -138,10 +149,10 @@ func TestFastPathAgreesWithGolangJWT(t *testing.T) {
 			if !sameOutcome(fastErr, refErr) {
 				t.Fatalf("mutation %q at %d: fast path %v, golang-jwt %v", r, i, fastErr, refErr)
 			}
-			if fastErr == nil && m != tok {
-				// Base64 has a few spare bits at a segment's end; only such
-				// equivalent encodings may pass, and golang-jwt passes them too.
-				t.Logf("mutation %q at %d accepted by both parsers (equivalent base64)", r, i)
+			if fastErr == nil {
+				// Lax base64 would accept other spellings of a segment's
+				// last character (its spare low bits); strict decoding not.
+				t.Fatalf("mutation %q at %d accepted: a token has one spelling only", r, i)
 			}
 		}
 	}
@@ -191,10 +202,245 @@ func FuzzParseAgreesWithGolangJWT(f *testing.F) {
 	f.Add(tok)
 	f.Add(hs256Header + ".e30.")
 	f.Add("")
+	f.Add(tok[:len(tok)-1] + spellings(tok[len(tok)-1:])[1]) // non-canonical signature
+	f.Add(tok[:20] + "\n" + tok[20:])
+	claims := testClaims()
+	f.Add(signWithHeader(f, `{"alg":"HS256","crit":["exp"],"typ":"JWT"}`, claims))
+	f.Add(signWithHeader(f, `{"typ":"JWT","alg":"HS256"}`, claims))
 	f.Fuzz(func(t *testing.T, s string) {
 		_, fastErr := c.parse(s)
 		if refErr := referenceParse(c, s); !sameOutcome(fastErr, refErr) {
 			t.Fatalf("fast path %v, golang-jwt %v", fastErr, refErr)
 		}
 	})
+}
+
+// BenchmarkParse is Verify's token checks alone (no Redis) on the HS256 fast
+// path; BenchmarkSignToken is Sign's encoding and MAC alone.
+func BenchmarkParse(b *testing.B) {
+	c := tokenTestClient(b)
+	tok, err := c.signToken(testClaims())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.parse(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignToken(b *testing.B) {
+	c := tokenTestClient(b)
+	claims := testClaims()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.signToken(claims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// signWithHeader signs claims as rjwt would, but under the given header JSON,
+// with the test secret.
+func signWithHeader(t testing.TB, header string, claims *Claims) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sig, err := jwt.SigningMethodHS256.Sign(signed, tokenTestSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// spellings returns every base64url character that, in the last position of
+// seg, decodes to the same bytes as last under lax decoding (which ignores a
+// final character's spare low bits); last itself comes first.
+func spellings(last string) []string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	out := []string{last}
+	for _, r := range alphabet {
+		if string(r) != last && strings.IndexRune(alphabet, r)>>2 == strings.Index(alphabet, last)>>2 {
+			out = append(out, string(r))
+		}
+	}
+	return out
+}
+
+// TestSignatureHasOneSpelling: a 32-byte HMAC is 43 base64url characters
+// whose last carries 2 spare bits, so 4 spellings decode to the same bytes
+// under lax base64. Exactly one verifies, on the fast path (rjwt's header)
+// and on golang-jwt's (another header).
+func TestSignatureHasOneSpelling(t *testing.T) {
+	c := tokenTestClient(t)
+	fast, err := c.signToken(testClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	general := signWithHeader(t, `{"typ":"JWT","alg":"HS256"}`, testClaims())
+	for name, tok := range map[string]string{"fast path": fast, "golang-jwt path": general} {
+		t.Run(name, func(t *testing.T) {
+			head, last := tok[:len(tok)-1], tok[len(tok)-1:]
+			variants := spellings(last)
+			if len(variants) != 4 {
+				t.Fatalf("%d spellings of %q, want 4", len(variants), last)
+			}
+			verified := 0
+			for _, v := range variants {
+				lax, err := base64.RawURLEncoding.DecodeString(head[strings.LastIndexByte(head, '.')+1:] + v)
+				if err != nil || len(lax) != 32 {
+					t.Fatalf("spelling %q does not decode laxly: %v", v, err)
+				}
+				_, err = c.parse(head + v)
+				if refErr := referenceParse(c, head+v); !sameOutcome(err, refErr) {
+					t.Fatalf("spelling %q: parse %v, reference %v", v, err, refErr)
+				}
+				if err == nil {
+					verified++
+					if v != last {
+						t.Errorf("spelling %q verified; only %q should", v, last)
+					}
+				} else if !errors.Is(err, ErrInvalidToken) {
+					t.Errorf("spelling %q: %v, want ErrInvalidToken", v, err)
+				}
+			}
+			if verified != 1 {
+				t.Fatalf("%d of 4 spellings verified, want 1", verified)
+			}
+		})
+	}
+}
+
+// TestPayloadHasOneSpelling: the same for the claims segment, whose length
+// varies with the claims; a payload of 3n+1 or 3n+2 bytes has spare bits.
+func TestPayloadHasOneSpelling(t *testing.T) {
+	c := tokenTestClient(t)
+	tested := 0
+	for extra := 0; extra < 3; extra++ {
+		claims := testClaims()
+		claims.DataToken = json.RawMessage(`"` + strings.Repeat("x", extra) + `"`)
+		tok, err := c.signToken(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(tok, ".")
+		variants := spellings(parts[1][len(parts[1])-1:])
+		if len(parts[1])%4 == 0 {
+			continue
+		}
+		tested++
+		for _, v := range variants[1:] {
+			p := parts[1][:len(parts[1])-1] + v
+			// The signature covers the non-canonical spelling: only the
+			// encoding is wrong.
+			st := c.macs.get()
+			sig := base64.RawURLEncoding.EncodeToString(st.macOf(parts[0] + "." + p))
+			c.macs.put(st)
+			m := parts[0] + "." + p + "." + sig
+			_, err := c.parse(m)
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("payload spelling %q: %v, want ErrInvalidToken", v, err)
+			}
+			if refErr := referenceParse(c, m); !sameOutcome(err, refErr) {
+				t.Errorf("payload spelling %q: parse %v, reference %v", v, err, refErr)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no payload length with spare bits was tried")
+	}
+}
+
+// TestLineBreaksAreRefused: Go's base64 decoder skips CR and LF, strict or
+// not, so golang-jwt alone accepts a line break inside the signature; rjwt
+// refuses one anywhere.
+func TestLineBreaksAreRefused(t *testing.T) {
+	c := tokenTestClient(t)
+	fast, err := c.signToken(testClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	general := signWithHeader(t, `{"typ":"JWT","alg":"HS256"}`, testClaims())
+	for _, tok := range []string{fast, general} {
+		for _, i := range []int{5, len(hs256Header) + 5, len(tok) - 3} {
+			for _, brk := range []string{"\n", "\r", "\r\n"} {
+				m := tok[:i] + brk + tok[i:]
+				if _, err := c.parse(m); !errors.Is(err, ErrInvalidToken) {
+					t.Errorf("%q at %d: %v", brk, i, err)
+				}
+			}
+		}
+		// In the header or claims a line break breaks the signature, which
+		// covers the segments as written; in the signature nothing else does.
+		inSig := tok[:len(tok)-3] + "\n" + tok[len(tok)-3:]
+		if _, err := c.parser.ParseWithClaims(inSig, new(Claims), c.keyFunc); err == nil {
+			t.Logf("golang-jwt alone accepts a line break in the signature")
+		}
+	}
+}
+
+// TestCriticalHeaderIsRefused: a header that names a critical extension is
+// refused even when correctly signed (RFC 7515 §4.1.11: rjwt understands no
+// extension), whatever it names.
+func TestCriticalHeaderIsRefused(t *testing.T) {
+	c := tokenTestClient(t)
+	for _, h := range []string{
+		`{"alg":"HS256","crit":["exp"],"exp":1,"typ":"JWT"}`,
+		`{"alg":"HS256","crit":["exp"],"typ":"JWT"}`,
+		`{"alg":"HS256","crit":["b64"],"b64":true,"typ":"JWT"}`,
+		`{"alg":"HS256","crit":[],"typ":"JWT"}`,
+		`{"alg":"HS256","crit":"exp","typ":"JWT"}`,
+	} {
+		tok := signWithHeader(t, h, testClaims())
+		_, err := c.parse(tok)
+		if !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", h, err)
+		}
+		if errors.Is(err, jwt.ErrTokenUnverifiable) || errors.Is(err, jwt.ErrTokenMalformed) {
+			t.Errorf("%s: %v wraps a golang-jwt error", h, err)
+		}
+	}
+	// The same claims under a header without crit verify: crit is the cause.
+	if _, err := c.parse(signWithHeader(t, `{"alg":"HS256","typ":"JWT"}`, testClaims())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestErrorsDoNotWrapGolangJWT: golang-jwt's errors are in the message, not
+// in the chain.
+func TestErrorsDoNotWrapGolangJWT(t *testing.T) {
+	c := tokenTestClient(t)
+	tok, err := c.signToken(testClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := testClaims()
+	expired.IssuedAt = jwt.NewNumericDate(time.Now().Add(-2 * time.Hour))
+	expired.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+	expiredTok, _ := c.signToken(expired)
+	golangJWT := []error{jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenExpired, jwt.ErrTokenUnverifiable,
+		jwt.ErrTokenInvalidClaims, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenRequiredClaimMissing}
+	for name, m := range map[string]string{
+		"bad signature fast":    tok[:len(tok)-2] + "AA",
+		"bad signature general": signWithHeader(t, `{"typ":"JWT","alg":"HS256"}`, testClaims())[:len(tok)-2] + "AA",
+		"segments":              tok + ".x",
+		"expired fast":          expiredTok,
+		"expired general":       signWithHeader(t, `{"typ":"JWT","alg":"HS256"}`, expired),
+		"alg none":              base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + strings.Split(tok, ".")[1] + ".",
+	} {
+		_, err := c.parse(m)
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		for _, e := range golangJWT {
+			if errors.Is(err, e) {
+				t.Errorf("%s: %v wraps golang-jwt's %v", name, err, e)
+			}
+		}
+	}
 }

@@ -30,8 +30,9 @@ func withSession(o *verifyOptions) { o.session = true }
 // signature, algorithm (HS256) and expiry are valid AND its session still
 // exists in Redis. One Redis round trip.
 //
-// Errors: ErrInvalidToken (malformed, over MaxTokenSize, bad signature, another
-// algorithm or "none"), ErrTokenExpired, ErrSessionNotFound (revoked, replaced
+// Errors: ErrInvalidToken (malformed, over MaxTokenSize, not canonical
+// base64url, bad signature, a "crit" header, another algorithm or "none"),
+// ErrTokenExpired, ErrSessionNotFound (revoked, replaced
 // in single mode, or expired in Redis), or a wrapped Redis error, which is
 // never a successful verification.
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (*Claims, error) {
@@ -80,6 +81,9 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 func (c *Client) parse(token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrInvalidToken, len(token), MaxTokenSize)
+	}
+	if !canonical(token) {
+		return nil, fmt.Errorf("%w: a byte outside base64url and '.'", ErrInvalidToken)
 	}
 	claims := new(Claims)
 	if len(token) > len(hs256Header) && token[len(hs256Header)] == '.' && token[:len(hs256Header)] == hs256Header {
