@@ -31,7 +31,12 @@ type config struct {
 	timeout        time.Duration
 	eventBuffer    int
 	healthInterval time.Duration
+	leeway         time.Duration
 }
+
+// DefaultLeeway is the clock skew Verify tolerates unless WithLeeway says
+// otherwise: 5 seconds.
+const DefaultLeeway = 5 * time.Second
 
 func defaultConfig() config {
 	return config{
@@ -43,6 +48,7 @@ func defaultConfig() config {
 
 		eventBuffer:    256,
 		healthInterval: time.Second,
+		leeway:         DefaultLeeway,
 	}
 }
 
@@ -55,6 +61,24 @@ func WithSecret(secret []byte) Option {
 			return fmt.Errorf("rjwt: WithSecret: the key has %d bytes; HS256 needs at least %d random bytes", len(secret), MinSecretSize)
 		}
 		c.secret = append([]byte(nil), secret...)
+		return nil
+	}
+}
+
+// WithLeeway sets the clock skew tolerated when checking a token's times: a
+// token still verifies up to d after its exp, and up to d before its nbf or
+// iat (a token signed by a server whose clock runs ahead). The default is
+// DefaultLeeway, 5 seconds; 0 tolerates none. A negative d makes New fail.
+//
+// The leeway only widens the token's own window: the session in Redis still
+// expires with the TTL, so a token past exp verifies within the leeway only
+// while its session lives.
+func WithLeeway(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("rjwt: WithLeeway: negative leeway %v", d)
+		}
+		c.leeway = d
 		return nil
 	}
 }

@@ -102,9 +102,10 @@ func New(opts ...Option) (*Client, error) {
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithStrictDecoding(),
+			jwt.WithLeeway(cfg.leeway),
 		),
 	}
-	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway))
 	c.macs = newMacPool(c.secret)
 	c.keyFunc = func(t *jwt.Token) (any, error) {
 		if err := checkHeader(t.Header); err != nil {

@@ -14,9 +14,9 @@ import (
 
 var tokenTestSecret = []byte("0123456789abcdef0123456789abcdef")
 
-func tokenTestClient(t testing.TB) *Client {
+func tokenTestClient(t testing.TB, opts ...Option) *Client {
 	t.Helper()
-	c, err := New(WithSecret(tokenTestSecret), WithAddr("127.0.0.1:1"))
+	c, err := New(append([]Option{WithSecret(tokenTestSecret), WithAddr("127.0.0.1:1")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,5 +442,102 @@ func TestErrorsDoNotWrapGolangJWT(t *testing.T) {
 				t.Errorf("%s: %v wraps golang-jwt's %v", name, err, e)
 			}
 		}
+	}
+}
+
+// signTimed signs testClaims under header with the test secret, with iat,
+// nbf and exp set to now plus the given offsets to the nanosecond (fractional
+// seconds in the token, which both parsers read); a nil offset leaves the
+// claim as testClaims has it, and none removes it.
+func signTimed(t testing.TB, header string, iat, nbf, exp *time.Duration) string {
+	t.Helper()
+	b, err := json.Marshal(testClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for name, d := range map[string]*time.Duration{"iat": iat, "nbf": nbf, "exp": exp} {
+		if d != nil {
+			m[name] = float64(now.Add(*d).UnixNano()) / 1e9
+		}
+	}
+	payload, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sig, err := jwt.SigningMethodHS256.Sign(signed, tokenTestSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func dur(d time.Duration) *time.Duration { return &d }
+
+// TestLeeway: the default tolerates DefaultLeeway (5 s) of clock skew on iat,
+// nbf and exp, on the fast path and on golang-jwt's alike.
+func TestLeeway(t *testing.T) {
+	tests := []struct {
+		name          string
+		leeway        *time.Duration // nil: the default
+		iat, nbf, exp *time.Duration
+		want          error // nil, ErrInvalidToken or ErrTokenExpired
+		msg           string
+	}{
+		{"iat 1.5s ahead", nil, dur(1500 * time.Millisecond), nil, nil, nil, ""},
+		{"iat 4s ahead", nil, dur(4 * time.Second), nil, nil, nil, ""},
+		{"iat 30s ahead", nil, dur(30 * time.Second), nil, nil, ErrInvalidToken, "used before issued"},
+		{"nbf 4s ahead", nil, nil, dur(4 * time.Second), nil, nil, ""},
+		{"nbf 30s ahead", nil, nil, dur(30 * time.Second), nil, ErrInvalidToken, "not valid yet"},
+		{"exp 1s ago", nil, dur(-time.Hour), nil, dur(-time.Second), nil, ""},
+		{"exp 4s ago", nil, dur(-time.Hour), nil, dur(-4 * time.Second), nil, ""},
+		{"exp 10s ago", nil, dur(-time.Hour), nil, dur(-10 * time.Second), ErrTokenExpired, "expired"},
+		{"no leeway: iat 1.5s ahead", dur(0), dur(1500 * time.Millisecond), nil, nil, ErrInvalidToken, "used before issued"},
+		{"no leeway: exp 1s ago", dur(0), dur(-time.Hour), nil, dur(-time.Second), ErrTokenExpired, "expired"},
+		{"1m leeway: iat 30s ahead", dur(time.Minute), dur(30 * time.Second), nil, nil, nil, ""},
+		{"1m leeway: exp 30s ago", dur(time.Minute), dur(-time.Hour), nil, dur(-30 * time.Second), nil, ""},
+	}
+	headers := map[string]string{"fast path": `{"alg":"HS256","typ":"JWT"}`, "golang-jwt path": `{"typ":"JWT","alg":"HS256"}`}
+	for _, tc := range tests {
+		var opts []Option
+		if tc.leeway != nil {
+			opts = append(opts, WithLeeway(*tc.leeway))
+		}
+		c := tokenTestClient(t, opts...)
+		for path, h := range headers {
+			t.Run(tc.name+"/"+path, func(t *testing.T) {
+				tok := signTimed(t, h, tc.iat, tc.nbf, tc.exp)
+				if fast := strings.HasPrefix(tok, hs256Header+"."); fast != (path == "fast path") {
+					t.Fatalf("token takes the wrong path")
+				}
+				_, err := c.parse(tok)
+				switch {
+				case tc.want == nil && err != nil:
+					t.Fatalf("refused: %v", err)
+				case tc.want != nil && !errors.Is(err, tc.want):
+					t.Fatalf("got %v, want %v", err, tc.want)
+				case tc.want != nil && !strings.Contains(err.Error(), tc.msg):
+					t.Fatalf("%q does not say %q", err, tc.msg)
+				}
+				if refErr := referenceParse(c, tok); !sameOutcome(err, refErr) {
+					t.Fatalf("parse %v, reference %v", err, refErr)
+				}
+			})
+		}
+	}
+}
+
+func TestNegativeLeewayFailsNew(t *testing.T) {
+	c, err := New(WithSecret(tokenTestSecret), WithLeeway(-time.Nanosecond))
+	if err == nil || c != nil {
+		t.Fatalf("New with a negative leeway: %v", err)
+	}
+	if !strings.Contains(err.Error(), "WithLeeway") {
+		t.Fatalf("%q does not name the option", err)
 	}
 }
