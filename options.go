@@ -18,7 +18,8 @@ const MinSecretSize = 32
 type Option func(*config) error
 
 type config struct {
-	secret         []byte
+	signing        *key
+	verifying      []*key
 	addr           string
 	password       string
 	db             int
@@ -52,15 +53,20 @@ func defaultConfig() config {
 	}
 }
 
-// WithSecret sets the HMAC key that signs and verifies tokens (HS256). It is
-// required, and must be at least MinSecretSize (32) bytes: there is no default
-// secret. The slice is copied.
+// WithSecret sets the HMAC key that signs and verifies tokens (HS256), with
+// no kid: it is WithSigningKey("", secret). A client needs it or another key
+// (WithSigningKey, WithVerificationKey): there is no default. It must be at
+// least MinSecretSize (32) bytes. The slice is copied.
 func WithSecret(secret []byte) Option {
 	return func(c *config) error {
-		if len(secret) < MinSecretSize {
-			return fmt.Errorf("rjwt: WithSecret: the key has %d bytes; HS256 needs at least %d random bytes", len(secret), MinSecretSize)
+		if c.signing != nil {
+			return errors.New("rjwt: WithSecret: a client has one signing key, and one is already set")
 		}
-		c.secret = append([]byte(nil), secret...)
+		k, err := hmacKey("", secret)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithSecret: %w", err)
+		}
+		c.signing = k
 		return nil
 	}
 }

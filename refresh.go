@@ -144,8 +144,12 @@ return {1, tonumber(redis.call('HGET', KEYS[2], 'a'))}
 // concurrent refreshes with one token look the same, and end the same way.)
 //
 // Errors: ErrInvalidToken (also for an access token), ErrTokenExpired,
-// ErrSessionNotFound, ErrRefreshReused, or a wrapped Redis error.
+// ErrSessionNotFound, ErrRefreshReused, ErrNoSigningKey, or a wrapped Redis
+// error.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	if c.signer == nil { // before the rotation in Redis, which would spend the token
+		return Pair{}, fmt.Errorf("rjwt: refresh: %w", ErrNoSigningKey)
+	}
 	old, err := c.parse(refreshToken)
 	if err != nil {
 		return Pair{}, err

@@ -3,7 +3,7 @@
 //
 // Each token names a session stored in Redis under the user id and a fresh
 // nanoid ("id:nanoid"). A token verifies only while its signature, algorithm
-// (HS256, pinned) and expiry are valid and its session still exists: revoking
+// (pinned to its key's: HS256 for WithSecret) and expiry are valid and its session still exists: revoking
 // the session, or letting it expire in Redis, ends the token. Public data rides
 // in the token (WithDataToken); private data stays in Redis (WithDataSession)
 // and comes back with Verify WithSession.
@@ -57,11 +57,13 @@ type Client struct {
 	rdb       redis.UniversalClient
 	ownsRedis bool
 
-	secret    []byte
+	signer    *key            // nil: the client only verifies
+	keys      map[string]*key // by kid
+	keyList   []*key          // signer first, then verification keys as given
+	fast      []*key          // HS256 keys, matched by their exact header
 	parser    *jwt.Parser
 	validator *jwt.Validator
 	keyFunc   jwt.Keyfunc
-	macs      *macPool
 
 	multiple       bool
 	keyspaceEvents bool
@@ -75,8 +77,9 @@ type Client struct {
 	closeErr  error
 }
 
-// New makes a Client. It needs WithSecret; everything else has a default. New
-// does not contact Redis: the first call that needs Redis connects.
+// New makes a Client. It needs a key (WithSecret, WithSigningKey or
+// WithVerificationKey); everything else has a default. New does not contact
+// Redis: the first call that needs Redis connects.
 func New(opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -87,31 +90,15 @@ func New(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if cfg.secret == nil {
-		return nil, fmt.Errorf("rjwt: New: no secret: pass WithSecret with at least %d random bytes; rjwt has no default secret", MinSecretSize)
-	}
 	c := &Client{
-		secret:         cfg.secret,
 		multiple:       cfg.multiple,
 		keyspaceEvents: cfg.keyspaceEvents,
 		defaultTTL:     cfg.defaultTTL,
 		prefix:         cfg.prefix,
 		timeout:        cfg.timeout,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithStrictDecoding(),
-			jwt.WithLeeway(cfg.leeway),
-		),
 	}
-	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway))
-	c.macs = newMacPool(c.secret)
-	c.keyFunc = func(t *jwt.Token) (any, error) {
-		if err := checkHeader(t.Header); err != nil {
-			return nil, err
-		}
-		return c.secret, nil
+	if err := c.initKeys(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb

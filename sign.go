@@ -138,7 +138,8 @@ return revoked
 // step. One Redis round trip.
 //
 // Errors: ErrInvalidID for an empty, too long or non-UTF-8 id; ErrInvalidTTL;
-// a wrapped Redis error, in which case no session was created.
+// ErrNoSigningKey on a client that only verifies; a wrapped Redis error, in
+// which case no session was created.
 func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (string, error) {
 	o, err := c.signOpts(opts)
 	if err != nil {

@@ -39,14 +39,15 @@ func canonical(token string) bool {
 	return true
 }
 
-// hs256Header is the JOSE header of every token rjwt signs,
-// {"alg":"HS256","typ":"JWT"}, base64url-encoded. Verify checks tokens with
-// exactly this header on a fast path (below); any other header goes through
-// golang-jwt's general parser with the algorithm pinned to HS256.
+// hs256Header is the JOSE header rjwt signs with an HS256 key without a kid
+// (WithSecret), {"alg":"HS256","typ":"JWT"}, base64url-encoded. Verify
+// checks tokens whose header is exactly an HS256 key's own (this one, or with
+// the key's kid) on a fast path (below); any other header goes through
+// golang-jwt's general parser, with the algorithm pinned to the key's.
 const hs256Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 
 // macState is per-call scratch for signing and verifying: an HMAC-SHA256
-// keyed with the client's secret and buffers, pooled so the hot path does not
+// keyed with one HS256 key's secret and buffers, pooled so the hot path does not
 // build a new HMAC (two SHA-256 states and key pads) on every call.
 type macState struct {
 	mac hash.Hash
@@ -74,36 +75,50 @@ func (st *macState) macOf(signed string) []byte {
 	return st.mac.Sum(st.sum[:0])
 }
 
-// signToken encodes claims as a compact HS256 JWS. It produces exactly what
-// jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-// does, with one JSON pass and a pooled HMAC.
+// signToken encodes claims as a compact JWS signed with the client's signing
+// key. It produces exactly what golang-jwt's SignedString does for the same
+// header (alg, typ "JWT", and kid when the key has one) and claims, with one
+// JSON pass and, for HS256, a pooled HMAC.
 func (c *Client) signToken(claims *Claims) (string, error) {
+	k := c.signer
+	if k == nil {
+		return "", fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
+	}
 	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
 	if err != nil {
 		return "", err
 	}
 	enc := b64
-	n := len(hs256Header) + 1 + enc.EncodedLen(len(payload))
-	out := make([]byte, 0, n+1+enc.EncodedLen(sha256.Size))
-	out = append(out, hs256Header...)
+	n := len(k.header) + 1 + enc.EncodedLen(len(payload))
+	out := make([]byte, 0, n+1+enc.EncodedLen(k.sigSize))
+	out = append(out, k.header...)
 	out = append(out, '.')
 	out = enc.AppendEncode(out, payload)
 
-	st := c.macs.get()
+	if k.macs == nil {
+		sig, err := k.method.Sign(string(out), k.sign)
+		if err != nil {
+			return "", fmt.Errorf("%s: %v", k.alg, err)
+		}
+		out = append(out, '.')
+		return string(enc.AppendEncode(out, sig)), nil
+	}
+	st := k.macs.get()
 	st.mac.Reset()
 	st.mac.Write(out)
 	sum := st.mac.Sum(st.sum[:0])
 	out = append(out, '.')
 	out = enc.AppendEncode(out, sum)
-	c.macs.put(st)
+	k.macs.put(st)
 	return string(out), nil
 }
 
-// parseFast verifies a token that carries rjwt's own header: signature
-// first (constant time), then the claims' JSON, then golang-jwt's validator
-// for exp, iat and nbf, so the semantics match the general parser's.
-func (c *Client) parseFast(token string, claims *Claims) error {
-	rest := token[len(hs256Header)+1:]
+// parseFast verifies a token whose header is exactly HS256 key k's (so its
+// alg and kid are k's, and it has no crit): signature first (constant time),
+// then the claims' JSON, then golang-jwt's validator for exp, iat and nbf, so
+// the semantics match the general parser's.
+func (c *Client) parseFast(k *key, token string, claims *Claims) error {
+	rest := token[len(k.header)+1:]
 	dot := strings.IndexByte(rest, '.')
 	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
 		return fmt.Errorf("%w: %v: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
@@ -111,8 +126,8 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 	payload, sig := rest[:dot], rest[dot+1:]
 	enc := b64
 
-	st := c.macs.get()
-	defer c.macs.put(st)
+	st := k.macs.get()
+	defer k.macs.put(st)
 	if enc.DecodedLen(len(sig)) != sha256.Size {
 		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
@@ -120,7 +135,7 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 	if n, err := enc.Decode(st.sig[:], st.buf); err != nil || n != sha256.Size {
 		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
-	if !hmac.Equal(st.macOf(token[:len(hs256Header)+1+dot]), st.sig[:]) {
+	if !hmac.Equal(st.macOf(token[:len(k.header)+1+dot]), st.sig[:]) {
 		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
 

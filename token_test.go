@@ -98,12 +98,31 @@ func TestSignTokenMatchesGolangJWT(t *testing.T) {
 	}
 }
 
-// TestFastPathAgreesWithGolangJWT mutates every byte of a valid token and
+// TestFastPathAgreesWithGolangJWT mutates every byte of valid tokens and
 // checks that the fast path accepts and rejects exactly what golang-jwt's
-// general parser does.
+// general parser does: for rjwt's plain header (WithSecret), for a signing
+// key's header with a kid, and for a retired kid-less key beside it.
 func TestFastPathAgreesWithGolangJWT(t *testing.T) {
-	c := tokenTestClient(t)
-	tokens := map[string]*Claims{}
+	k := keysForTest(t)
+	plain := tokenTestClient(t)
+	withKid := keyClient(t, WithSigningKey("k1", k.hs), WithVerificationKey("", tokenTestSecret), WithVerificationKey("ed", k.ed.Public()))
+	cases := []struct {
+		name string
+		c    *Client
+		sign func(*Claims) string
+	}{
+		{"WithSecret", plain, func(cl *Claims) string { return must(plain.signToken(cl)) }},
+		{"signing key with kid", withKid, func(cl *Claims) string { return must(withKid.signToken(cl)) }},
+		{"retired key without kid", withKid, func(cl *Claims) string { return golangJWT(t, jwt.SigningMethodHS256, "", cl, tokenTestSecret) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fastPathAgrees(t, tc.c, tc.sign)
+		})
+	}
+}
+
+func fastPathAgrees(t *testing.T, c *Client, sign func(*Claims) string) {
 	valid := testClaims()
 	expired := testClaims()
 	expired.IssuedAt = jwt.NewNumericDate(time.Now().Add(-2 * time.Hour))
@@ -117,11 +136,10 @@ func TestFastPathAgreesWithGolangJWT(t *testing.T) {
 	badShape := testClaims()
 	badShape.Session = "someone:else"
 	for name, cl := range map[string]*Claims{"valid": valid, "expired": expired, "iat in future": future, "no exp": noExp, "nbf in future": notYet, "bad shape": badShape} {
-		tok, err := c.signToken(cl)
-		if err != nil {
-			t.Fatal(err)
+		tok := sign(cl)
+		if c.fastKey(tok) == nil {
+			t.Fatalf("%s: the token does not take the fast path", name)
 		}
-		tokens[name] = cl
 		_, fastErr := c.parse(tok)
 		if refErr := referenceParse(c, tok); !sameOutcome(fastErr, refErr) {
 			t.Errorf("%s: fast path %v, golang-jwt %v", name, fastErr, refErr)
@@ -134,7 +152,7 @@ func TestFastPathAgreesWithGolangJWT(t *testing.T) {
 		}
 	}
 
-	tok, _ := c.signToken(valid)
+	tok := sign(valid)
 	replacements := []byte{'A', 'B', 'C', 'D', 'a', '_', '-', '.', '=', '0', ' ', '\n', '\r', '+', '/', 0xff}
 	mutations := 0
 	for i := 0; i < len(tok); i++ {
@@ -179,17 +197,17 @@ func TestOtherHeaderEncodingsTakeTheGeneralParser(t *testing.T) {
 	parts := strings.Split(tok, ".")
 	// Same algorithm, keys in another order: not the fast path's header.
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"HS256"}`))
-	st := c.macs.get()
+	st := c.signer.macs.get()
 	sig := base64.RawURLEncoding.EncodeToString(st.macOf(header + "." + parts[1]))
-	c.macs.put(st)
+	c.signer.macs.put(st)
 	if _, err := c.parse(header + "." + parts[1] + "." + sig); err != nil {
 		t.Fatalf("a correctly signed HS256 token with another header encoding: %v", err)
 	}
 	for _, alg := range []string{"none", "HS512", "RS256", "hs256"} {
 		h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"` + alg + `","typ":"JWT"}`))
-		st := c.macs.get()
+		st := c.signer.macs.get()
 		sig := base64.RawURLEncoding.EncodeToString(st.macOf(h + "." + parts[1]))
-		c.macs.put(st)
+		c.signer.macs.put(st)
 		if _, err := c.parse(h + "." + parts[1] + "." + sig); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("alg %q: %v", alg, err)
 		}
@@ -197,8 +215,10 @@ func TestOtherHeaderEncodingsTakeTheGeneralParser(t *testing.T) {
 }
 
 func FuzzParseAgreesWithGolangJWT(f *testing.F) {
-	c := tokenTestClient(f)
-	tok, _ := c.signToken(testClaims())
+	k := keysForTest(f)
+	plain := tokenTestClient(f)
+	withKid := keyClient(f, WithSigningKey("k1", k.hs), WithVerificationKey("", tokenTestSecret), WithVerificationKey("ed", k.ed.Public()))
+	tok, _ := plain.signToken(testClaims())
 	f.Add(tok)
 	f.Add(hs256Header + ".e30.")
 	f.Add("")
@@ -207,10 +227,17 @@ func FuzzParseAgreesWithGolangJWT(f *testing.F) {
 	claims := testClaims()
 	f.Add(signWithHeader(f, `{"alg":"HS256","crit":["exp"],"typ":"JWT"}`, claims))
 	f.Add(signWithHeader(f, `{"typ":"JWT","alg":"HS256"}`, claims))
+	f.Add(must(withKid.signToken(claims)))
+	f.Add(golangJWT(f, jwt.SigningMethodEdDSA, "ed", claims, k.ed))
+	f.Add(golangJWT(f, jwt.SigningMethodHS256, "ed", claims, k.hs))
+	f.Add(golangJWT(f, jwt.SigningMethodHS256, "nope", claims, k.hs))
+	f.Add(signHeader(f, `{"alg":"HS256","kid":7,"typ":"JWT"}`, claims, k.hs))
 	f.Fuzz(func(t *testing.T, s string) {
-		_, fastErr := c.parse(s)
-		if refErr := referenceParse(c, s); !sameOutcome(fastErr, refErr) {
-			t.Fatalf("fast path %v, golang-jwt %v", fastErr, refErr)
+		for _, c := range []*Client{plain, withKid} {
+			_, fastErr := c.parse(s)
+			if refErr := referenceParse(c, s); !sameOutcome(fastErr, refErr) {
+				t.Fatalf("fast path %v, golang-jwt %v", fastErr, refErr)
+			}
 		}
 	})
 }
@@ -338,9 +365,9 @@ func TestPayloadHasOneSpelling(t *testing.T) {
 			p := parts[1][:len(parts[1])-1] + v
 			// The signature covers the non-canonical spelling: only the
 			// encoding is wrong.
-			st := c.macs.get()
+			st := c.signer.macs.get()
 			sig := base64.RawURLEncoding.EncodeToString(st.macOf(parts[0] + "." + p))
-			c.macs.put(st)
+			c.signer.macs.put(st)
 			m := parts[0] + "." + p + "." + sig
 			_, err := c.parse(m)
 			if !errors.Is(err, ErrInvalidToken) {

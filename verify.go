@@ -86,8 +86,8 @@ func (c *Client) parse(token string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: a byte outside base64url and '.'", ErrInvalidToken)
 	}
 	claims := new(Claims)
-	if len(token) > len(hs256Header) && token[len(hs256Header)] == '.' && token[:len(hs256Header)] == hs256Header {
-		if err := c.parseFast(token, claims); err != nil {
+	if k := c.fastKey(token); k != nil {
+		if err := c.parseFast(k, token, claims); err != nil {
 			return nil, err
 		}
 	} else if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
