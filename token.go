@@ -16,27 +16,16 @@ import (
 
 // b64 is the only base64 rjwt reads: base64url without padding, strict (the
 // unused low bits of a segment's last character must be zero, RFC 4648 §3.5),
-// so that each token has exactly one accepted spelling. Go's decoder skips
-// '\r' and '\n' even when strict; parse refuses them beforehand (canonical).
+// so that each token has exactly one accepted spelling.
 var b64 = base64.RawURLEncoding.Strict()
 
-// tokenChars marks the bytes a compact JWS may hold: base64url's alphabet
-// and the dots between segments.
-var tokenChars = func() (t [256]bool) {
-	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
-		t[b] = true
-	}
-	return t
-}()
-
-// canonical reports whether token holds only base64url characters and dots.
+// canonical reports whether token is free of CR and LF. Go's base64 decoder
+// skips them, strict or not, and every other byte outside base64url's
+// alphabet already fails decoding on both paths (the fast path compares the
+// header's bytes exactly), so these two are all that is left to refuse.
+// IndexByte is vectorised: this costs a few nanoseconds per token.
 func canonical(token string) bool {
-	for i := 0; i < len(token); i++ {
-		if !tokenChars[token[i]] {
-			return false
-		}
-	}
-	return true
+	return strings.IndexByte(token, '\n') < 0 && strings.IndexByte(token, '\r') < 0
 }
 
 // hs256Header is the JOSE header rjwt signs with an HS256 key without a kid
