@@ -3,10 +3,10 @@
 //
 // Each token names a session stored in Redis under the user id and a fresh
 // nanoid ("id:nanoid"). A token verifies only while its signature, algorithm
-// (pinned to its key's: HS256 for WithSecret) and expiry are valid and its session still exists: revoking
-// the session, or letting it expire in Redis, ends the token. Public data rides
-// in the token (WithDataToken); private data stays in Redis (WithDataSession)
-// and comes back with Verify WithSession.
+// (pinned to its key's: HS256 for WithSecret) and expiry are valid and its
+// session still exists: revoking the session, or letting it expire in Redis,
+// ends the token. Public data rides in the token (WithDataToken); private data
+// stays in Redis (WithDataSession) and comes back with Verify WithSession.
 //
 // A user holds one session (the default: signing atomically revokes the user's
 // others) or many (WithMultiple(true)). Every user's keys share a Redis Cluster

@@ -27,7 +27,8 @@ func WithSession() VerifyOption { return withSession }
 func withSession(o *verifyOptions) { o.session = true }
 
 // Verify checks a token and returns its claims. A token verifies only if its
-// signature, algorithm (HS256) and expiry are valid AND its session still
+// signature, algorithm (its key's, chosen by kid) and expiry (give or take
+// the leeway, WithLeeway) are valid AND its session still
 // exists in Redis. One Redis round trip.
 //
 // Errors: ErrInvalidToken (malformed, over MaxTokenSize, not canonical
