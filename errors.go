@@ -42,6 +42,11 @@ var (
 	// every token of it, access and refresh, fails from then on.
 	ErrRefreshReused = errors.New("rjwt: refresh token reused; session revoked")
 
+	// ErrNoSigningKey: Sign, SignPair or Refresh on a client that only
+	// verifies (given WithVerificationKey but no WithSecret or WithSigningKey).
+	// Nothing was written.
+	ErrNoSigningKey = errors.New("rjwt: no signing key")
+
 	// ErrKeyNotFound is returned by the helper calls for a key that does not exist.
 	ErrKeyNotFound = errors.New("rjwt: key not found")
 	// ErrNoData is returned by DecodeDataToken and DecodeDataSession when there

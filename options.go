@@ -18,7 +18,8 @@ const MinSecretSize = 32
 type Option func(*config) error
 
 type config struct {
-	secret         []byte
+	signing        *key
+	verifying      []*key
 	addr           string
 	password       string
 	db             int
@@ -34,7 +35,12 @@ type config struct {
 	maxSessions    int
 	maxData        int
 	refreshGrace   time.Duration
+	leeway         time.Duration
 }
+
+// DefaultLeeway is the clock skew Verify tolerates unless WithLeeway says
+// otherwise: 5 seconds.
+const DefaultLeeway = 5 * time.Second
 
 func defaultConfig() config {
 	return config{
@@ -49,18 +55,42 @@ func defaultConfig() config {
 		maxSessions:    DefaultMaxSessions,
 		maxData:        DefaultMaxSessionData,
 		refreshGrace:   DefaultRefreshGrace,
+		leeway:         DefaultLeeway,
 	}
 }
 
-// WithSecret sets the HMAC key that signs and verifies tokens (HS256). It is
-// required, and must be at least MinSecretSize (32) bytes: there is no default
-// secret. The slice is copied.
+// WithSecret sets the HMAC key that signs and verifies tokens (HS256), with
+// no kid: it is WithSigningKey("", secret). A client needs it or another key
+// (WithSigningKey, WithVerificationKey): there is no default. It must be at
+// least MinSecretSize (32) bytes. The slice is copied.
 func WithSecret(secret []byte) Option {
 	return func(c *config) error {
-		if len(secret) < MinSecretSize {
-			return fmt.Errorf("rjwt: WithSecret: the key has %d bytes; HS256 needs at least %d random bytes", len(secret), MinSecretSize)
+		if c.signing != nil {
+			return errors.New("rjwt: WithSecret: a client has one signing key, and one is already set")
 		}
-		c.secret = append([]byte(nil), secret...)
+		k, err := hmacKey("", secret)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithSecret: %w", err)
+		}
+		c.signing = k
+		return nil
+	}
+}
+
+// WithLeeway sets the clock skew tolerated when checking a token's times: a
+// token still verifies up to d after its exp, and up to d before its nbf or
+// iat (a token signed by a server whose clock runs ahead). The default is
+// DefaultLeeway, 5 seconds; 0 tolerates none. A negative d makes New fail.
+//
+// The leeway only widens the token's own window: the session in Redis still
+// expires with the TTL, so a token past exp verifies within the leeway only
+// while its session lives.
+func WithLeeway(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("rjwt: WithLeeway: negative leeway %v", d)
+		}
+		c.leeway = d
 		return nil
 	}
 }

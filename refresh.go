@@ -118,8 +118,12 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 // ErrRefreshReused and an EventRefreshReused is sent.
 //
 // Errors: ErrInvalidToken (also for an access token), ErrTokenExpired,
-// ErrSessionNotFound, ErrRefreshReused, or a wrapped Redis error.
+// ErrSessionNotFound, ErrRefreshReused, ErrNoSigningKey, or a wrapped Redis
+// error.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	if c.signer == nil { // before the rotation in Redis, which would spend the token
+		return Pair{}, fmt.Errorf("rjwt: refresh: %w", ErrNoSigningKey)
+	}
 	old, err := c.parse(refreshToken)
 	if err != nil {
 		return Pair{}, err

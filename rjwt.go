@@ -3,10 +3,10 @@
 //
 // Each token names a session stored in Redis under the user id and a fresh
 // nanoid ("id:nanoid"). A token verifies only while its signature, algorithm
-// (HS256, pinned) and expiry are valid and its session still exists: revoking
-// the session, or letting it expire in Redis, ends the token. Public data rides
-// in the token (WithDataToken); private data stays in Redis (WithDataSession)
-// and comes back with Verify WithSession.
+// (pinned to its key's: HS256 for WithSecret) and expiry are valid and its
+// session still exists: revoking the session, or letting it expire in Redis,
+// ends the token. Public data rides in the token (WithDataToken); private data
+// stays in Redis (WithDataSession) and comes back with Verify WithSession.
 //
 // A user holds one session (the default: signing atomically revokes the user's
 // others) or many (WithMultiple(true)). Every user's keys share a Redis Cluster
@@ -56,7 +56,6 @@ package rjwt
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -74,11 +73,13 @@ type Client struct {
 	st        *store.Store
 	ownsRedis bool
 
-	secret    []byte
+	signer    *key            // nil: the client only verifies
+	keys      map[string]*key // by kid
+	keyList   []*key          // signer first, then verification keys as given
+	fast      []*key          // HS256 keys, matched by their exact header
 	parser    *jwt.Parser
 	validator *jwt.Validator
 	keyFunc   jwt.Keyfunc
-	macs      *macPool
 
 	multiple       bool
 	keyspaceEvents bool
@@ -94,8 +95,9 @@ type Client struct {
 	closeErr  error
 }
 
-// New makes a Client. It needs WithSecret; everything else has a default. New
-// does not contact Redis: the first call that needs Redis connects.
+// New makes a Client. It needs a key (WithSecret, WithSigningKey or
+// WithVerificationKey); everything else has a default. New does not contact
+// Redis: the first call that needs Redis connects.
 func New(opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -106,11 +108,7 @@ func New(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if cfg.secret == nil {
-		return nil, fmt.Errorf("rjwt: New: no secret: pass WithSecret with at least %d random bytes; rjwt has no default secret", MinSecretSize)
-	}
 	c := &Client{
-		secret:         cfg.secret,
 		multiple:       cfg.multiple,
 		keyspaceEvents: cfg.keyspaceEvents,
 		defaultTTL:     cfg.defaultTTL,
@@ -118,15 +116,10 @@ func New(opts ...Option) (*Client, error) {
 		maxSessions:    cfg.maxSessions,
 		maxData:        cfg.maxData,
 		refreshGrace:   cfg.refreshGrace,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-		),
 	}
-	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
-	c.macs = newMacPool(c.secret)
-	c.keyFunc = func(*jwt.Token) (any, error) { return c.secret, nil }
+	if err := c.initKeys(&cfg); err != nil {
+		return nil, err
+	}
 	retries := 0 // a client given WithRedisClient retries as it was told
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb

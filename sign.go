@@ -89,6 +89,7 @@ func marshalData(v any) (json.RawMessage, error) {
 // step. One Redis round trip.
 //
 // Errors: ErrInvalidID for an empty, too long or non-UTF-8 id; ErrInvalidTTL;
+// ErrNoSigningKey on a client that only verifies;
 // ErrTooLarge for a token over MaxTokenSize or session data over
 // WithMaxSessionData (checked before Redis is touched: nothing is written,
 // no session is revoked); ErrUnavailable when Redis is unreachable, slow or

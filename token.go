@@ -14,14 +14,29 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// hs256Header is the JOSE header of every token rjwt signs,
-// {"alg":"HS256","typ":"JWT"}, base64url-encoded. Verify checks tokens with
-// exactly this header on a fast path (below); any other header goes through
-// golang-jwt's general parser with the algorithm pinned to HS256.
+// b64 is the only base64 rjwt reads: base64url without padding, strict (the
+// unused low bits of a segment's last character must be zero, RFC 4648 §3.5),
+// so that each token has exactly one accepted spelling.
+var b64 = base64.RawURLEncoding.Strict()
+
+// canonical reports whether token is free of CR and LF. Go's base64 decoder
+// skips them, strict or not, and every other byte outside base64url's
+// alphabet already fails decoding on both paths (the fast path compares the
+// header's bytes exactly), so these two are all that is left to refuse.
+// IndexByte is vectorised: this costs a few nanoseconds per token.
+func canonical(token string) bool {
+	return strings.IndexByte(token, '\n') < 0 && strings.IndexByte(token, '\r') < 0
+}
+
+// hs256Header is the JOSE header rjwt signs with an HS256 key without a kid
+// (WithSecret), {"alg":"HS256","typ":"JWT"}, base64url-encoded. Verify
+// checks tokens whose header is exactly an HS256 key's own (this one, or with
+// the key's kid) on a fast path (below); any other header goes through
+// golang-jwt's general parser, with the algorithm pinned to the key's.
 const hs256Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 
 // macState is per-call scratch for signing and verifying: an HMAC-SHA256
-// keyed with the client's secret and buffers, pooled so the hot path does not
+// keyed with one HS256 key's secret and buffers, pooled so the hot path does not
 // build a new HMAC (two SHA-256 states and key pads) on every call.
 type macState struct {
 	mac hash.Hash
@@ -49,54 +64,68 @@ func (st *macState) macOf(signed string) []byte {
 	return st.mac.Sum(st.sum[:0])
 }
 
-// signToken encodes claims as a compact HS256 JWS. It produces exactly what
-// jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-// does, with one JSON pass and a pooled HMAC.
+// signToken encodes claims as a compact JWS signed with the client's signing
+// key. It produces exactly what golang-jwt's SignedString does for the same
+// header (alg, typ "JWT", and kid when the key has one) and claims, with one
+// JSON pass and, for HS256, a pooled HMAC.
 func (c *Client) signToken(claims *Claims) (string, error) {
+	k := c.signer
+	if k == nil {
+		return "", fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
+	}
 	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
 	if err != nil {
 		return "", err
 	}
-	enc := base64.RawURLEncoding
-	n := len(hs256Header) + 1 + enc.EncodedLen(len(payload))
-	out := make([]byte, 0, n+1+enc.EncodedLen(sha256.Size))
-	out = append(out, hs256Header...)
+	enc := b64
+	n := len(k.header) + 1 + enc.EncodedLen(len(payload))
+	out := make([]byte, 0, n+1+enc.EncodedLen(k.sigSize))
+	out = append(out, k.header...)
 	out = append(out, '.')
 	out = enc.AppendEncode(out, payload)
 
-	st := c.macs.get()
+	if k.macs == nil {
+		sig, err := k.method.Sign(string(out), k.sign)
+		if err != nil {
+			return "", fmt.Errorf("%s: %v", k.alg, err)
+		}
+		out = append(out, '.')
+		return string(enc.AppendEncode(out, sig)), nil
+	}
+	st := k.macs.get()
 	st.mac.Reset()
 	st.mac.Write(out)
 	sum := st.mac.Sum(st.sum[:0])
 	out = append(out, '.')
 	out = enc.AppendEncode(out, sum)
-	c.macs.put(st)
+	k.macs.put(st)
 	return string(out), nil
 }
 
-// parseFast verifies a token that carries rjwt's own header: signature
-// first (constant time), then the claims' JSON, then golang-jwt's validator
-// for exp, iat and nbf, so the semantics match the general parser's.
-func (c *Client) parseFast(token string, claims *Claims) error {
-	rest := token[len(hs256Header)+1:]
+// parseFast verifies a token whose header is exactly HS256 key k's (so its
+// alg and kid are k's, and it has no crit): signature first (constant time),
+// then the claims' JSON, then golang-jwt's validator for exp, iat and nbf, so
+// the semantics match the general parser's.
+func (c *Client) parseFast(k *key, token string, claims *Claims) error {
+	rest := token[len(k.header)+1:]
 	dot := strings.IndexByte(rest, '.')
 	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
-		return fmt.Errorf("%w: %w: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
+		return fmt.Errorf("%w: %v: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
 	}
 	payload, sig := rest[:dot], rest[dot+1:]
-	enc := base64.RawURLEncoding
+	enc := b64
 
-	st := c.macs.get()
-	defer c.macs.put(st)
+	st := k.macs.get()
+	defer k.macs.put(st)
 	if enc.DecodedLen(len(sig)) != sha256.Size {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
 	st.buf = append(st.buf[:0], sig...)
 	if n, err := enc.Decode(st.sig[:], st.buf); err != nil || n != sha256.Size {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
-	if !hmac.Equal(st.macOf(token[:len(hs256Header)+1+dot]), st.sig[:]) {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
+	if !hmac.Equal(st.macOf(token[:len(k.header)+1+dot]), st.sig[:]) {
+		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
 	}
 
 	// The signature holds, so the payload is ours; decode it in one pass.
@@ -104,10 +133,10 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 	raw := make([]byte, enc.DecodedLen(len(payload)))
 	n, err := enc.Decode(raw, st.buf)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
 	if err := claims.UnmarshalJSON(raw[:n]); err != nil {
-		return fmt.Errorf("%w: %w: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
 	if err := c.validator.Validate(claims); err != nil {
 		return claimsErr(err)
@@ -117,9 +146,23 @@ func (c *Client) parseFast(token string, claims *Claims) error {
 
 // claimsErr maps golang-jwt's errors to rjwt's sentinels: an expired token is
 // ErrTokenExpired and nothing else; every other failure is ErrInvalidToken.
+// golang-jwt's error is in the message only, not in the chain: its errors are
+// not part of rjwt's API.
 func claimsErr(err error) error {
 	if errors.Is(err, jwt.ErrTokenExpired) {
-		return fmt.Errorf("%w: %w", ErrTokenExpired, err)
+		return fmt.Errorf("%w: %v", ErrTokenExpired, err)
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+}
+
+// errCrit is keyFunc's answer to a header with "crit": it names extensions
+// the recipient must understand, and rjwt understands none (RFC 7515 §4.1.11).
+var errCrit = errors.New(`the header has "crit": rjwt supports no critical header extension`)
+
+// checkHeader refuses what golang-jwt's parser does not check in a header.
+func checkHeader(h map[string]any) error {
+	if _, ok := h["crit"]; ok {
+		return errCrit
+	}
+	return nil
 }

@@ -23,14 +23,16 @@ func WithSession() VerifyOption { return withSession }
 func withSession(o *verifyOptions) { o.session = true }
 
 // Verify checks a token and returns its claims. A token verifies only if its
-// signature, algorithm (HS256) and expiry are valid AND its session still
+// signature, algorithm (its key's, chosen by kid) and expiry (give or take
+// the leeway, WithLeeway) are valid AND its session still
 // exists in Redis. One Redis round trip.
 //
-// Errors: ErrInvalidToken (malformed, over MaxTokenSize, bad signature, another
-// algorithm or "none"), ErrTokenExpired, ErrSessionNotFound (revoked, replaced
-// in single mode, expired in Redis, or its index entry evicted),
-// ErrUnavailable (Redis unreachable or slow: never a successful
-// verification), or another wrapped Redis error.
+// Errors: ErrInvalidToken (malformed, over MaxTokenSize, not canonical
+// base64url, bad signature, a "crit" header, another algorithm or "none"),
+// ErrTokenExpired, ErrSessionNotFound (revoked, replaced in single mode,
+// expired in Redis, or its index entry evicted), ErrUnavailable (Redis
+// unreachable or slow: never a successful verification), or another wrapped
+// Redis error.
 //
 // Verify only reads: it runs when Redis is out of memory, and a retry of it
 // is harmless.
@@ -65,9 +67,12 @@ func (c *Client) parse(token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrInvalidToken, len(token), MaxTokenSize)
 	}
+	if !canonical(token) {
+		return nil, fmt.Errorf("%w: a byte outside base64url and '.'", ErrInvalidToken)
+	}
 	claims := new(Claims)
-	if len(token) > len(hs256Header) && token[len(hs256Header)] == '.' && token[:len(hs256Header)] == hs256Header {
-		if err := c.parseFast(token, claims); err != nil {
+	if k := c.fastKey(token); k != nil {
+		if err := c.parseFast(k, token, claims); err != nil {
 			return nil, err
 		}
 	} else if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
