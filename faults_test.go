@@ -574,3 +574,28 @@ func TestSessionsPerUserAreCapped(t *testing.T) {
 	_, err = rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithMaxSessions(-1))
 	assert.Error(t, err)
 }
+
+// TestDeadlinesHoldOnASilentNetwork: a Redis that accepts connections but
+// never answers (a partition, a hung server) costs a call its deadline, not
+// more.
+func TestDeadlinesHoldOnASilentNetwork(t *testing.T) {
+	srv := redistest.Start(t)
+	px := redistest.StartProxy(t, srv.Addr())
+	c := faultClient(t, px.Addr(), rjwt.WithHealthCheck(time.Hour))
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "silent")
+	require.NoError(t, err)
+	px.SetBlackhole(true)
+	px.CloseAll() // no pooled connection survives: the next call dials into the silence
+	for _, d := range []time.Duration{100 * time.Millisecond, 300 * time.Millisecond} {
+		cctx, cancel := context.WithTimeout(ctx, d)
+		start := time.Now()
+		_, err := c.Verify(cctx, tok)
+		took := time.Since(start)
+		cancel()
+		require.ErrorIs(t, err, rjwt.ErrUnavailable)
+		t.Logf("Verify with a %v deadline on a silent network: %v", d, took.Round(time.Millisecond))
+		assert.Less(t, took, d+250*time.Millisecond, "the deadline bounds the call")
+	}
+	px.SetBlackhole(false)
+}
