@@ -1,13 +1,12 @@
 package rjwt_test
 
 import (
-	"crypto/rand"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rjwt/rjwt"
 	"github.com/rjwt/rjwt/internal/redistest"
+	"github.com/rjwt/rjwt/internal/rjwttest"
 )
 
 // redisAddr is the private redis-server this package's tests and examples
@@ -16,33 +15,26 @@ var redisAddr string
 
 func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
 
-// testSecret is a fixed 32-byte key for tests and examples.
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
+// testSecret is the shared fixed 32-byte key for tests and examples.
+var testSecret = rjwttest.Secret
 
 // newClient makes a client on the package's Redis with a key prefix of the
-// test's own, so tests never see each other's keys.
+// test's own, so tests never see each other's keys (internal/rjwttest, shared
+// by every package's tests).
 func newClient(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
-	prefix := "test:" + strings.NewReplacer("/", ":", " ", "_").Replace(t.Name()) + ":" + rand.Text()[:6] + ":"
-	base := []rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix(prefix)}
-	c, err := rjwt.New(append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prefixes.Store(c, prefix)
-	t.Cleanup(func() { c.Close(); prefixes.Delete(c) })
-	return c
+	return rjwttest.NewClient(t, redisAddr, opts...)
 }
 
-// prefixes maps each newClient client to its key prefix.
+// prefixes holds the prefixes of clients made here without newClient
+// (keyedClient, whose keys are not the shared test secret).
 var prefixes sync.Map
 
-// prefixOf is the key prefix newClient gave c.
+// prefixOf is the key prefix newClient (or keyedClient) gave c.
 func prefixOf(t testing.TB, c *rjwt.Client) string {
 	t.Helper()
-	p, ok := prefixes.Load(c)
-	if !ok {
-		t.Fatal("client not made by newClient")
+	if p, ok := prefixes.Load(c); ok {
+		return p.(string)
 	}
-	return p.(string)
+	return rjwttest.Prefix(c)
 }

@@ -2,12 +2,12 @@ package rjwthttp_test
 
 import (
 	"context"
-	"crypto/rand"
 	"sync"
 	"testing"
 
 	"github.com/rjwt/rjwt"
 	"github.com/rjwt/rjwt/internal/redistest"
+	"github.com/rjwt/rjwt/internal/rjwttest"
 	"github.com/rjwt/rjwt/rjwthttp"
 )
 
@@ -15,17 +15,13 @@ var redisAddr string
 
 func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
 
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
+var testSecret = rjwttest.Secret
 
+// newClient makes a client on the package's Redis with a key prefix of the
+// test's own (internal/rjwttest, shared by every package's tests).
 func newClient(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
-	base := []rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("http:" + rand.Text()[:8] + ":")}
-	c, err := rjwt.New(append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return rjwttest.NewClient(t, redisAddr, opts...)
 }
 
 // memAccounts is a test account store. Real ones hash passwords (see the
