@@ -1,66 +1,29 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/rjwt/rjwt"
+	"github.com/rjwt/rjwt/internal/store"
 )
 
-// This file is the command's only knowledge of rjwt's key layout (the
-// core's keys.go); everything else goes through the public API. stats needs
-// it because the core offers no way to count sessions and users across the
-// keyspace. With prefix P, user u (escaped: '%' → %25, '{' → %7B, '}' → %7D)
-// has
-//
-//	P{u}:<nanoid>   a hash per session (field d: the private data)
-//	P{u}:idx        a sorted set indexing the user's sessions
-//
-// Keys under P that match neither are counted as "other": the layout may
-// gain keys, and stats says so rather than guessing.
+// stats needs to tell rjwt's keys apart across the keyspace, which the
+// public API does not offer; internal/store, the owner of the key layout,
+// does (Keys.Classify), so the command knows nothing of the layout itself.
+// Keys under the prefix that are none of rjwt's are counted as "other":
+// another application's keys, or a newer layout.
 
-type keyKind int
+type keyKind = store.KeyKind
 
 const (
-	kindOther keyKind = iota
-	kindSession
-	kindIndex
+	kindOther   = store.OtherKey
+	kindSession = store.SessionKey
+	kindIndex   = store.IndexKey
+	kindAnswer  = store.AnswerKey
 )
 
 // prefixPattern is the SCAN pattern of every key under prefix.
 func prefixPattern(prefix string) string { return rjwt.EscapePattern(prefix) + "*" }
 
-// classifyKey tells a session key from an index key from anything else
-// under prefix. user is the escaped user id between the braces: one string
-// per user, enough to count users without unescaping.
-func classifyKey(prefix, key string) (kind keyKind, user string) {
-	rest, ok := strings.CutPrefix(key, prefix)
-	if !ok || !strings.HasPrefix(rest, "{") {
-		return kindOther, ""
-	}
-	end := strings.Index(rest, "}:")
-	if end < 2 || strings.ContainsAny(rest[1:end], "{}") {
-		return kindOther, ""
-	}
-	user, tail := rest[1:end], rest[end+2:]
-	switch {
-	case tail == "idx":
-		return kindIndex, user
-	case isNanoid(tail):
-		return kindSession, user
-	}
-	return kindOther, ""
-}
-
-// isNanoid: 21 characters of [A-Za-z0-9_-], as the core's session ids.
-func isNanoid(s string) bool {
-	if len(s) != 21 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
+// classifyKey says what key is and whose (the user id).
+func classifyKey(prefix, key string) (keyKind, string) {
+	return store.Keys{Prefix: prefix}.Classify(key)
 }

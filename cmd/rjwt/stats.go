@@ -93,6 +93,8 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 			case kindIndex:
 				out.Indexes++
 				idxSample.add(k)
+			case kindAnswer:
+				// a Revoke's answer, gone within 60s
 			default:
 				out.OtherKeys++
 			}

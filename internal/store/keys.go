@@ -109,3 +109,40 @@ func ValidNanoid(s string) bool {
 	}
 	return true
 }
+
+// KeyKind says what a key under the prefix is.
+type KeyKind int
+
+// The kinds of key Classify tells apart.
+const (
+	OtherKey   KeyKind = iota // not rjwt's, or a layout this version does not know
+	SessionKey                // a session's hash
+	IndexKey                  // a user's index
+	AnswerKey                 // a Revoke or RevokeAll answer, kept 60s
+)
+
+// Classify tells what key is and, for rjwt's keys, whose: the user id.
+func (k Keys) Classify(key string) (KeyKind, string) {
+	if id, _, ok := k.ParseSession(key); ok {
+		return SessionKey, id
+	}
+	rest, ok := strings.CutPrefix(key, k.Prefix)
+	if !ok || !strings.HasPrefix(rest, "{") {
+		return OtherKey, ""
+	}
+	end := strings.LastIndex(rest, "}:")
+	if end < 2 || strings.ContainsAny(rest[1:end], "{}") {
+		return OtherKey, ""
+	}
+	id := idUnescaper.Replace(rest[1:end])
+	if !ValidID(id) {
+		return OtherKey, ""
+	}
+	switch tail := rest[end+2:]; {
+	case tail == indexSuffix:
+		return IndexKey, id
+	case strings.HasPrefix(tail, opInfix) && ValidNanoid(tail[len(opInfix):]):
+		return AnswerKey, id
+	}
+	return OtherKey, ""
+}

@@ -39,3 +39,21 @@ func TestKeyLayoutRoundTripsEveryID(t *testing.T) {
 		}
 	}
 }
+
+func TestClassify(t *testing.T) {
+	k := Keys{Prefix: "p:"}
+	nano := strings.Repeat("A", NanoidLen)
+	for _, id := range []string{"alice", "a}:idx", "{x}", "a:b", "%7B"} {
+		for key, want := range map[string]KeyKind{k.Session(id, nano): SessionKey, k.Index(id): IndexKey, k.op(id, nano): AnswerKey} {
+			kind, got := k.Classify(key)
+			if kind != want || got != id {
+				t.Errorf("Classify(%q) = %v, %q; want %v, %q", key, kind, got, want, id)
+			}
+		}
+	}
+	for _, key := range []string{"p:", "q:{a}:idx", "p:{a}:other", "p:a:idx", "p:{a}:op:short"} {
+		if kind, _ := k.Classify(key); kind != OtherKey {
+			t.Errorf("Classify(%q) = %v; want OtherKey", key, kind)
+		}
+	}
+}
