@@ -102,6 +102,20 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 	return string(out), nil
 }
 
+// tokenLen is the length of the token signToken would make of claims,
+// without signing (every key's signature has a fixed size).
+func (c *Client) tokenLen(claims *Claims) (int, error) {
+	k := c.signer
+	if k == nil {
+		return 0, fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
+	}
+	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
+	if err != nil {
+		return 0, err
+	}
+	return len(k.header) + 1 + b64.EncodedLen(len(payload)) + 1 + b64.EncodedLen(k.sigSize), nil
+}
+
 // parseFast verifies a token whose header is exactly HS256 key k's (so its
 // alg and kid are k's, and it has no crit): signature first (constant time),
 // then the claims' JSON, then golang-jwt's validator for exp, iat and nbf, so
