@@ -260,3 +260,33 @@ func TestAttackOneBrokenProbeConnectionMarksRedisDown(t *testing.T) {
 	assert.Zero(t, failed, "Verifies failed with Redis up: one broken connection made the client fail fast")
 	noEvent(t, c, 100*time.Millisecond, rjwt.EventDisconnected)
 }
+
+// TestAttackTimedOutSignRunsLateAndEndsTheNewerLogin: a Sign that timed out
+// on a silent network (a partition) is still in TCP's queue; when the
+// network heals Redis runs it. In single mode that late run ends the
+// session the user made since with a second login that succeeded: the user
+// is logged out by the login that failed. Sign's doc says only that "the
+// session may exist unused until its TTL". A fix needs the script to refuse
+// a run past the call's deadline (passed in, with a skew margin), or the
+// caller to revoke the session a failed Sign may have made.
+func TestAttackTimedOutSignRunsLateAndEndsTheNewerLogin(t *testing.T) {
+	srv := redistest.Start(t)
+	px := redistest.StartProxy(t, srv.Addr())
+	ctx := context.Background()
+	app := faultClient(t, px.Addr(), rjwt.WithHealthCheck(time.Hour))
+	other := faultClient(t, srv.Addr())
+	_, err := app.Sign(ctx, "warm")
+	require.NoError(t, err)
+
+	px.SetBlackhole(true)
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = app.Sign(cctx, "late")
+	cancel()
+	require.ErrorIs(t, err, rjwt.ErrUnavailable, "the login failed")
+	newer, err := other.Sign(ctx, "late") // the user logs in again, through another instance
+	require.NoError(t, err)
+	px.SetBlackhole(false) // the partition heals: TCP delivers what it held
+	time.Sleep(300 * time.Millisecond)
+	_, err = other.Verify(ctx, newer)
+	assert.NoError(t, err, "a Sign that failed must not end the login that succeeded after it")
+}
