@@ -290,3 +290,37 @@ func TestAttackTimedOutSignRunsLateAndEndsTheNewerLogin(t *testing.T) {
 	_, err = other.Verify(ctx, newer)
 	assert.NoError(t, err, "a Sign that failed must not end the login that succeeded after it")
 }
+
+// TestAttackTimedOutRefreshRunsLateAndRevokesTheSession: the Refresh
+// counterpart, and worse: a Refresh that timed out on a partition is retried
+// by the client (the documented answer to ErrUnavailable) and succeeds;
+// when the partition heals after the grace, Redis runs the first Refresh,
+// which presents the replaced id with a successor that is not current, and
+// takes itself for a thief: the session is revoked, and the user with it.
+func TestAttackTimedOutRefreshRunsLateAndRevokesTheSession(t *testing.T) {
+	srv := redistest.Start(t)
+	px := redistest.StartProxy(t, srv.Addr())
+	ctx := context.Background()
+	const grace = 200 * time.Millisecond
+	app := faultClient(t, px.Addr(), rjwt.WithHealthCheck(time.Hour), rjwt.WithRefreshGrace(grace))
+	other := faultClient(t, srv.Addr(), rjwt.WithRefreshGrace(grace))
+	warm, err := app.SignPair(ctx, "warm")
+	require.NoError(t, err)
+	_, err = app.Refresh(ctx, warm.RefreshToken) // loads the script
+	require.NoError(t, err)
+	p, err := other.SignPair(ctx, "late-refresh")
+	require.NoError(t, err)
+
+	px.SetBlackhole(true)
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = app.Refresh(cctx, p.RefreshToken)
+	cancel()
+	require.ErrorIs(t, err, rjwt.ErrUnavailable)
+	p2, err := other.Refresh(ctx, p.RefreshToken) // the client tries again, and gets through
+	require.NoError(t, err)
+	time.Sleep(2 * grace)
+	px.SetBlackhole(false) // the partition heals: Redis runs the first Refresh now
+	time.Sleep(300 * time.Millisecond)
+	_, err = other.Verify(ctx, p2.Token)
+	assert.NoError(t, err, "the session the client refreshed must live")
+}
