@@ -14,6 +14,7 @@ import (
 //
 //	P{u}:<nanoid>   a hash per session (field d: the private data)
 //	P{u}:idx        a sorted set indexing the user's sessions
+//	P{u}:op:<id>    the 60 s answer of one Sign, Revoke or RevokeAll
 //
 // Keys under P that match neither are counted as "other": the layout may
 // gain keys, and stats says so rather than guessing.
@@ -24,6 +25,7 @@ const (
 	kindOther keyKind = iota
 	kindSession
 	kindIndex
+	kindAnswer
 )
 
 // prefixPattern is the SCAN pattern of every key under prefix.
@@ -47,6 +49,8 @@ func classifyKey(prefix, key string) (kind keyKind, user string) {
 		return kindIndex, user
 	case isNanoid(tail):
 		return kindSession, user
+	case strings.HasPrefix(tail, "op:") && isNanoid(tail[3:]):
+		return kindAnswer, user
 	}
 	return kindOther, ""
 }

@@ -21,13 +21,14 @@ const scanCount = 1000
 const memorySample = 100
 
 type statsOut struct {
-	Prefix    string `json:"prefix"`
-	Sessions  int64  `json:"sessions"`
-	Users     int64  `json:"users"`
-	Indexes   int64  `json:"indexes"`
-	OtherKeys int64  `json:"otherKeys"`
-	DBKeys    int64  `json:"dbKeys"`
-	Scan      struct {
+	Prefix     string `json:"prefix"`
+	Sessions   int64  `json:"sessions"`
+	Users      int64  `json:"users"`
+	Indexes    int64  `json:"indexes"`
+	AnswerKeys int64  `json:"answerKeys"` // 60 s answers of Sign, Revoke and RevokeAll
+	OtherKeys  int64  `json:"otherKeys"`
+	DBKeys     int64  `json:"dbKeys"`
+	Scan       struct {
 		Calls      int    `json:"calls"`
 		DurationMs int64  `json:"durationMs"`
 		Note       string `json:"note"`
@@ -93,6 +94,8 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 			case kindIndex:
 				out.Indexes++
 				idxSample.add(k)
+			case kindAnswer:
+				out.AnswerKeys++
 			default:
 				out.OtherKeys++
 			}
@@ -243,6 +246,7 @@ func printStats(c *cli, out *statsOut) error {
 	fmt.Fprintf(tw, "live sessions\t%d\n", out.Sessions)
 	fmt.Fprintf(tw, "users\t%d\n", out.Users)
 	fmt.Fprintf(tw, "user indexes\t%d\n", out.Indexes)
+	fmt.Fprintf(tw, "answer keys\t%d (Sign, Revoke, RevokeAll answers, kept 60 s)\n", out.AnswerKeys)
 	fmt.Fprintf(tw, "other keys\t%d\n", out.OtherKeys)
 	fmt.Fprintf(tw, "database keys\t%d (DBSIZE)\n", out.DBKeys)
 	fmt.Fprintf(tw, "scan\t%d SCAN call(s) in %dms; %s\n", out.Scan.Calls, out.Scan.DurationMs, out.Scan.Note)
