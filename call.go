@@ -49,7 +49,8 @@ func EscapePattern(s string) string {
 }
 
 // SessionPattern is the glob pattern matching the session keys of user id
-// (and its index), for use with the helper calls.
+// (and its index, and the answer keys its recent Sign, Revoke and RevokeAll
+// calls keep for 60 s), for use with the helper calls.
 func (c *Client) SessionPattern(id string) string {
 	return EscapePattern(c.st.UserBase(id)) + "*"
 }

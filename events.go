@@ -285,6 +285,13 @@ func (c *Client) prober(interval time.Duration) {
 		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
 		err := c.rdb.Ping(ctx).Err()
 		cancel()
+		if store.BrokenConn(err) && c.ev.ctx.Err() == nil {
+			// Only this connection broke (an idle reset, CLIENT KILL): one
+			// PING on another says whether Redis is down.
+			ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
+			err = c.rdb.Ping(ctx).Err()
+			cancel()
+		}
 		if c.ev.ctx.Err() != nil {
 			return
 		}

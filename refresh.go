@@ -118,8 +118,10 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 // ErrRefreshReused and an EventRefreshReused is sent.
 //
 // Errors: ErrInvalidToken (also for an access token), ErrTokenExpired,
-// ErrSessionNotFound, ErrRefreshReused, ErrNoSigningKey, or a wrapped Redis
-// error.
+// ErrSessionNotFound, ErrRefreshReused, ErrNoSigningKey, ErrTooLarge (the new
+// pair would be over MaxTokenSize with the current signing key, say after a
+// key rotation: checked before Redis, the refresh token is not spent), or a
+// wrapped Redis error.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	if c.signer == nil { // before the rotation in Redis, which would spend the token
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", ErrNoSigningKey)
@@ -136,6 +138,18 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		return Pair{}, fmt.Errorf("rjwt: refresh: nanoid: %w", err)
 	}
 	nano := old.RegisteredClaims.ID
+	// Measure the pair before Redis spends the presented token: the signing
+	// key may have changed since SignPair (a kid, a longer signature), and a
+	// pair over MaxTokenSize would never verify. The refresh token carries
+	// every claim of the access token and more, with a TTL at least as long
+	// and times of the same width, so it bounds both.
+	probe := c.accessClaims(old.ID, nano, old.DataToken, old.TTL, time.Now())
+	probe.RefreshID = newID
+	if n, err := c.tokenLen(c.refreshClaims(probe, old.TTL, probe.IssuedAt.Time)); err != nil {
+		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
+	} else if n > MaxTokenSize {
+		return Pair{}, fmt.Errorf("%w: the refreshed tokens would take %d bytes with the current signing key, over MaxTokenSize (%d); the refresh token was not spent", ErrTooLarge, n, MaxTokenSize)
+	}
 	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL, Grace: c.refreshGrace})
 	if err != nil {
 		return Pair{}, err

@@ -1,13 +1,17 @@
 package rjwt
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
+	"math/big"
 	"strings"
 	"sync"
 
@@ -85,7 +89,13 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 	out = enc.AppendEncode(out, payload)
 
 	if k.macs == nil {
-		sig, err := k.method.Sign(string(out), k.sign)
+		var sig []byte
+		var err error
+		if ec, ok := k.sign.(*ecdsa.PrivateKey); ok {
+			sig, err = signES256(ec, out)
+		} else {
+			sig, err = k.method.Sign(string(out), k.sign)
+		}
 		if err != nil {
 			return "", fmt.Errorf("%s: %v", k.alg, err)
 		}
@@ -100,6 +110,41 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 	out = enc.AppendEncode(out, sum)
 	k.macs.put(st)
 	return string(out), nil
+}
+
+// signES256 signs an ES256 JWS deterministically (RFC 6979; Go's ecdsa
+// signs so when given no random source), so that the same claims make the
+// same token: a refresh that Redis answers twice (a retry, the grace
+// window) rebuilds the very same strings, as with HS256, EdDSA and RS256.
+// The signature is R || S, 32 bytes each (RFC 7518 §3.4).
+func signES256(k *ecdsa.PrivateKey, signingInput []byte) ([]byte, error) {
+	digest := sha256.Sum256(signingInput)
+	der, err := k.Sign(nil, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) > 0 {
+		return nil, fmt.Errorf("ecdsa signature: %v", err)
+	}
+	sig := make([]byte, 64)
+	rs.R.FillBytes(sig[:32])
+	rs.S.FillBytes(sig[32:])
+	return sig, nil
+}
+
+// tokenLen is the length of the token signToken would make of claims,
+// without signing (every key's signature has a fixed size).
+func (c *Client) tokenLen(claims *Claims) (int, error) {
+	k := c.signer
+	if k == nil {
+		return 0, fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
+	}
+	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
+	if err != nil {
+		return 0, err
+	}
+	return len(k.header) + 1 + b64.EncodedLen(len(payload)) + 1 + b64.EncodedLen(k.sigSize), nil
 }
 
 // parseFast verifies a token whose header is exactly HS256 key k's (so its

@@ -89,6 +89,21 @@ func unavailable(err error) bool {
 // in failover, a script running too long.
 var unavailablePrefixes = []string{"OOM ", "LOADING ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY ", "NOREPLICAS ", "MISCONF "}
 
+// BrokenConn reports whether err says only that the connection a command
+// used broke (EOF, reset, broken pipe): Redis may be fine, and the command
+// may be sent again on another connection. A timeout or a refused dial is
+// not a broken connection.
+func BrokenConn(err error) bool {
+	if err == nil || isDialError(err) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // retryable reports whether a failed call may be sent again on another
 // connection: the connection it used broke (reset, EOF), or Redis said
 // "try again" (LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY after
@@ -98,11 +113,7 @@ func retryable(err error) bool {
 	if err == nil || isDialError(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	if BrokenConn(err) {
 		return true
 	}
 	var re redis.Error

@@ -19,9 +19,12 @@ import (
 //	                        its index entry, so an evicted index logs its
 //	                        user out rather than hide live sessions from
 //	                        RevokeAll.
-//	rjwt:{alice}:op:<id>    the answer of one Revoke or RevokeAll, kept 60s
-//	                        so that a call Redis ran twice (a retry after a
-//	                        lost reply) reports what the first run did.
+//	rjwt:{alice}:op:<id>    the answer of one Sign (id: the new session's
+//	                        nanoid), Revoke or RevokeAll (id: a request id),
+//	                        kept 60s so that a call Redis ran twice (a retry
+//	                        after a lost reply) reports what the first run
+//	                        did, and a Sign run again never recreates a
+//	                        session revoked since.
 //
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the

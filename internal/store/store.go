@@ -216,7 +216,9 @@ type SignArgs struct {
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
 // the user it ended (single mode, or the limit in multiple mode). One round
-// trip. Run twice, the second run finds the session and changes nothing.
+// trip. Run twice, the second run finds the first's answer (kept 60 s under
+// op:<nanoid>) and changes nothing, even if the session was revoked or
+// replaced meanwhile: it never brings a revoked session back.
 func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	base := s.UserBase(a.ID)
 	single, access := "0", ""
@@ -226,7 +228,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	if a.RefreshID != "" {
 		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
 	}
-	cmd, err := s.run(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano},
+	cmd, err := s.run(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
 		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions)
 	if err != nil {
 		return 0, err

@@ -4,18 +4,20 @@
 -- ARGV[1] nanoid
 -- Returns 1 when it ended a live session, 0 when there was none.
 --
--- Safe to run twice: the answer is kept 60s under KEYS[3], and a second run
--- with the same request returns it instead of "none". allow-oom: ending a
--- session must work when Redis is out of memory (it frees memory).
+-- Safe to run twice: an answer of 1 is kept 60s under KEYS[3], and a second
+-- run with the same request returns it instead of "none". An answer of 0 is
+-- not kept (a second run finds nothing either): a Revoke that ended nothing
+-- writes nothing, so replayed logouts cannot grow Redis, even past maxmemory.
+-- allow-oom: ending a session must work when Redis is out of memory (it
+-- frees memory, more than the answer key takes).
 local done = redis.call('GET', KEYS[3])
 if done then
   return tonumber(done)
 end
 local z = redis.call('ZREM', KEYS[1], ARGV[1])
 local d = redis.call('DEL', KEYS[2])
-local n = 0
 if z == 1 and d == 1 then
-  n = 1
+  redis.call('SET', KEYS[3], 1, 'PX', 60000)
+  return 1
 end
-redis.call('SET', KEYS[3], n, 'PX', 60000)
-return n
+return 0

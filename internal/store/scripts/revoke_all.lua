@@ -4,8 +4,10 @@
 -- ARGV[1] the user's key base (session key = base .. nanoid)
 -- Returns how many live sessions it ended.
 --
--- Safe to run twice (the answer is kept 60s under KEYS[2]). allow-oom: it
--- frees memory. A session whose hash is gone (expired, evicted) is not counted.
+-- Safe to run twice (a non-zero answer is kept 60s under KEYS[2]; a zero one
+-- is not written, so a RevokeAll that ended nothing writes nothing, even out
+-- of memory). allow-oom: it frees memory. A session whose hash is gone
+-- (expired, evicted) is not counted.
 local done = redis.call('GET', KEYS[2])
 if done then
   return tonumber(done)
@@ -21,5 +23,7 @@ for i = 1, #ids do
   end
 end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], n, 'PX', 60000)
+if n > 0 then
+  redis.call('SET', KEYS[2], n, 'PX', 60000)
+end
 return n

@@ -1,6 +1,6 @@
 #!lua
 -- sign: create one session atomically.
--- KEYS[1] index   KEYS[2] the new session
+-- KEYS[1] index   KEYS[2] the new session   KEYS[3] its answer key (op:<nanoid>)
 -- ARGV[1] nanoid of the new session (chosen by the client, so a second run
 --         of the same call finds its own session)
 -- ARGV[2] private data (may be empty)
@@ -12,13 +12,23 @@
 -- ARGV[8] most sessions a user may hold in multiple mode (0: no limit)
 -- Returns how many other sessions it ended.
 --
+-- Safe to run twice: the first run keeps its answer 60s under KEYS[3], and a
+-- second run returns it without writing, even when the session it created
+-- was revoked or replaced since (RevokeAll, Revoke, a newer Sign in single
+-- mode, the cap): the hash alone cannot tell "ran before" from "never ran"
+-- once it is deleted, and recreating it would bring a revoked session back.
+--
 -- Writes, so Redis refuses it whole when out of memory under noeviction (no
 -- allow-oom flag): nothing is written. Its first write is the HSET that
 -- creates the session, so a server that cannot read the flags line refuses
 -- it there, before anything is written. Index scores use Redis's clock.
 local ttl = tonumber(ARGV[3])
+local done = redis.call('GET', KEYS[3])
+if done then
+  return tonumber(done) -- this call ran before (a retry after a lost reply)
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  return 0 -- this call ran before (a retry after a lost reply)
+  return 0 -- ran before, by a version without answer keys
 end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -64,4 +74,5 @@ redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
+redis.call('SET', KEYS[3], ended, 'PX', 60000)
 return ended
