@@ -29,6 +29,7 @@ type config struct {
 	defaultTTL     time.Duration
 	prefix         string
 	timeout        time.Duration
+	ops            opsConfig // logging: logging.go
 	eventBuffer    int
 	healthInterval time.Duration
 	maxSessions    int

@@ -57,6 +57,7 @@ package rjwt
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +90,9 @@ type Client struct {
 	refreshGrace   time.Duration
 
 	ev events
+
+	log     *slog.Logger // never nil: logging.go
+	userLog *slog.Logger // WithLogger's, or nil
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,6 +128,7 @@ func New(opts ...Option) (*Client, error) {
 			jwt.WithIssuedAt(),
 		),
 	}
+	c.initLogging(&cfg)
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	c.macs = newMacPool(c.secret)
 	c.keyFunc = func(*jwt.Token) (any, error) { return c.secret, nil }
@@ -147,6 +152,7 @@ func New(opts ...Option) (*Client, error) {
 		if strings.HasPrefix(cfg.addr, "/") {
 			o.Network = "unix"
 		}
+		o.Dialer = c.dialer(o)
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
