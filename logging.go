@@ -48,9 +48,11 @@ func WithLogger(l *slog.Logger) Option {
 // none. rjwthttp logs through it unless told otherwise.
 func (c *Client) Logger() *slog.Logger { return c.userLog }
 
-// opsConfig is the configuration of logging.
+// opsConfig is the configuration of logging and URLs.
 type opsConfig struct {
-	logger *slog.Logger
+	logger  *slog.Logger
+	url     *redis.Options // WithURL's, parsed
+	addrSet bool           // WithAddr was given
 }
 
 // discardLogger is a client's logger without WithLogger.

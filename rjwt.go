@@ -152,6 +152,7 @@ func New(opts ...Option) (*Client, error) {
 		if strings.HasPrefix(cfg.addr, "/") {
 			o.Network = "unix"
 		}
+		cfg.ops.applyURL(o)
 		o.Dialer = c.dialer(o)
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
