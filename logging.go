@@ -48,9 +48,10 @@ func WithLogger(l *slog.Logger) Option {
 // none. rjwthttp logs through it unless told otherwise.
 func (c *Client) Logger() *slog.Logger { return c.userLog }
 
-// opsConfig is the configuration of logging and URLs.
+// opsConfig is the configuration of logging, hooks and URLs.
 type opsConfig struct {
 	logger  *slog.Logger
+	hooks   []Hooks
 	url     *redis.Options // WithURL's, parsed
 	addrSet bool           // WithAddr was given
 }

@@ -29,7 +29,7 @@ type config struct {
 	defaultTTL     time.Duration
 	prefix         string
 	timeout        time.Duration
-	ops            opsConfig // logging, URL: logging.go
+	ops            opsConfig // logging, hooks, URL: logging.go
 	eventBuffer    int
 	healthInterval time.Duration
 	maxSessions    int

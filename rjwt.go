@@ -93,6 +93,8 @@ type Client struct {
 
 	log     *slog.Logger // never nil: logging.go
 	userLog *slog.Logger // WithLogger's, or nil
+	hooks   []Hooks
+	counts  [numOps]opCounters
 
 	closeOnce sync.Once
 	closeErr  error
@@ -129,6 +131,7 @@ func New(opts ...Option) (*Client, error) {
 		),
 	}
 	c.initLogging(&cfg)
+	c.hooks = cfg.ops.hooks
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	c.macs = newMacPool(c.secret)
 	c.keyFunc = func(*jwt.Token) (any, error) { return c.secret, nil }
