@@ -275,3 +275,21 @@ func TestCountingAllocatesNothing(t *testing.T) {
 		t.Errorf("counted %+v", got)
 	}
 }
+
+// BenchmarkCounting is what Stats costs each call: begin and end without
+// hooks, from every core at once.
+func BenchmarkCounting(b *testing.B) {
+	c, err := New(WithSecret(testKey), WithAddr("127.0.0.1:1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ctx, cl := c.begin(ctx, OpVerify)
+			c.end(ctx, cl, nil)
+		}
+	})
+}
