@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/redistest"
 )
 
 // recorder is a slog.Handler that keeps every record, for tests.
@@ -125,10 +127,11 @@ func TestLoggerRoutesGoRedisDialFailures(t *testing.T) {
 		_, ok := rec.find(slog.LevelDebug, "failed to dial")
 		return ok
 	})
-	r, ok := rec.find(slog.LevelWarn, "rjwt: background error")
-	if !ok {
-		t.Fatal("no Warn record for Redis unreachable at start")
-	}
+	waitFor(t, "a Warn record for Redis unreachable at start", func() bool {
+		_, ok := rec.find(slog.LevelWarn, "rjwt: background error")
+		return ok
+	})
+	r, _ := rec.find(slog.LevelWarn, "rjwt: background error")
 	if got := attr(r, "event"); got != "error" {
 		t.Errorf("event attribute %q, want error", got)
 	}
@@ -227,4 +230,42 @@ func TestLoggerEventDrops(t *testing.T) {
 	if len(counts) < 3 || len(counts) > 5 {
 		t.Errorf("%d drop records for %d drops: %v", len(counts), dropped, counts)
 	}
+}
+
+// Health transitions against a real Redis: connected and ready at Info, an
+// outage at Warn with its cause, and the recovery.
+func TestLoggerHealthTransitions(t *testing.T) {
+	srv := redistest.Start(t)
+	rec := new(recorder)
+	c, err := New(WithSecret(testKey), WithAddr(srv.Addr()), WithLogger(slog.New(rec)), WithHealthCheck(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "ready logged", func() bool { _, ok := rec.find(slog.LevelInfo, "rjwt: ready"); return ok })
+	if _, ok := rec.find(slog.LevelInfo, "rjwt: redis connected"); !ok {
+		t.Error("connected not logged at Info")
+	}
+	srv.Kill()
+	waitFor(t, "disconnect logged", func() bool { _, ok := rec.find(slog.LevelWarn, "rjwt: redis disconnected"); return ok })
+	r, _ := rec.find(slog.LevelWarn, "rjwt: redis disconnected")
+	if got := attr(r, "error"); !strings.Contains(got, "refused") && !strings.Contains(got, "EOF") && !strings.Contains(got, "reset") {
+		t.Errorf("disconnect's error attribute %q names no cause", got)
+	}
+	rec.mu.Lock()
+	n := len(rec.recs)
+	rec.mu.Unlock()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reconnect logged", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, r := range rec.recs[n:] {
+			if r.Message == "rjwt: redis connected" {
+				return true
+			}
+		}
+		return false
+	})
 }
