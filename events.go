@@ -135,6 +135,7 @@ func (c *Client) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	c.logEvent(e)
 	c.ev.mu.RLock()
 	defer c.ev.mu.RUnlock()
 	if c.ev.closed {
@@ -143,7 +144,7 @@ func (c *Client) emit(e Event) {
 	select {
 	case c.ev.ch <- e:
 	default:
-		c.ev.dropped.Add(1)
+		c.eventDropped(e)
 	}
 	if e.Type == EventReady {
 		c.ev.readyOnce.Do(func() { close(c.ev.ready) })
@@ -156,7 +157,7 @@ func (c *Client) startEvents(cfg *config) {
 	c.ev.ch = make(chan Event, cfg.eventBuffer)
 	c.ev.ready = make(chan struct{})
 	c.ev.facts = make(chan fact, 64)
-	c.ev.ctx, c.ev.cancel = context.WithCancel(context.Background())
+	c.ev.ctx, c.ev.cancel = context.WithCancel(c.logContext())
 	c.ev.wg.Add(2)
 	go c.monitor()
 	go c.prober(cfg.healthInterval)

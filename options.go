@@ -30,6 +30,7 @@ type config struct {
 	defaultTTL     time.Duration
 	prefix         string
 	timeout        time.Duration
+	ops            opsConfig // logging, hooks, URL: logging.go
 	eventBuffer    int
 	healthInterval time.Duration
 	maxSessions    int
@@ -96,14 +97,18 @@ func WithLeeway(d time.Duration) Option {
 }
 
 // WithAddr sets the Redis address: "host:port", or the path of a unix socket
-// (anything starting with "/"). The default is "127.0.0.1:6379". Ignored with
-// WithRedisClient.
+// (anything starting with "/"). The default is "127.0.0.1:6379". Anything
+// else, a URL included, makes New fail at once (for a URL, use WithURL).
+// Ignored with WithRedisClient.
 func WithAddr(addr string) Option {
 	return func(c *config) error {
-		if addr == "" {
-			return errors.New("rjwt: WithAddr: empty address")
+		if err := checkAddr(addr); err != nil {
+			return err
 		}
-		c.addr = addr
+		if c.ops.url != nil {
+			return errors.New("rjwt: WithAddr: WithURL was given too; give one of them")
+		}
+		c.addr, c.ops.addrSet = addr, true
 		return nil
 	}
 }

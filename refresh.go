@@ -67,7 +67,9 @@ func WithRefreshTTL(ttl string) SignOption {
 // short-lived access token (WithTTL, else the default TTL) and a refresh token
 // (WithRefreshTTL, default 30 days) for it. The session lives in Redis as long
 // as the refresh token. One Redis round trip.
-func (c *Client) SignPair(ctx context.Context, id string, opts ...SignOption) (Pair, error) {
+func (c *Client) SignPair(ctx context.Context, id string, opts ...SignOption) (_ Pair, err error) {
+	ctx, call := c.begin(ctx, OpSignPair)
+	defer func() { c.end(ctx, call, err) }()
 	o, err := c.signOpts(opts)
 	if err != nil {
 		return Pair{}, err
@@ -122,7 +124,9 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 // pair would be over MaxTokenSize with the current signing key, say after a
 // key rotation: checked before Redis, the refresh token is not spent), or a
 // wrapped Redis error.
-func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err error) {
+	ctx, call := c.begin(ctx, OpRefresh)
+	defer func() { c.end(ctx, call, err) }()
 	if c.signer == nil { // before the rotation in Redis, which would spend the token
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", ErrNoSigningKey)
 	}

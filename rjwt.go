@@ -56,6 +56,7 @@ package rjwt
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,11 @@ type Client struct {
 
 	ev events
 
+	log     *slog.Logger // never nil: logging.go
+	userLog *slog.Logger // WithLogger's, or nil
+	hooks   []Hooks
+	counts  [numOps]opCounters
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -120,6 +126,8 @@ func New(opts ...Option) (*Client, error) {
 	if err := c.initKeys(&cfg); err != nil {
 		return nil, err
 	}
+	c.initLogging(&cfg)
+	c.hooks = cfg.ops.hooks
 	retries := 0 // a client given WithRedisClient retries as it was told
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb
@@ -140,6 +148,8 @@ func New(opts ...Option) (*Client, error) {
 		if strings.HasPrefix(cfg.addr, "/") {
 			o.Network = "unix"
 		}
+		cfg.ops.applyURL(o)
+		o.Dialer = c.dialer(o)
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)

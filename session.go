@@ -24,7 +24,9 @@ type SessionInfo struct {
 // ended: call it again (a second Revoke of an ended session is
 // ErrSessionNotFound, which is then success). It runs when Redis is out of
 // memory.
-func (c *Client) Revoke(ctx context.Context, session string) error {
+func (c *Client) Revoke(ctx context.Context, session string) (err error) {
+	ctx, call := c.begin(ctx, OpRevoke)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return err
@@ -44,7 +46,9 @@ func (c *Client) Revoke(ctx context.Context, session string) error {
 //
 // Faults: as Revoke. A run that Redis repeats reports the first run's count;
 // on ErrUnavailable the count is unknown, and calling again is safe.
-func (c *Client) RevokeAll(ctx context.Context, id string) (int, error) {
+func (c *Client) RevokeAll(ctx context.Context, id string) (_ int, err error) {
+	ctx, call := c.begin(ctx, OpRevokeAll)
+	defer func() { c.end(ctx, call, err) }()
 	if err := validateID(id); err != nil {
 		return 0, err
 	}

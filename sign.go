@@ -95,7 +95,9 @@ func marshalData(v any) (json.RawMessage, error) {
 // no session is revoked); ErrUnavailable when Redis is unreachable, slow or
 // out of memory. On an error no session was created, except after a reply
 // lost in transit, when the session may exist unused until its TTL.
-func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (string, error) {
+func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (_ string, err error) {
+	ctx, call := c.begin(ctx, OpSign)
+	defer func() { c.end(ctx, call, err) }()
 	o, err := c.signOpts(opts)
 	if err != nil {
 		return "", err

@@ -36,7 +36,9 @@ func withSession(o *verifyOptions) { o.session = true }
 //
 // Verify only reads: it runs when Redis is out of memory, and a retry of it
 // is harmless.
-func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (*Claims, error) {
+func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (_ *Claims, err error) {
+	ctx, call := c.begin(ctx, OpVerify)
+	defer func() { c.end(ctx, call, err) }()
 	var o verifyOptions
 	for _, opt := range opts {
 		if opt != nil {

@@ -176,12 +176,16 @@ func ownFault(err error) error {
 type errorConfig struct {
 	handler ErrorHandler
 	logger  *slog.Logger
+	client  *rjwt.Client // its Logger is the default logger
 }
 
 // answer logs err if it is a 500 (whoever answers it), then answers it.
 func (e *errorConfig) answer(w http.ResponseWriter, r *http.Request, err error) {
 	if status, _ := Classify(err); status == http.StatusInternalServerError {
 		l := e.logger
+		if l == nil && e.client != nil {
+			l = e.client.Logger()
+		}
 		if l == nil {
 			l = slog.Default()
 		}

@@ -333,3 +333,47 @@ func TestPackageDocExampleIsTheRunnableExample(t *testing.T) {
 	joined := "\n" + strings.Join(lines, "\n") + "\n"
 	assert.Contains(t, joined, "\n"+strings.Join(snippet, "\n")+"\n", "func Example holds the doc's example")
 }
+
+// Without WithHandlersLogger, the handlers log through the client's logger
+// (rjwt.WithLogger); WithHandlersLogger wins over it.
+func TestHandlersLogThroughTheClientsLogger(t *testing.T) {
+	clientSink, clientLogger := newLogSink()
+	c := newClient(t, rjwt.WithLogger(clientLogger))
+	ownSink, ownLogger := newLogSink()
+	for _, tc := range []struct {
+		name            string
+		opts            []rjwthttp.HandlerOption
+		logged, nothing *logSink
+	}{
+		{"default", nil, clientSink, ownSink},
+		{"WithHandlersLogger", []rjwthttp.HandlerOption{rjwthttp.WithHandlersLogger(ownLogger)}, ownSink, clientSink},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clientSink.reset()
+			ownSink.reset()
+			h, err := rjwthttp.NewHandlers(c, failingAccounts{errors.New("bug in the account store")}, tc.opts...)
+			require.NoError(t, err)
+			srv := httptest.NewServer(http.HandlerFunc(h.Authorize))
+			defer srv.Close()
+			assert.Equal(t, 500, do(t, "POST", srv.URL, "", map[string]string{"account": "a", "password": "b"}).status)
+			var recs []map[string]any // the client's own background records aside
+			for _, r := range tc.logged.records(t) {
+				if msg, _ := r["msg"].(string); strings.HasPrefix(msg, "rjwthttp") {
+					recs = append(recs, r)
+				}
+			}
+			require.Len(t, recs, 1)
+			assert.Equal(t, "ERROR", recs[0]["level"])
+			assert.Contains(t, recs[0]["error"], "bug in the account store")
+			for _, r := range tc.nothing.records(t) {
+				assert.NotContains(t, r["msg"], "rjwthttp", "the other logger got %v", r)
+			}
+		})
+	}
+}
+
+func (s *logSink) reset() {
+	s.mu.Lock()
+	s.buf.Reset()
+	s.mu.Unlock()
+}

@@ -70,7 +70,8 @@ func WithHandlersErrorHandler(eh ErrorHandler) HandlerOption {
 // classify (the 500s of Classify: an Accounts error that is none of this
 // package's sentinels, a sign option rjwt refuses, ...), at Error level with
 // the error, the method and the path; they log them whichever ErrorHandler
-// answers. The default, and a nil l, is slog.Default() at the time of logging.
+// answers. The default, and a nil l, is the client's logger (rjwt.WithLogger)
+// or, when it has none, slog.Default() at the time of logging.
 func WithHandlersLogger(l *slog.Logger) HandlerOption {
 	return func(h *Handlers) { h.errs.logger = l }
 }
@@ -80,7 +81,7 @@ func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Han
 	if c == nil || accounts == nil {
 		return nil, errors.New("rjwthttp: NewHandlers needs a client and an Accounts; there is no default account store")
 	}
-	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10}
+	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10, errs: errorConfig{client: c}}
 	for _, o := range opts {
 		if o != nil {
 			o(h)

@@ -130,7 +130,8 @@ func WithErrorHandler(h ErrorHandler) Option { return func(c *config) { c.errs.h
 // WithLogger sets where the middleware logs the errors it cannot classify
 // (the 500s of Classify), at Error level with the error, the method and the
 // path; it logs them whichever ErrorHandler answers. The default, and a nil
-// l, is slog.Default() at the time of logging.
+// l, is the client's logger (rjwt.WithLogger) or, when it has none,
+// slog.Default() at the time of logging.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.errs.logger = l } }
 
 type ctxKey int
@@ -158,7 +159,7 @@ func FromContext(ctx context.Context) (*rjwt.Claims, bool) {
 // an error it cannot classify: 500 {"error": "server_error"}, logged
 // (WithLogger). See Classify.
 func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler {
-	cfg := config{sources: []TokenSource{BearerToken}}
+	cfg := config{sources: []TokenSource{BearerToken}, errs: errorConfig{client: c}}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)

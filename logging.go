@@ -1,0 +1,205 @@
+package rjwt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
+)
+
+// WithLogger sets where rjwt logs its background work: Redis becoming
+// unreachable and reachable again (Warn, Info), EventReady (Info), errors of
+// the background work (Warn when transient, such as a failed dial or a
+// CONFIG SET that will be retried; Error when an operator must act, such as
+// CONFIG refused or an evicting maxmemory-policy), events dropped because
+// the Events channel was full (Warn, at the 1st, 2nd, 4th, 8th... drop),
+// refresh-token reuse (Warn) and session events (Debug). Each record
+// carries its details as attributes ("event", "session", "error",
+// "dropped").
+//
+// The default, and a nil l, is to log nothing: rjwt prints nothing by
+// itself, and every event it logs is also on Events.
+//
+// go-redis logs through one process-wide logger (redis.SetLogger); it has
+// no per-client setting. When the package is initialised, rjwt installs
+// there a logger that sends the messages of the Redis clients rjwt builds
+// (its dial failures, and anything logged during rjwt's background work) to
+// that client's logger, at Debug, and passes every other message on to
+// stderr exactly as go-redis's default logger prints it. So a Redis that is
+// down does not fill stderr with "failed to dial" lines from rjwt's health
+// checks, and the program's own go-redis clients print as before. A program
+// that sets its own go-redis logger (redis.SetLogger, logging.Disable)
+// replaces rjwt's, as it would go-redis's default: that logger then gets
+// the messages of rjwt's clients too.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.ops.logger = l; return nil }
+}
+
+// Logger returns the logger given with WithLogger, or nil when there was
+// none. rjwthttp logs through it unless told otherwise.
+func (c *Client) Logger() *slog.Logger { return c.userLog }
+
+// opsConfig is the configuration of logging, hooks and URLs.
+type opsConfig struct {
+	logger  *slog.Logger
+	hooks   []Hooks
+	url     *redis.Options // WithURL's, parsed
+	addrSet bool           // WithAddr was given
+}
+
+// discardLogger is a client's logger without WithLogger.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// initLogging sets the client's logger from its configuration.
+func (c *Client) initLogging(cfg *config) {
+	c.userLog = cfg.ops.logger
+	c.log = cfg.ops.logger
+	if c.log == nil {
+		c.log = discardLogger
+	}
+}
+
+// logContext is the parent of the contexts of rjwt's background work: a
+// go-redis message logged under it goes to the client's logger.
+func (c *Client) logContext() context.Context {
+	return context.WithValue(context.Background(), logKey{}, c)
+}
+
+type logKey struct{}
+
+// logEvent logs an event the client emits.
+func (c *Client) logEvent(e Event) {
+	level, msg := slog.LevelInfo, "rjwt: event"
+	switch e.Type {
+	case EventReady:
+		msg = "rjwt: ready"
+	case EventConnected:
+		msg = "rjwt: redis connected"
+	case EventDisconnected:
+		level, msg = slog.LevelWarn, "rjwt: redis disconnected"
+		if e.Err == nil {
+			// The monitor marks Redis down, with the probe's error, before
+			// it reports the outage.
+			e.Err = c.st.Available()
+		}
+	case EventError:
+		level, msg = slog.LevelError, "rjwt: background error"
+		if store.Transient(e.Err) {
+			level = slog.LevelWarn
+		}
+	case EventRefreshReused:
+		level, msg = slog.LevelWarn, "rjwt: refresh token reused; session revoked"
+	case EventSessionExpired:
+		level, msg = slog.LevelDebug, "rjwt: session expired"
+	case EventSessionRevoked:
+		level, msg = slog.LevelDebug, "rjwt: session revoked"
+	}
+	ctx := context.Background()
+	if !c.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 1, 3)
+	attrs[0] = slog.String("event", string(e.Type))
+	if e.Session != "" {
+		attrs = append(attrs, slog.String("session", e.Session))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.Any("error", e.Err))
+	}
+	c.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// eventDropped counts an event the full Events channel could not take, and
+// logs the 1st, 2nd, 4th, 8th... drop.
+func (c *Client) eventDropped(e Event) {
+	n := c.ev.dropped.Add(1)
+	if n&(n-1) == 0 {
+		c.log.LogAttrs(context.Background(), slog.LevelWarn, "rjwt: Events channel full; event dropped (read Events faster or raise WithEventBuffer)",
+			slog.String("event", string(e.Type)), slog.Uint64("dropped", n))
+	}
+}
+
+// dialError marks a dial failure of a Redis client rjwt built, so that
+// go-redis's message about it reaches that client's logger. It reads and
+// unwraps as the dial's own error.
+type dialError struct {
+	err error
+	c   *Client
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// dialer is the Dialer of a Redis client rjwt builds with options o: go-redis's
+// own, with its failures marked as the client's.
+func (c *Client) dialer(o *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := redis.NewDialer(o)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, &dialError{err: err, c: c}
+		}
+		return conn, nil
+	}
+}
+
+// goRedisLogger is the process-wide go-redis logger rjwt installs (see
+// WithLogger).
+type goRedisLogger struct {
+	mu  sync.Mutex
+	std *log.Logger // go-redis's default: stderr, "redis: " prefix, file:line
+}
+
+func (l *goRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if c := clientOf(ctx, v); c != nil {
+		if c.log.Enabled(ctx, slog.LevelDebug) {
+			c.log.LogAttrs(ctx, slog.LevelDebug, "rjwt: go-redis: "+fmt.Sprintf(format, v...))
+		}
+		return
+	}
+	l.mu.Lock()
+	std := l.std
+	l.mu.Unlock()
+	// Depth 3: this frame, go-redis's forwarding atomic logger, then the
+	// line that logged, which go-redis's default logger names too.
+	_ = std.Output(3, fmt.Sprintf(format, v...))
+}
+
+// setOutput redirects the messages passed on (tests).
+func (l *goRedisLogger) setOutput(w io.Writer) {
+	l.mu.Lock()
+	l.std = log.New(w, "redis: ", log.LstdFlags|log.Lshortfile)
+	l.mu.Unlock()
+}
+
+// clientOf finds the rjwt client a go-redis message is about: one whose
+// background work logged it, or whose dial failed.
+func clientOf(ctx context.Context, v []any) *Client {
+	if ctx != nil {
+		if c, ok := ctx.Value(logKey{}).(*Client); ok {
+			return c
+		}
+	}
+	for _, a := range v {
+		if err, ok := a.(error); ok {
+			var de *dialError
+			if errors.As(err, &de) {
+				return de.c
+			}
+		}
+	}
+	return nil
+}
+
+var redisLog = &goRedisLogger{std: log.New(os.Stderr, "redis: ", log.LstdFlags|log.Lshortfile)}
+
+func init() { redis.SetLogger(redisLog) }
