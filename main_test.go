@@ -34,6 +34,9 @@ func newClient(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 	return c
 }
 
+// nanoOf is the nanoid of a session name ("id:nanoid").
+func nanoOf(session string) string { return session[len(session)-21:] }
+
 // prefixes maps each newClient client to its key prefix.
 var prefixes sync.Map
 

@@ -34,6 +34,8 @@ type config struct {
 	maxSessions    int
 	maxData        int
 	refreshGrace   time.Duration
+	issuer         string
+	audience       []string
 }
 
 func defaultConfig() config {
@@ -275,6 +277,34 @@ func WithRefreshGrace(d time.Duration) Option {
 			return fmt.Errorf("rjwt: WithRefreshGrace: negative grace %v", d)
 		}
 		c.refreshGrace = d
+		return nil
+	}
+}
+
+// WithIssuer sets the issuer ("iss") of the tokens the client signs, and
+// makes Verify and Refresh refuse, with ErrInvalidToken, tokens with another
+// issuer or none. The default is none: tokens carry no "iss" and any issuer
+// is accepted. Services that share a key but must not accept each other's
+// tokens give each its own issuer (or audience).
+func WithIssuer(iss string) Option {
+	return func(c *config) error {
+		c.issuer = iss
+		return nil
+	}
+}
+
+// WithAudience sets the audience ("aud", RFC 7519 §4.1.3) of the tokens the
+// client signs, and makes Verify and Refresh refuse, with ErrInvalidToken,
+// a token whose audience names none of aud. The default is none: tokens
+// carry no "aud" and Verify does not look at it. Empty strings are refused.
+func WithAudience(aud ...string) Option {
+	return func(c *config) error {
+		for _, a := range aud {
+			if a == "" {
+				return errors.New("rjwt: WithAudience: an empty audience")
+			}
+		}
+		c.audience = append([]string(nil), aud...)
 		return nil
 	}
 }

@@ -83,7 +83,8 @@ func (c *Client) SignPair(ctx context.Context, id string, opts ...SignOption) (P
 }
 
 // refreshClaims are the claims of the refresh token that goes with an access
-// token's claims (which carry the refresh id).
+// token's claims (which carry the refresh id). Its jti derives from the
+// refresh id, so a pair built again for the same rotation is the same.
 func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time) *Claims {
 	return &Claims{
 		ID:        access.ID,
@@ -93,7 +94,10 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 		Type:      refreshType,
 		RefreshID: access.RefreshID,
 		RegisteredClaims: jwt.RegisteredClaims{
-			ID:        access.RegisteredClaims.ID,
+			Issuer:    access.Issuer,
+			Subject:   access.Subject,
+			Audience:  access.Audience,
+			ID:        pairJTI(access.RefreshID, "refresh"),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
@@ -131,7 +135,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: nanoid: %w", err)
 	}
-	nano := old.RegisteredClaims.ID
+	nano := sessionNano(old)
 	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL, Grace: c.refreshGrace})
 	if err != nil {
 		return Pair{}, err
@@ -143,9 +147,10 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	case res.Status != store.Rotated || res.AccessTTL <= 0:
 		return Pair{}, fmt.Errorf("%w: %s", ErrSessionNotFound, old.Session)
 	}
-	// The tokens' times are the rotation's, by Redis's clock: a run that
-	// Redis repeated answers the same time, so the pair is the same.
-	access := c.accessClaims(old.ID, nano, old.DataToken, res.AccessTTL, res.At)
+	// The tokens' times are the rotation's, by Redis's clock, and their jtis
+	// derive from the rotation's refresh id: a run that Redis repeated, or
+	// the replaced token within the grace, gets the same pair.
+	access := c.accessClaims(old.ID, nano, pairJTI(res.Next, "access"), old.DataToken, res.AccessTTL, res.At)
 	token, err := c.signToken(access)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)

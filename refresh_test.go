@@ -80,7 +80,7 @@ func TestRefreshRotatesAndSlides(t *testing.T) {
 	require.NoError(t, err)
 
 	// Let the session's life run down, then refresh: it slides back.
-	sessionKey := prefixOf(t, c) + "{quinn}:" + c1.RegisteredClaims.ID
+	sessionKey := prefixOf(t, c) + "{quinn}:" + nanoOf(c1.Session)
 	require.NoError(t, c.Redis().PExpire(ctx, sessionKey, time.Minute).Err())
 
 	time.Sleep(1100 * time.Millisecond) // a new iat, so new tokens differ

@@ -87,6 +87,8 @@ type Client struct {
 	maxSessions    int
 	maxData        int
 	refreshGrace   time.Duration
+	issuer         string
+	audience       []string
 
 	ev events
 
@@ -118,6 +120,8 @@ func New(opts ...Option) (*Client, error) {
 		maxSessions:    cfg.maxSessions,
 		maxData:        cfg.maxData,
 		refreshGrace:   cfg.refreshGrace,
+		issuer:         cfg.issuer,
+		audience:       cfg.audience,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),

@@ -132,18 +132,26 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
 	now := time.Now()
-	claims := c.accessClaims(id, nano, o.dataToken, o.ttl, now)
-	token, err := c.signSized(claims)
-	if err != nil {
-		return "", "", err
-	}
 	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions}
-	refresh := ""
+	// Each token has its own jti: a random one, or for a pair, two derived
+	// from the pair's refresh id (as Refresh derives them).
+	jti := ""
 	if pair {
 		if args.RefreshID, err = gonanoid.New(); err != nil {
 			return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 		}
 		args.TTL, args.AccessTTL = o.refreshTTL, o.ttl
+		jti = pairJTI(args.RefreshID, "access")
+	} else if jti, err = gonanoid.New(); err != nil {
+		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
+	}
+	claims := c.accessClaims(id, nano, jti, o.dataToken, o.ttl, now)
+	token, err := c.signSized(claims)
+	if err != nil {
+		return "", "", err
+	}
+	refresh := ""
+	if pair {
 		claims.RefreshID = args.RefreshID // the access token is already signed
 		if refresh, err = c.signSized(c.refreshClaims(claims, o.refreshTTL, now)); err != nil {
 			return "", "", err
@@ -168,15 +176,19 @@ func (c *Client) signSized(claims *Claims) (string, error) {
 	return token, nil
 }
 
-// accessClaims are the claims of an access token of session id:nano.
-func (c *Client) accessClaims(id, nano string, dataToken json.RawMessage, ttl time.Duration, now time.Time) *Claims {
+// accessClaims are the claims of an access token of session id:nano whose
+// own id is jti.
+func (c *Client) accessClaims(id, nano, jti string, dataToken json.RawMessage, ttl time.Duration, now time.Time) *Claims {
 	return &Claims{
 		ID:        id,
 		Session:   sessionName(id, nano),
 		DataToken: dataToken,
 		TTL:       ttl,
 		RegisteredClaims: jwt.RegisteredClaims{
-			ID:        nano,
+			Issuer:    c.issuer,
+			Subject:   id,
+			Audience:  c.audience,
+			ID:        jti,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},

@@ -48,7 +48,7 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if claims.Type != "" {
 		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
 	}
-	live, data, err := c.st.Verify(ctx, claims.ID, claims.RegisteredClaims.ID, o.session)
+	live, data, err := c.st.Verify(ctx, claims.ID, sessionNano(claims), o.session)
 	if err != nil {
 		return nil, err
 	}
@@ -73,16 +73,39 @@ func (c *Client) parse(token string) (*Claims, error) {
 	} else if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
 		return nil, claimsErr(err)
 	}
-	// A valid signature means rjwt made these claims; check their shape all
-	// the same, so a token of another issuer sharing the key cannot pass.
-	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) || !isSessionOf(claims) {
-		return nil, fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
+	if err := c.checkClaims(claims); err != nil {
+		return nil, err
 	}
 	return claims, nil
 }
 
-// isSessionOf reports whether claims.Session is "ID:jti", without building it.
-func isSessionOf(claims *Claims) bool {
-	s, id, nano := claims.Session, claims.ID, claims.RegisteredClaims.ID
-	return len(s) == len(id)+1+len(nano) && s[:len(id)] == id && s[len(id)] == ':' && s[len(id)+1:] == nano
+// checkClaims checks what the signature and the times do not: the claims'
+// shape, and the client's issuer and audience.
+func (c *Client) checkClaims(claims *Claims) error {
+	// A valid signature means rjwt made these claims; check their shape all
+	// the same, so a token of another issuer sharing the key cannot pass.
+	// "sub", when present, is the user id again (tokens from before it was
+	// added have none).
+	if validateID(claims.ID) != nil || !isSessionOf(claims) || (claims.Subject != "" && claims.Subject != claims.ID) {
+		return fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
+	}
+	if c.issuer != "" && claims.Issuer != c.issuer {
+		return fmt.Errorf("%w: issuer %q is not %q (WithIssuer)", ErrInvalidToken, claims.Issuer, c.issuer)
+	}
+	if len(c.audience) > 0 && !anyIn(c.audience, claims.Audience) {
+		return fmt.Errorf("%w: audience %q names none of %q (WithAudience)", ErrInvalidToken, []string(claims.Audience), c.audience)
+	}
+	return nil
+}
+
+// anyIn reports whether one of want is in have.
+func anyIn(want, have []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if w == h {
+				return true
+			}
+		}
+	}
+	return false
 }
