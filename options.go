@@ -36,6 +36,8 @@ type config struct {
 	refreshGrace   time.Duration
 	issuer         string
 	audience       []string
+	idle           time.Duration
+	seenEvery      time.Duration // tests only (export_test.go); 0: a minute
 }
 
 func defaultConfig() config {
@@ -305,6 +307,38 @@ func WithAudience(aud ...string) Option {
 			}
 		}
 		c.audience = append([]string(nil), aud...)
+		return nil
+	}
+}
+
+// WithIdleTimeout ends a session that goes unused for ttl (in the grammar of
+// ParseTTL), even while its tokens' exp is far away: scs's IdleTimeout
+// beside its Lifetime. The default is none: a session lives as long as its
+// tokens.
+//
+// Sessions signed by this client store the window; their key in Redis
+// expires after it (an actual expiry, which keyspace events and a local
+// cache's invalidation see). A Verify that reaches Redis extends the session
+// when less than half the window is left, in the same round trip and the
+// same script as the check (so a session in use costs Redis a write at
+// most once per half window), and never past the session's absolute end:
+// its refresh token's expiry, else its token's. Refresh is a use too. The
+// window a session was signed with is the one that applies to it, whichever
+// client verifies it: a service that only verifies needs no option. Sessions
+// signed before, or by a client without it, have no idle timeout. A window
+// as long as the tokens' TTL or longer changes nothing.
+//
+// Where Redis refuses Verify's writes (a read-only replica; out of memory on
+// a Redis that cannot read script flags, Redis 6), Verify still answers,
+// from a read-only script, but does not extend: sessions in use may then
+// end when idle.
+func WithIdleTimeout(ttl string) Option {
+	return func(c *config) error {
+		d, err := ParseTTL(ttl)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithIdleTimeout: %w", err)
+		}
+		c.idle = d
 		return nil
 	}
 }

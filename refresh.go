@@ -106,7 +106,8 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 
 // Refresh trades a refresh token for a new pair of the same session: the old
 // refresh token stops working, and the session's life in Redis slides by the
-// refresh TTL. One Redis round trip; rotation is atomic, so of many
+// refresh TTL (with an idle timeout: its end slides so, and it lives the
+// idle window from now). One Redis round trip; rotation is atomic, so of many
 // concurrent calls with one token exactly one succeeds.
 //
 // A call that Redis runs twice (a retry after a lost reply, or a Redis that
@@ -192,13 +193,14 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) erro
 }
 
 // Touch slides a live session's life in Redis to at least ttl from now; it
-// never shortens it. A session that has ended is ErrSessionNotFound. One
-// Redis round trip.
+// never shortens it, and never extends it past its absolute end (its
+// refresh token's expiry, else its token's). A session that has ended is
+// ErrSessionNotFound. One Redis round trip.
 //
-// No token's exp changes. Sign and Refresh already give a session a Redis
-// life at least as long as its tokens', so Touch keeps the session, not a
-// token, usable: a client whose token has expired still needs a new one
-// (Refresh, or a new login).
+// Deprecated: Sign and Refresh give a session a Redis life as long as its
+// tokens', so Touch cannot make a session outlive them: it extends only a
+// session with an idle timeout, which Verify already extends while the
+// session is used. Use WithIdleTimeout.
 func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) error {
 	id, nano, err := splitSession(session)
 	if err != nil {

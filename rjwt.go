@@ -89,6 +89,7 @@ type Client struct {
 	refreshGrace   time.Duration
 	issuer         string
 	audience       []string
+	idle           time.Duration
 
 	ev events
 
@@ -122,6 +123,7 @@ func New(opts ...Option) (*Client, error) {
 		refreshGrace:   cfg.refreshGrace,
 		issuer:         cfg.issuer,
 		audience:       cfg.audience,
+		idle:           cfg.idle,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -155,7 +157,7 @@ func New(opts ...Option) (*Client, error) {
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries})
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries, SeenEvery: cfg.seenEvery})
 	c.startEvents(&cfg)
 	return c, nil
 }

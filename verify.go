@@ -32,8 +32,14 @@ func withSession(o *verifyOptions) { o.session = true }
 // ErrUnavailable (Redis unreachable or slow: never a successful
 // verification), or another wrapped Redis error.
 //
-// Verify only reads: it runs when Redis is out of memory, and a retry of it
-// is harmless.
+// Verify also records the use, in the same round trip: the session's last
+// use (SessionInfo.LastSeen) when the one stored is a minute old, and for a
+// session with an idle timeout (WithIdleTimeout) an extension when less
+// than half its window is left. Those writes never grow memory, so Verify
+// runs when Redis is out of memory; a retry of it is harmless. Where Redis
+// refuses them (a read-only replica; out of memory on a Redis that cannot
+// read script flags) Verify answers from a read-only script in a second
+// round trip and records nothing.
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (*Claims, error) {
 	var o verifyOptions
 	for _, opt := range opts {

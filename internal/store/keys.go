@@ -8,13 +8,24 @@ import (
 // Key layout. With the prefix "rjwt:", user "alice" has:
 //
 //	rjwt:{alice}:<nanoid>   a hash per session: field "d" holds the private
-//	                        session data (JSON); with a refresh token also
-//	                        "r" (current refresh id), "p" (the one it
-//	                        replaced), "t" (rotation time, Redis ms) and "a"
-//	                        (access TTL ms). The key expires with the session.
+//	                        session data (JSON, always present, maybe "");
+//	                        "c" (created) and "s" (last use, written by
+//	                        Verify when a minute old, and by Refresh), and
+//	                        "x" (the absolute end: the refresh token's, else
+//	                        the token's expiry), all Redis ms; "i" (idle
+//	                        timeout ms) with WithIdleTimeout; "m" (device
+//	                        details, a JSON object) with WithMeta; with a
+//	                        refresh token also "r" (current refresh id), "p"
+//	                        (the one it replaced), "t" (rotation time, Redis
+//	                        ms) and "a" (access TTL ms). The key expires with
+//	                        the session: at "x", or with "i" when unused for
+//	                        "i" (Verify extends it, never past "x"). Sessions
+//	                        signed before "c", "s", "x" existed lack them.
 //	rjwt:{alice}:idx        a sorted set indexing the user's sessions:
-//	                        member nanoid, score the expiry in Redis's clock
-//	                        (Unix ms). The index is the authority: a session
+//	                        member nanoid, score the session key's expiry in
+//	                        Redis's clock (Unix ms), moved by idle extensions.
+//	                        The index itself lives at least as long as the
+//	                        user's latest "x". The index is the authority: a session
 //	                        verifies only while it has both its hash and
 //	                        its index entry, so an evicted index logs its
 //	                        user out rather than hide live sessions from
