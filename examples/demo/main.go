@@ -50,6 +50,7 @@ Prints a walkthrough of rjwt, then serves a JSON API on -addr:
   POST /refreshToken  {"refreshToken": "..."}                200 with a new pair; 401 when refused
   GET  /me            Authorization: Bearer <token>          200 with the claims and a per-session view counter
   GET  /sessions      Authorization: Bearer <token>          200 with your live sessions (the device list)
+  POST /revokeSession {"session": "..."} + Bearer <token>    204: that session of yours ends; 404 if it is not yours
   POST /logout        Authorization: Bearer <token>          204: this session ends
   POST /logoutAll     Authorization: Bearer <token>          200 {"revoked": n}: all your sessions end
 
@@ -380,6 +381,7 @@ func newServer(client *rjwt.Client, rdb redis.UniversalClient) (http.Handler, er
 	mux.HandleFunc("POST /refreshToken", h.RefreshToken)
 	mux.Handle("GET /me", auth(http.HandlerFunc(me)))
 	mux.Handle("GET /sessions", auth(http.HandlerFunc(h.Sessions)))
+	mux.Handle("POST /revokeSession", auth(http.HandlerFunc(h.RevokeSession)))
 	mux.Handle("POST /logout", auth(http.HandlerFunc(h.Logout)))
 	mux.Handle("POST /logoutAll", auth(http.HandlerFunc(h.LogoutAll)))
 	return mux, nil

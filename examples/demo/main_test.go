@@ -220,7 +220,7 @@ func TestUsageNamesEveryRouteAndTheDemoServesThem(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, [][2]string{{"POST", "/register"}, {"POST", "/authorize"}, {"POST", "/refreshToken"},
-		{"GET", "/me"}, {"GET", "/sessions"}, {"POST", "/logout"}, {"POST", "/logoutAll"}}, routes)
+		{"GET", "/me"}, {"GET", "/sessions"}, {"POST", "/revokeSession"}, {"POST", "/logout"}, {"POST", "/logoutAll"}}, routes)
 
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rdb.Close()
