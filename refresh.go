@@ -169,7 +169,9 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 // SetSessionData replaces the private data of a live session (what
 // WithDataSession stored, and Verify WithSession returns) with v, JSON-encoded.
 // It never creates a session: a session that has ended is ErrSessionNotFound.
-// One Redis round trip.
+// One Redis round trip. It replaces the whole data: of two requests that
+// each read, change and write it back, one change is lost. Use
+// UpdateSessionData or IncrSessionData to change single fields.
 func (c *Client) SetSessionData(ctx context.Context, session string, v any) error {
 	id, nano, err := splitSession(session)
 	if err != nil {

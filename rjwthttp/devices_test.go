@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -135,4 +137,39 @@ func TestRevokeSessionEndsOnlyTheUsersOwn(t *testing.T) {
 	assert401(t, do(t, "GET", srv.URL+"/sessions", a2.Token, nil))
 	assert.Len(t, listDevices(t, srv.URL, a1.Token).Sessions, 1)
 	assert.Equal(t, http.StatusNotFound, do(t, "POST", srv.URL+"/revokeSession", a1.Token, map[string]string{"session": other}).status, "already ended")
+}
+
+// TestConcurrentRequestsKeepEachOthersSessionChanges: each request sets its
+// own field and increments a counter; none is lost.
+func TestConcurrentRequestsKeepEachOthersSessionChanges(t *testing.T) {
+	c := newClient(t)
+	ctx := t.Context()
+	tok, err := c.Sign(ctx, "many", rjwt.WithDataSession(map[string]int{"seed": 1}))
+	require.NoError(t, err)
+	mw := rjwthttp.Middleware(c, rjwthttp.WithSessionData())
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := rjwthttp.SessionFromContext(r.Context())
+		assert.NoError(t, s.Set("req-"+r.URL.Query().Get("i"), true))
+		assert.NoError(t, s.Delete("seed"))
+		_, err := s.Incr(r.Context(), "hits", 1)
+		assert.NoError(t, err)
+	})))
+	defer srv.Close()
+	const n = 51
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.Equal(t, http.StatusOK, do(t, "GET", srv.URL+"/?i="+strconv.Itoa(i), tok, nil).status)
+		}()
+	}
+	wg.Wait()
+	cl, err := c.Verify(ctx, tok, rjwt.WithSession())
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(cl.DataSession, &m))
+	assert.Equal(t, float64(n), m["hits"])
+	assert.NotContains(t, m, "seed")
+	assert.Len(t, m, n+1, "every request's own field, and the counter")
 }

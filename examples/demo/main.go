@@ -388,18 +388,14 @@ func newServer(client *rjwt.Client, rdb redis.UniversalClient) (http.Handler, er
 }
 
 // me answers the claims and a per-session view counter kept in the session's
-// private data.
+// private data. The counter is incremented in Redis (Session.Incr), so
+// concurrent requests each count: a Get then Set would lose counts.
 func me(w http.ResponseWriter, r *http.Request) {
 	claims, _ := rjwthttp.FromContext(r.Context())
 	s, _ := rjwthttp.SessionFromContext(r.Context())
-	var views int
-	if _, err := s.Get("views", &views); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	views++
-	if err := s.Set("views", views); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	views, err := s.Incr(r.Context(), "views", 1)
+	if err != nil {
+		rjwthttp.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

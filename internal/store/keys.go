@@ -30,7 +30,7 @@ import (
 //	                        its index entry, so an evicted index logs its
 //	                        user out rather than hide live sessions from
 //	                        RevokeAll.
-//	rjwt:{alice}:op:<id>    the answer of one Revoke or RevokeAll, kept 60s
+//	rjwt:{alice}:op:<id>    the answer of one Revoke, RevokeAll or IncrData, kept 60s
 //	                        so that a call Redis ran twice (a retry after a
 //	                        lost reply) reports what the first run did.
 //

@@ -9,7 +9,8 @@
 // reply was lost: Sign and Refresh take ids chosen by the caller before the
 // call and recognise their own earlier run; Revoke and RevokeAll keep their
 // answer for 60 seconds under a request id, so a second run reports what the
-// first did; SetData and Touch set the same values again.
+// first did; SetData, UpdateData and Touch set the same values again;
+// IncrData keeps its answer 60 seconds under a request id, as Revoke does.
 //
 // Retries. On a client rjwt built, go-redis does not retry (MaxRetries -1)
 // and this package does, up to the configured count, only when a call's
@@ -86,6 +87,7 @@ var (
 	refreshScript   = load("refresh")
 	setDataScript   = load("set_data")
 	touchScript     = load("touch")
+	updateScript    = load("update_data")
 )
 
 // Config configures a Store.
@@ -489,6 +491,79 @@ func (s *Store) SetData(ctx context.Context, id, nano string, data []byte) (bool
 	}
 	n, _ := cmd.Int()
 	return n == 1, nil
+}
+
+// FieldChange is one change of UpdateData: field Name (whose JSON string
+// form is Literal) set to the raw JSON Value, or deleted when Value is nil.
+type FieldChange struct {
+	Name, Literal string
+	Value         []byte
+}
+
+// DataStatus is what UpdateData and IncrData found.
+type DataStatus int
+
+// The outcomes of UpdateData and IncrData.
+const (
+	DataDone       DataStatus = 1
+	DataGone       DataStatus = 0  // the session is not live
+	DataNotObject  DataStatus = -2 // the data is not a JSON object
+	DataNotInteger DataStatus = -3 // IncrData: the field is not an integer
+	DataTooLarge   DataStatus = -4 // the data would be over the limit
+)
+
+// UpdateData sets and deletes top-level fields of a live session's private
+// data (a JSON object) in one atomic step, keeping the other fields as they
+// are in Redis: concurrent updates of other fields are not lost. max bounds
+// the data's size. One round trip; running it twice writes the same again.
+func (s *Store) UpdateData(ctx context.Context, id, nano string, max int, changes []FieldChange) (DataStatus, error) {
+	base := s.UserBase(id)
+	args := make([]any, 0, 3+3*len(changes))
+	args = append(args, nano, max, "u")
+	for _, c := range changes {
+		args = append(args, c.Name, c.Literal, c.Value)
+	}
+	cmd, err := s.run(ctx, "update session data", updateScript, []string{base + indexSuffix, base + nano, base + opInfix + "-"}, args...)
+	if err != nil {
+		return 0, err
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 0 {
+		return 0, fmt.Errorf("rjwt: update session data: unexpected reply %v", cmd.Val())
+	}
+	st, _ := res[0].(int64)
+	return DataStatus(st), nil
+}
+
+// IncrData adds delta to the integer field Name of a live session's private
+// data (a JSON object; a missing field counts as 0) and returns the sum.
+// One round trip; a second run of the same call (a retry after a lost
+// reply) returns the first run's sum without adding again.
+func (s *Store) IncrData(ctx context.Context, id, nano string, max int, name, literal string, delta int64) (int64, DataStatus, error) {
+	req, err := gonanoid.New()
+	if err != nil {
+		return 0, 0, fmt.Errorf("rjwt: increment session data: nanoid: %w", err)
+	}
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "increment session data", updateScript, []string{base + indexSuffix, base + nano, base + opInfix + req},
+		nano, max, "i", name, literal, delta)
+	if err != nil {
+		return 0, 0, err
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 0 {
+		return 0, 0, fmt.Errorf("rjwt: increment session data: unexpected reply %v", cmd.Val())
+	}
+	st, _ := res[0].(int64)
+	if st != int64(DataDone) || len(res) < 2 {
+		return 0, DataStatus(st), nil
+	}
+	v, _ := res[1].(string)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rjwt: increment session data: unexpected reply %v", cmd.Val())
+	}
+	return n, DataDone, nil
 }
 
 // Touch extends a live session to at least ttl from now, never past its
