@@ -170,3 +170,39 @@ func BenchmarkBaselineParseWithClaims(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyIdle compares Verify of sessions without and with an idle
+// timeout, sub-benchmarks interleaved under -count. The steady state: an
+// hour's window, so Verify checks and rarely writes; "extending" uses a
+// 1-second window, so a write every half second per session.
+func BenchmarkVerifyIdle(b *testing.B) {
+	for _, tc := range []struct{ name, idle string }{{"off", ""}, {"on", "1 hour"}, {"extending", "1 second"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var opts []rjwt.Option
+			if tc.idle != "" {
+				opts = append(opts, rjwt.WithIdleTimeout(tc.idle))
+			}
+			c := benchClient(b, append(opts, rjwt.WithMultiple(true), rjwt.WithPrefix("bench-idle-"+tc.name+":"))...)
+			ctx := context.Background()
+			tokens := make([]string, 64)
+			for i := range tokens {
+				t, err := c.Sign(ctx, "user"+strconv.Itoa(i), rjwt.WithTTL("1 hour"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tokens[i] = t
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Verify(ctx, tokens[n.Add(1)%int64(len(tokens))]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

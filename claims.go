@@ -12,9 +12,12 @@ import (
 // Claims are the claims of an rjwt token, as Verify returns them.
 //
 // In the token they are JSON: "id", "rjwt" (the session), "dataToken" when
-// given, "ttl" in whole seconds, and the registered claims "iat", "exp" and
-// "jti". DataSession is never in the token: Verify fills it from Redis when
-// asked WithSession.
+// given, "ttl" in whole seconds, and the registered claims "sub" (the user
+// id again, so golang-jwt's GetSubject works), "jti" (the token's own id:
+// no two tokens share one, RFC 7519 §4.1.7), "iat", "exp", and "iss" and
+// "aud" when the client has WithIssuer or WithAudience. The session is
+// named by "rjwt", never by "jti". DataSession is never in the token:
+// Verify fills it from Redis when asked WithSession.
 type Claims struct {
 	// ID is the user id given to Sign, exactly.
 	ID string `json:"id"`

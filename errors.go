@@ -46,6 +46,11 @@ var (
 	// verifies (given WithVerificationKey but no WithSecret or WithSigningKey).
 	// Nothing was written.
 	ErrNoSigningKey = errors.New("rjwt: no signing key")
+	// ErrDataType: a per-field change of session data (UpdateSessionData,
+	// IncrSessionData) found data that is not a JSON object, or a field to
+	// increment that is not an integer (of at most 15 digits). Nothing was
+	// written.
+	ErrDataType = errors.New("rjwt: session data has the wrong type for this change")
 
 	// ErrKeyNotFound is returned by the helper calls for a key that does not exist.
 	ErrKeyNotFound = errors.New("rjwt: key not found")

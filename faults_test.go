@@ -130,7 +130,7 @@ func TestLostReplies(t *testing.T) {
 			require.NoError(t, err)
 			cl, err := c.Verify(ctx, tok)
 			require.NoError(t, err)
-			drop := px.DropReplyTo(cl.RegisteredClaims.ID)
+			drop := px.DropReplyTo(nanoOf(cl.Session))
 			require.NoError(t, c.Revoke(ctx, cl.Session), "revoked, so not ErrSessionNotFound")
 			fired(t, drop)
 			_, err = c.Verify(ctx, tok)

@@ -1,6 +1,8 @@
 package rjwt
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"unicode/utf8"
 
@@ -85,3 +87,26 @@ func splitSession(session string) (id, nano string, err error) {
 }
 
 func validNanoid(s string) bool { return store.ValidNanoid(s) }
+
+// sessionNano is the nanoid of the session named in claims that passed
+// parse: the last nanoidLen bytes of Claims.Session. (Before every token had
+// its own jti, the jti was this nanoid; tokens of that time still verify.)
+func sessionNano(claims *Claims) string { return claims.Session[len(claims.Session)-nanoidLen:] }
+
+// isSessionOf reports whether claims.Session is "ID:nanoid", without building
+// it. The id is compared exactly: ids may hold ':' themselves.
+func isSessionOf(claims *Claims) bool {
+	s, id := claims.Session, claims.ID
+	return len(s) == len(id)+1+nanoidLen && s[:len(id)] == id && s[len(id)] == ':' && validNanoid(s[len(id)+1:])
+}
+
+// pairJTI is the jti of the access ("access") or refresh ("refresh") token
+// of the pair whose refresh id is refreshID: 21 base64url characters of a
+// SHA-256 of both (126 bits). Refresh ids are random, one per pair, so every
+// token has its own jti; and a pair built again for the same rotation (a
+// retry, or the refresh grace) gets the same jtis, so the same strings. The
+// access token's jti does not reveal the refresh id.
+func pairJTI(refreshID, kind string) string {
+	sum := sha256.Sum256([]byte("rjwt jti\x00" + kind + "\x00" + refreshID))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])[:nanoidLen]
+}

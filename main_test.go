@@ -26,6 +26,9 @@ func newClient(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 	return rjwttest.NewClient(t, redisAddr, opts...)
 }
 
+// nanoOf is the nanoid of a session name ("id:nanoid").
+func nanoOf(session string) string { return session[len(session)-21:] }
+
 // prefixes holds the prefixes of clients made here without newClient
 // (keyedClient, whose keys are not the shared test secret).
 var prefixes sync.Map

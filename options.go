@@ -37,6 +37,10 @@ type config struct {
 	maxData        int
 	refreshGrace   time.Duration
 	leeway         time.Duration
+	issuer         string
+	audience       []string
+	idle           time.Duration
+	seenEvery      time.Duration // tests only (export_test.go); 0: a minute
 }
 
 // DefaultLeeway is the clock skew Verify tolerates unless WithLeeway says
@@ -310,6 +314,66 @@ func WithRefreshGrace(d time.Duration) Option {
 			return fmt.Errorf("rjwt: WithRefreshGrace: negative grace %v", d)
 		}
 		c.refreshGrace = d
+		return nil
+	}
+}
+
+// WithIssuer sets the issuer ("iss") of the tokens the client signs, and
+// makes Verify and Refresh refuse, with ErrInvalidToken, tokens with another
+// issuer or none. The default is none: tokens carry no "iss" and any issuer
+// is accepted. Services that share a key but must not accept each other's
+// tokens give each its own issuer (or audience).
+func WithIssuer(iss string) Option {
+	return func(c *config) error {
+		c.issuer = iss
+		return nil
+	}
+}
+
+// WithAudience sets the audience ("aud", RFC 7519 §4.1.3) of the tokens the
+// client signs, and makes Verify and Refresh refuse, with ErrInvalidToken,
+// a token whose audience names none of aud. The default is none: tokens
+// carry no "aud" and Verify does not look at it. Empty strings are refused.
+func WithAudience(aud ...string) Option {
+	return func(c *config) error {
+		for _, a := range aud {
+			if a == "" {
+				return errors.New("rjwt: WithAudience: an empty audience")
+			}
+		}
+		c.audience = append([]string(nil), aud...)
+		return nil
+	}
+}
+
+// WithIdleTimeout ends a session that goes unused for ttl (in the grammar of
+// ParseTTL), even while its tokens' exp is far away: scs's IdleTimeout
+// beside its Lifetime. The default is none: a session lives as long as its
+// tokens.
+//
+// Sessions signed by this client store the window; their key in Redis
+// expires after it (an actual expiry, which keyspace events and a local
+// cache's invalidation see). A Verify that reaches Redis extends the session
+// when less than half the window is left, in the same round trip and the
+// same script as the check (so a session in use costs Redis a write at
+// most once per half window), and never past the session's absolute end:
+// its refresh token's expiry, else its token's. Refresh is a use too. The
+// window a session was signed with is the one that applies to it, whichever
+// client verifies it: a service that only verifies needs no option. Sessions
+// signed before, or by a client without it, have no idle timeout. A window
+// as long as the tokens' TTL or longer changes nothing.
+//
+// Where Redis refuses Verify's writes (a read-only replica; out of memory on
+// a Redis that cannot read script flags, Redis 6), Verify still answers,
+// from a read-only script, but does not extend: sessions in use may then
+// end when idle.
+func WithIdleTimeout(ttl string) Option {
+	return func(c *config) error {
+		d, err := ParseTTL(ttl)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithIdleTimeout: %w", err)
+		}
+		c.idle = d
 		return nil
 	}
 }

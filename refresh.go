@@ -85,7 +85,8 @@ func (c *Client) SignPair(ctx context.Context, id string, opts ...SignOption) (_
 }
 
 // refreshClaims are the claims of the refresh token that goes with an access
-// token's claims (which carry the refresh id).
+// token's claims (which carry the refresh id). Its jti derives from the
+// refresh id, so a pair built again for the same rotation is the same.
 func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time) *Claims {
 	return &Claims{
 		ID:        access.ID,
@@ -95,7 +96,10 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 		Type:      refreshType,
 		RefreshID: access.RefreshID,
 		RegisteredClaims: jwt.RegisteredClaims{
-			ID:        access.RegisteredClaims.ID,
+			Issuer:    access.Issuer,
+			Subject:   access.Subject,
+			Audience:  access.Audience,
+			ID:        pairJTI(access.RefreshID, "refresh"),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
@@ -104,7 +108,8 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 
 // Refresh trades a refresh token for a new pair of the same session: the old
 // refresh token stops working, and the session's life in Redis slides by the
-// refresh TTL. One Redis round trip; rotation is atomic, so of many
+// refresh TTL (with an idle timeout: its end slides so, and it lives the
+// idle window from now). One Redis round trip; rotation is atomic, so of many
 // concurrent calls with one token exactly one succeeds.
 //
 // A call that Redis runs twice (a retry after a lost reply, or a Redis that
@@ -141,13 +146,13 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: nanoid: %w", err)
 	}
-	nano := old.RegisteredClaims.ID
+	nano := sessionNano(old)
 	// Measure the pair before Redis spends the presented token: the signing
 	// key may have changed since SignPair (a kid, a longer signature), and a
 	// pair over MaxTokenSize would never verify. The refresh token carries
 	// every claim of the access token and more, with a TTL at least as long
 	// and times of the same width, so it bounds both.
-	probe := c.accessClaims(old.ID, nano, old.DataToken, old.TTL, time.Now())
+	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, time.Now())
 	probe.RefreshID = newID
 	if n, err := c.tokenLen(c.refreshClaims(probe, old.TTL, probe.IssuedAt.Time)); err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
@@ -165,9 +170,10 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	case res.Status != store.Rotated || res.AccessTTL <= 0:
 		return Pair{}, fmt.Errorf("%w: %s", ErrSessionNotFound, old.Session)
 	}
-	// The tokens' times are the rotation's, by Redis's clock: a run that
-	// Redis repeated answers the same time, so the pair is the same.
-	access := c.accessClaims(old.ID, nano, old.DataToken, res.AccessTTL, res.At)
+	// The tokens' times are the rotation's, by Redis's clock, and their jtis
+	// derive from the rotation's refresh id: a run that Redis repeated, or
+	// the replaced token within the grace, gets the same pair.
+	access := c.accessClaims(old.ID, nano, pairJTI(res.Next, "access"), old.DataToken, res.AccessTTL, res.At)
 	token, err := c.signToken(access)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
@@ -185,7 +191,9 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 // SetSessionData replaces the private data of a live session (what
 // WithDataSession stored, and Verify WithSession returns) with v, JSON-encoded.
 // It never creates a session: a session that has ended is ErrSessionNotFound.
-// One Redis round trip.
+// One Redis round trip. It replaces the whole data: of two requests that
+// each read, change and write it back, one change is lost. Use
+// UpdateSessionData or IncrSessionData to change single fields.
 func (c *Client) SetSessionData(ctx context.Context, session string, v any) error {
 	id, nano, err := splitSession(session)
 	if err != nil {
@@ -209,13 +217,14 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) erro
 }
 
 // Touch slides a live session's life in Redis to at least ttl from now; it
-// never shortens it. A session that has ended is ErrSessionNotFound. One
-// Redis round trip.
+// never shortens it, and never extends it past its absolute end (its
+// refresh token's expiry, else its token's). A session that has ended is
+// ErrSessionNotFound. One Redis round trip.
 //
-// No token's exp changes. Sign and Refresh already give a session a Redis
-// life at least as long as its tokens', so Touch keeps the session, not a
-// token, usable: a client whose token has expired still needs a new one
-// (Refresh, or a new login).
+// Deprecated: Sign and Refresh give a session a Redis life as long as its
+// tokens', so Touch cannot make a session outlive them: it extends only a
+// session with an idle timeout, which Verify already extends while the
+// session is used. Use WithIdleTimeout.
 func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) error {
 	id, nano, err := splitSession(session)
 	if err != nil {

@@ -80,7 +80,7 @@ func TestRefreshRotatesAndSlides(t *testing.T) {
 	require.NoError(t, err)
 
 	// Let the session's life run down, then refresh: it slides back.
-	sessionKey := prefixOf(t, c) + "{quinn}:" + c1.RegisteredClaims.ID
+	sessionKey := prefixOf(t, c) + "{quinn}:" + nanoOf(c1.Session)
 	require.NoError(t, c.Redis().PExpire(ctx, sessionKey, time.Minute).Err())
 
 	time.Sleep(1100 * time.Millisecond) // a new iat, so new tokens differ
@@ -252,7 +252,7 @@ func TestRevokedSessionCannotRefresh(t *testing.T) {
 }
 
 func TestSetSessionDataAndTouch(t *testing.T) {
-	c := newClient(t)
+	c := newClient(t, rjwt.WithIdleTimeout("10 seconds"))
 	ctx := context.Background()
 	tok, err := c.Sign(ctx, "uma", rjwt.WithTTL("1 minute"), rjwt.WithDataSession(map[string]int{"views": 1}))
 	require.NoError(t, err)
@@ -264,15 +264,18 @@ func TestSetSessionDataAndTouch(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"views":2}`, string(got.DataSession))
 
-	require.NoError(t, c.Touch(ctx, cl.Session, time.Hour))
 	list, err := c.Sessions(ctx, "uma")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.WithinDuration(t, time.Now().Add(time.Hour), list[0].ExpiresAt, 5*time.Second)
-	require.NoError(t, c.Touch(ctx, cl.Session, time.Minute), "touch never shortens")
+	assert.WithinDuration(t, time.Now().Add(10*time.Second), list[0].ExpiresAt, 2*time.Second, "the idle window")
+	require.NoError(t, c.Touch(ctx, cl.Session, time.Hour))
 	list, err = c.Sessions(ctx, "uma")
 	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(time.Hour), list[0].ExpiresAt, 5*time.Second)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), list[0].ExpiresAt, 2*time.Second, "extended, but never past the token's expiry")
+	require.NoError(t, c.Touch(ctx, cl.Session, 5*time.Second), "touch never shortens")
+	list, err = c.Sessions(ctx, "uma")
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), list[0].ExpiresAt, 2*time.Second)
 	assert.ErrorIs(t, c.Touch(ctx, cl.Session, time.Millisecond), rjwt.ErrInvalidTTL)
 
 	require.NoError(t, c.Revoke(ctx, cl.Session))

@@ -89,6 +89,9 @@ type Client struct {
 	maxSessions    int
 	maxData        int
 	refreshGrace   time.Duration
+	issuer         string
+	audience       []string
+	idle           time.Duration
 
 	ev events
 
@@ -122,6 +125,9 @@ func New(opts ...Option) (*Client, error) {
 		maxSessions:    cfg.maxSessions,
 		maxData:        cfg.maxData,
 		refreshGrace:   cfg.refreshGrace,
+		issuer:         cfg.issuer,
+		audience:       cfg.audience,
+		idle:           cfg.idle,
 	}
 	if err := c.initKeys(&cfg); err != nil {
 		return nil, err
@@ -154,7 +160,7 @@ func New(opts ...Option) (*Client, error) {
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries})
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries, SeenEvery: cfg.seenEvery})
 	c.startEvents(&cfg)
 	return c, nil
 }

@@ -136,7 +136,11 @@ func TestSignThenVerifyCarriesClaims(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "alice", claims.ID)
 	assert.Len(t, claims.RegisteredClaims.ID, 21, "jti is a 21-character nanoid")
-	assert.Equal(t, "alice:"+claims.RegisteredClaims.ID, claims.Session)
+	assert.NotEqual(t, nanoOf(claims.Session), claims.RegisteredClaims.ID, "the jti names the token, not the session")
+	assert.Regexp(t, `^alice:[A-Za-z0-9_-]{21}$`, claims.Session)
+	sub, err := claims.GetSubject()
+	require.NoError(t, err)
+	assert.Equal(t, "alice", sub, "golang-jwt's GetSubject is the user id")
 	assert.JSONEq(t, `{"role":"admin"}`, string(claims.DataToken))
 	assert.Nil(t, claims.DataSession, "DataSession is loaded only WithSession")
 	assert.Equal(t, 15*time.Minute, claims.TTL)
@@ -162,7 +166,7 @@ func TestSignThenVerifyCarriesClaims(t *testing.T) {
 
 	// The token carries exactly the documented claims, and nothing private.
 	p := payload(t, tok)
-	for _, k := range []string{"id", "rjwt", "dataToken", "ttl", "iat", "exp", "jti"} {
+	for _, k := range []string{"id", "rjwt", "dataToken", "ttl", "iat", "exp", "jti", "sub"} {
 		assert.Contains(t, p, k)
 	}
 	assert.Equal(t, float64(900), p["ttl"])
@@ -213,7 +217,7 @@ func TestSessionExpiresInRedisWithTheTTL(t *testing.T) {
 			sessionKey = k
 		}
 	}
-	require.True(t, strings.HasSuffix(sessionKey, "{ttl-user}:"+claims.RegisteredClaims.ID), sessionKey)
+	require.True(t, strings.HasSuffix(sessionKey, "{ttl-user}:"+nanoOf(claims.Session)), sessionKey)
 	for _, k := range []string{sessionKey, indexKey} {
 		ttl, err := c.Redis().PTTL(ctx, k).Result()
 		require.NoError(t, err)
@@ -285,7 +289,8 @@ func TestHostileUserIDsAreJustNames(t *testing.T) {
 		claims, err := c.Verify(ctx, tok)
 		require.NoError(t, err, "id %q", id)
 		assert.Equal(t, id, claims.ID, "Claims.ID returns the id exactly")
-		assert.Equal(t, id+":"+claims.RegisteredClaims.ID, claims.Session)
+		assert.Equal(t, id+":"+nanoOf(claims.Session), claims.Session)
+		assert.Equal(t, id, claims.Subject)
 		list, err := c.Sessions(ctx, id)
 		require.NoError(t, err)
 		require.Len(t, list, 1, "id %q sees only its own session", id)

@@ -20,6 +20,7 @@ type signOptions struct {
 	dataToken   json.RawMessage
 	dataSession json.RawMessage
 	refreshTTL  time.Duration // SignPair only
+	meta        []byte        // WithMeta, JSON
 }
 
 // WithTTL sets the token's and the session's lifetime, in the grammar of
@@ -69,6 +70,33 @@ func WithDataSession(v any) SignOption {
 	}
 }
 
+// MaxMetaSize is the most device details WithMeta stores with a session:
+// 2 KiB of JSON.
+const MaxMetaSize = 2 << 10
+
+// WithMeta stores device details with the session, for a device list: the
+// user agent, the client's IP address, a device name. Sessions returns them
+// (SessionInfo.Meta); they never enter the token. Refresh keeps them. Over
+// MaxMetaSize (2 KiB) as JSON, Sign fails with ErrTooLarge before touching
+// Redis. A nil or empty map stores nothing.
+func WithMeta(meta map[string]string) SignOption {
+	return func(o *signOptions) error {
+		if len(meta) == 0 {
+			o.meta = nil
+			return nil
+		}
+		b, err := json.Marshal(meta)
+		if err != nil {
+			return fmt.Errorf("rjwt: WithMeta: %w", err)
+		}
+		if len(b) > MaxMetaSize {
+			return fmt.Errorf("%w: device details of %d bytes are over MaxMetaSize (%d)", ErrTooLarge, len(b), MaxMetaSize)
+		}
+		o.meta = b
+		return nil
+	}
+}
+
 func marshalData(v any) (json.RawMessage, error) {
 	if v == nil {
 		return nil, nil
@@ -84,7 +112,8 @@ func marshalData(v any) (json.RawMessage, error) {
 }
 
 // Sign creates a session for user id and returns its token. The session
-// lives in Redis for the TTL (WithTTL, else the client's default); in single
+// lives in Redis for the TTL (WithTTL, else the client's default), or until
+// it goes unused for the client's idle timeout (WithIdleTimeout); in single
 // mode (the default) the user's other sessions are revoked in the same atomic
 // step. One Redis round trip.
 //
@@ -135,18 +164,26 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
 	now := time.Now()
-	claims := c.accessClaims(id, nano, o.dataToken, o.ttl, now)
-	token, err := c.signSized(claims)
-	if err != nil {
-		return "", "", err
-	}
-	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions}
-	refresh := ""
+	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions, Idle: c.idle, Meta: o.meta}
+	// Each token has its own jti: a random one, or for a pair, two derived
+	// from the pair's refresh id (as Refresh derives them).
+	jti := ""
 	if pair {
 		if args.RefreshID, err = gonanoid.New(); err != nil {
 			return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 		}
 		args.TTL, args.AccessTTL = o.refreshTTL, o.ttl
+		jti = pairJTI(args.RefreshID, "access")
+	} else if jti, err = gonanoid.New(); err != nil {
+		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
+	}
+	claims := c.accessClaims(id, nano, jti, o.dataToken, o.ttl, now)
+	token, err := c.signSized(claims)
+	if err != nil {
+		return "", "", err
+	}
+	refresh := ""
+	if pair {
 		claims.RefreshID = args.RefreshID // the access token is already signed
 		if refresh, err = c.signSized(c.refreshClaims(claims, o.refreshTTL, now)); err != nil {
 			return "", "", err
@@ -171,15 +208,19 @@ func (c *Client) signSized(claims *Claims) (string, error) {
 	return token, nil
 }
 
-// accessClaims are the claims of an access token of session id:nano.
-func (c *Client) accessClaims(id, nano string, dataToken json.RawMessage, ttl time.Duration, now time.Time) *Claims {
+// accessClaims are the claims of an access token of session id:nano whose
+// own id is jti.
+func (c *Client) accessClaims(id, nano, jti string, dataToken json.RawMessage, ttl time.Duration, now time.Time) *Claims {
 	return &Claims{
 		ID:        id,
 		Session:   sessionName(id, nano),
 		DataToken: dataToken,
 		TTL:       ttl,
 		RegisteredClaims: jwt.RegisteredClaims{
-			ID:        nano,
+			Issuer:    c.issuer,
+			Subject:   id,
+			Audience:  c.audience,
+			ID:        jti,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},

@@ -52,7 +52,7 @@ func (h recordingHooks) End(ctx context.Context, op Op, o Outcome, err error, d 
 // ago, correctly signed.
 func expiredToken(t *testing.T, c *Client, id string) string {
 	t.Helper()
-	claims := c.accessClaims(id, "V1StGXR8_Z5jdHi6B-myT", nil, time.Minute, time.Now().Add(-time.Hour))
+	claims := c.accessClaims(id, "V1StGXR8_Z5jdHi6B-myT", "V1StGXR8_Z5jdHi6B-myU", nil, time.Minute, time.Now().Add(-time.Hour))
 	tok, err := c.signToken(claims)
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func testClaims() *Claims {
 	nano := strings.Repeat("N", nanoidLen)
 	return &Claims{
 		ID: "a:b", Session: "a:b:" + nano, DataToken: []byte(`{"role":"admin"}`), TTL: time.Hour,
-		RegisteredClaims: jwt.RegisteredClaims{ID: nano, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))},
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "a:b", ID: "jti-" + nano[4:], IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))},
 	}
 }
 
@@ -66,10 +66,7 @@ func referenceParse(c *Client, token string) error {
 		return claimsErr(err)
 	}
 	claims := &Claims{ID: ref.ID, Session: ref.Session, RegisteredClaims: ref.RegisteredClaims}
-	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) || !isSessionOf(claims) {
-		return ErrInvalidToken
-	}
-	return nil
+	return c.checkClaims(claims)
 }
 
 func sameOutcome(a, b error) bool {
@@ -135,7 +132,11 @@ func fastPathAgrees(t *testing.T, c *Client, sign func(*Claims) string) {
 	notYet.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Minute))
 	badShape := testClaims()
 	badShape.Session = "someone:else"
-	for name, cl := range map[string]*Claims{"valid": valid, "expired": expired, "iat in future": future, "no exp": noExp, "nbf in future": notYet, "bad shape": badShape} {
+	otherSubject := testClaims()
+	otherSubject.Subject = "mallory"
+	noSubject := testClaims() // as tokens signed before "sub" was added
+	noSubject.Subject = ""
+	for name, cl := range map[string]*Claims{"valid": valid, "expired": expired, "iat in future": future, "no exp": noExp, "nbf in future": notYet, "bad shape": badShape, "other subject": otherSubject, "no subject": noSubject} {
 		tok := sign(cl)
 		if c.fastKey(tok) == nil {
 			t.Fatalf("%s: the token does not take the fast path", name)
@@ -144,11 +145,14 @@ func fastPathAgrees(t *testing.T, c *Client, sign func(*Claims) string) {
 		if refErr := referenceParse(c, tok); !sameOutcome(fastErr, refErr) {
 			t.Errorf("%s: fast path %v, golang-jwt %v", name, fastErr, refErr)
 		}
-		if name == "valid" && fastErr != nil {
+		if (name == "valid" || name == "no subject") && fastErr != nil {
 			t.Fatalf("valid token refused: %v", fastErr)
 		}
 		if name == "expired" && !errors.Is(fastErr, ErrTokenExpired) {
 			t.Errorf("expired token: %v", fastErr)
+		}
+		if name == "other subject" && !errors.Is(fastErr, ErrInvalidToken) {
+			t.Errorf("a sub that is not the id: %v", fastErr)
 		}
 	}
 
@@ -566,5 +570,52 @@ func TestNegativeLeewayFailsNew(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "WithLeeway") {
 		t.Fatalf("%q does not name the option", err)
+	}
+}
+
+func TestIssuerAndAudienceAreCheckedOnBothPaths(t *testing.T) {
+	c, err := New(WithSecret(tokenTestSecret), WithAddr("127.0.0.1:1"), WithIssuer("https://auth.example"), WithAudience("api", "admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cases := []struct {
+		name string
+		iss  string
+		aud  []string
+		ok   bool
+	}{
+		{"issuer and one audience", "https://auth.example", []string{"api"}, true},
+		{"the other audience among others", "https://auth.example", []string{"web", "admin"}, true},
+		{"no issuer", "", []string{"api"}, false},
+		{"another issuer", "https://evil.example", []string{"api"}, false},
+		{"no audience", "https://auth.example", nil, false},
+		{"another audience", "https://auth.example", []string{"web"}, false},
+	}
+	for _, tc := range cases {
+		cl := testClaims()
+		cl.Issuer, cl.Audience = tc.iss, tc.aud
+		tok, err := c.signToken(cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, fastErr := c.parse(tok)
+		if refErr := referenceParse(c, tok); !sameOutcome(fastErr, refErr) {
+			t.Errorf("%s: fast path %v, golang-jwt %v", tc.name, fastErr, refErr)
+		}
+		if tc.ok != (fastErr == nil) || (!tc.ok && !errors.Is(fastErr, ErrInvalidToken)) {
+			t.Errorf("%s: %v; want ok=%v", tc.name, fastErr, tc.ok)
+		}
+	}
+	// A client without WithIssuer or WithAudience does not look at them.
+	plain := tokenTestClient(t)
+	cl := testClaims()
+	cl.Issuer, cl.Audience = "anyone", []string{"anything"}
+	tok, _ := plain.signToken(cl)
+	if _, err := plain.parse(tok); err != nil {
+		t.Errorf("a client without issuer or audience refused a token that has them: %v", err)
+	}
+	if _, err := New(WithSecret(tokenTestSecret), WithAudience("api", "")); err == nil {
+		t.Error("WithAudience accepted an empty audience")
 	}
 }

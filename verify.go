@@ -34,8 +34,14 @@ func withSession(o *verifyOptions) { o.session = true }
 // unreachable or slow: never a successful verification), or another wrapped
 // Redis error.
 //
-// Verify only reads: it runs when Redis is out of memory, and a retry of it
-// is harmless.
+// Verify also records the use, in the same round trip: the session's last
+// use (SessionInfo.LastSeen) when the one stored is a minute old, and for a
+// session with an idle timeout (WithIdleTimeout) an extension when less
+// than half its window is left. Those writes never grow memory, so Verify
+// runs when Redis is out of memory; a retry of it is harmless. Where Redis
+// refuses them (a read-only replica; out of memory on a Redis that cannot
+// read script flags) Verify answers from a read-only script in a second
+// round trip and records nothing.
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (_ *Claims, err error) {
 	ctx, call := c.begin(ctx, OpVerify)
 	defer func() { c.end(ctx, call, err) }()
@@ -52,7 +58,7 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if claims.Type != "" {
 		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
 	}
-	live, data, err := c.st.Verify(ctx, claims.ID, claims.RegisteredClaims.ID, o.session)
+	live, data, err := c.st.Verify(ctx, claims.ID, sessionNano(claims), o.session)
 	if err != nil {
 		return nil, err
 	}
@@ -80,16 +86,39 @@ func (c *Client) parse(token string) (*Claims, error) {
 	} else if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
 		return nil, claimsErr(err)
 	}
-	// A valid signature means rjwt made these claims; check their shape all
-	// the same, so a token of another issuer sharing the key cannot pass.
-	if validateID(claims.ID) != nil || !validNanoid(claims.RegisteredClaims.ID) || !isSessionOf(claims) {
-		return nil, fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
+	if err := c.checkClaims(claims); err != nil {
+		return nil, err
 	}
 	return claims, nil
 }
 
-// isSessionOf reports whether claims.Session is "ID:jti", without building it.
-func isSessionOf(claims *Claims) bool {
-	s, id, nano := claims.Session, claims.ID, claims.RegisteredClaims.ID
-	return len(s) == len(id)+1+len(nano) && s[:len(id)] == id && s[len(id)] == ':' && s[len(id)+1:] == nano
+// checkClaims checks what the signature and the times do not: the claims'
+// shape, and the client's issuer and audience.
+func (c *Client) checkClaims(claims *Claims) error {
+	// A valid signature means rjwt made these claims; check their shape all
+	// the same, so a token of another issuer sharing the key cannot pass.
+	// "sub", when present, is the user id again (tokens from before it was
+	// added have none).
+	if validateID(claims.ID) != nil || !isSessionOf(claims) || (claims.Subject != "" && claims.Subject != claims.ID) {
+		return fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
+	}
+	if c.issuer != "" && claims.Issuer != c.issuer {
+		return fmt.Errorf("%w: issuer %q is not %q (WithIssuer)", ErrInvalidToken, claims.Issuer, c.issuer)
+	}
+	if len(c.audience) > 0 && !anyIn(c.audience, claims.Audience) {
+		return fmt.Errorf("%w: audience %q names none of %q (WithAudience)", ErrInvalidToken, []string(claims.Audience), c.audience)
+	}
+	return nil
+}
+
+// anyIn reports whether one of want is in have.
+func anyIn(want, have []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if w == h {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -33,6 +33,10 @@ var (
 	// error from Accounts is a 500.
 	ErrUnavailable = errors.New("rjwthttp: account store unavailable")
 
+	// ErrNoSession: RevokeSession was asked for a session that is not one of
+	// the user's live sessions (another user's, or ended). 404.
+	ErrNoSession = errors.New("rjwthttp: no such session of yours")
+
 	// ErrNotObject: the session's data is JSON but not an object, so it has no
 	// fields to get or set.
 	ErrNotObject = errors.New("rjwthttp: session data is not a JSON object")
@@ -62,6 +66,7 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 //     ErrSessionNotFound and ErrRefreshReused: log in (or refresh) again.
 //   - 401 "invalid_credentials": ErrInvalidCredentials.
 //   - 409 "account_exists": ErrAccountExists.
+//   - 404 "not_found": ErrNoSession.
 //   - 413 "invalid_request": a body over the handlers' limit (*http.MaxBytesError).
 //   - 400 "invalid_request": ErrBadInput, and rjwt.ErrInvalidID, ErrInvalidTTL
 //     and ErrTooLarge when they come from the request (an id or TTL a client
@@ -92,6 +97,8 @@ func Classify(err error) (status int, code string) {
 		return http.StatusUnauthorized, "invalid_credentials"
 	case errors.Is(err, ErrAccountExists):
 		return http.StatusConflict, "account_exists"
+	case errors.Is(err, ErrNoSession):
+		return http.StatusNotFound, "not_found"
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, "invalid_request"
 	case errors.As(err, &ownFault):
@@ -124,6 +131,8 @@ func WriteError(w http.ResponseWriter, err error) {
 		writeJSON(w, status, errorBody{Error: code, Description: "wrong account or password"})
 	case code == "account_exists":
 		writeJSON(w, status, errorBody{Error: code, Description: "the account is taken"})
+	case code == "not_found":
+		writeJSON(w, status, errorBody{Error: code, Description: "no such session of yours"})
 	case status == http.StatusRequestEntityTooLarge:
 		var tooBig *http.MaxBytesError
 		errors.As(err, &tooBig)

@@ -54,6 +54,7 @@ func TestClassify(t *testing.T) {
 		{"a marshalling bug", fmt.Errorf("rjwt: WithDataToken: %w", &json.UnsupportedTypeError{}), 500, "server_error"},
 		{"a plain error", errors.New("something else"), 500, "server_error"},
 		{"sealed session", rjwthttp.ErrSessionSealed, 500, "server_error"},
+		{"not one of the user's sessions", fmt.Errorf("%w: x", rjwthttp.ErrNoSession), 404, "not_found"},
 		{"unavailable wins over a token sentinel", errors.Join(rjwt.ErrSessionNotFound, rjwt.ErrUnavailable), 503, "unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +262,7 @@ func TestMiddlewareLogsWhatItCannotClassify(t *testing.T) {
 	require.NoError(t, err)
 	// Something else wrote the session's key as a string: Redis answers
 	// WRONGTYPE to the session data read, an error of no known kind.
-	key := strings.TrimSuffix(c.SessionPattern("mo"), "*") + claims.RegisteredClaims.ID
+	key := strings.TrimSuffix(c.SessionPattern("mo"), "*") + claims.Session[len(claims.Session)-21:]
 	require.NoError(t, c.Redis().Set(ctx, key, "clobbered", time.Hour).Err())
 
 	sink, logger := newLogSink()

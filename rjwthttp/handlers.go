@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type Handlers struct {
 	signOpts []rjwt.SignOption
 	maxBody  int64
 	errs     errorConfig
+	meta     func(*http.Request) map[string]string
 }
 
 // HandlerOption configures Handlers.
@@ -52,6 +54,41 @@ type HandlerOption func(*Handlers)
 // WithDataToken that rjwt refuses is the application's error: 500, logged.
 func WithSignOptions(opts ...rjwt.SignOption) HandlerOption {
 	return func(h *Handlers) { h.signOpts = opts }
+}
+
+// WithDeviceMeta sets what login (Authorize, Register) records about the
+// device with the new session (rjwt.WithMeta), for the device list. The
+// default is DeviceMeta: the user agent and the client IP as r.RemoteAddr
+// gives it. Behind a proxy you trust, pass a function that reads the
+// address the proxy reports (X-Forwarded-For's last hop it added, say);
+// rjwthttp never trusts such headers on its own. A nil f records nothing.
+func WithDeviceMeta(f func(*http.Request) map[string]string) HandlerOption {
+	return func(h *Handlers) { h.meta = f }
+}
+
+// maxUserAgent is the most of a User-Agent header DeviceMeta keeps, in bytes.
+const maxUserAgent = 512
+
+// DeviceMeta is WithDeviceMeta's default: {"userAgent": the User-Agent
+// header (its first 512 bytes), "ip": the host part of r.RemoteAddr}, the
+// address of the peer that connected: a proxy's when there is one, never a
+// header's claim. Empty values are left out.
+func DeviceMeta(r *http.Request) map[string]string {
+	m := map[string]string{}
+	if ua := r.UserAgent(); ua != "" {
+		if len(ua) > maxUserAgent {
+			ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+		}
+		m["userAgent"] = ua
+	}
+	ip := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	if ip != "" {
+		m["ip"] = ip
+	}
+	return m
 }
 
 // WithMaxBody sets the largest JSON body the handlers read, in bytes. The
@@ -81,7 +118,7 @@ func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Han
 	if c == nil || accounts == nil {
 		return nil, errors.New("rjwthttp: NewHandlers needs a client and an Accounts; there is no default account store")
 	}
-	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10, errs: errorConfig{client: c}}
+	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10, errs: errorConfig{client: c}, meta: DeviceMeta}
 	for _, o := range opts {
 		if o != nil {
 			o(h)
@@ -91,7 +128,8 @@ func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Han
 }
 
 // Authorize logs in: POST {"account", "password"} → 200 with a rjwt.Pair;
-// 401 on wrong credentials; 400 on a malformed body.
+// 401 on wrong credentials; 400 on a malformed body. The session records
+// the device (WithDeviceMeta).
 func (h *Handlers) Authorize(w http.ResponseWriter, r *http.Request) {
 	h.credentialed(w, r, h.accounts.Authenticate)
 }
@@ -117,7 +155,13 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, err)
 		return
 	}
-	pair, err := h.client.SignPair(r.Context(), id, h.signOpts...)
+	opts := h.signOpts
+	if h.meta != nil {
+		if m := h.meta(r); len(m) > 0 {
+			opts = append(opts[:len(opts):len(opts)], rjwt.WithMeta(m))
+		}
+	}
+	pair, err := h.client.SignPair(r.Context(), id, opts...)
 	if err != nil {
 		// The id is the one Accounts returned and the options are the
 		// application's: an ErrInvalidID or ErrInvalidTTL here is no fault of
@@ -184,14 +228,18 @@ func (h *Handlers) LogoutAll(w http.ResponseWriter, r *http.Request) {
 
 // sessionEntry is one entry of the Sessions answer.
 type sessionEntry struct {
-	Session   string    `json:"session"`   // "id:nanoid", as rjwt.Claims.Session
-	ExpiresAt time.Time `json:"expiresAt"` // when Redis will expire it
-	Current   bool      `json:"current"`   // the session of the request's token
+	Session   string            `json:"session"`   // "id:nanoid", as rjwt.Claims.Session
+	ExpiresAt time.Time         `json:"expiresAt"` // when Redis will expire it
+	CreatedAt *time.Time        `json:"createdAt"` // null for sessions from before it was recorded
+	LastSeen  *time.Time        `json:"lastSeen"`  // last use (to the minute), or createdAt
+	Meta      map[string]string `json:"meta"`      // device details recorded at login; null when none
+	Current   bool              `json:"current"`   // the session of the request's token
 }
 
 // Sessions lists the live sessions of the request's user, the device list:
-// 200 with {"sessions": [{"session", "expiresAt", "current"}, ...]}, soonest
-// to expire first. Put it behind Middleware. One Redis round trip.
+// 200 with {"sessions": [{"session", "expiresAt", "createdAt", "lastSeen",
+// "meta", "current"}, ...]}, soonest to expire first. Put it behind
+// Middleware. One Redis round trip.
 func (h *Handlers) Sessions(w http.ResponseWriter, r *http.Request) {
 	claims, ok := FromContext(r.Context())
 	if !ok {
@@ -205,9 +253,45 @@ func (h *Handlers) Sessions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]sessionEntry, len(list))
 	for i, s := range list {
-		out[i] = sessionEntry{Session: s.Session, ExpiresAt: s.ExpiresAt, Current: s.Session == claims.Session}
+		out[i] = sessionEntry{Session: s.Session, ExpiresAt: s.ExpiresAt, Meta: s.Meta, Current: s.Session == claims.Session}
+		if !s.CreatedAt.IsZero() {
+			out[i].CreatedAt = &s.CreatedAt
+		}
+		if !s.LastSeen.IsZero() {
+			out[i].LastSeen = &s.LastSeen
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string][]sessionEntry{"sessions": out})
+}
+
+// RevokeSession logs out one of the request's user's own sessions, as a
+// device list's "log out that device": POST {"session": "id:nanoid"} → 204.
+// A session of another user, or one that has ended, is 404 (ErrNoSession;
+// the same answer for both, so nothing is learnt of other users' sessions);
+// a malformed name 400. The request's own session may be named: that is a
+// logout. Put it behind Middleware. One Redis round trip (rjwt's RevokeOwn).
+func (h *Handlers) RevokeSession(w http.ResponseWriter, r *http.Request) {
+	claims, ok := FromContext(r.Context())
+	if !ok {
+		h.errs.answer(w, r, ErrNoToken)
+		return
+	}
+	var body struct {
+		Session string `json:"session"`
+	}
+	if err := h.decode(w, r, &body); err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
+	err := h.client.RevokeOwn(r.Context(), claims.ID, body.Session)
+	if errors.Is(err, rjwt.ErrSessionNotFound) {
+		err = fmt.Errorf("%w: %q", ErrNoSession, body.Session)
+	}
+	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // decode reads a size-limited JSON body into v. Its errors wrap ErrBadInput,

@@ -110,13 +110,18 @@ func WithAnonymous() Option { return func(c *config) { c.anonymous = true } }
 func WithSessionData() Option { return func(c *config) { c.session = true } }
 
 // WithSliding extends the session's life in Redis to at least ttl on use, at
-// most once per interval for each session the middleware sees: sliding
-// expiry. It never shortens a session, and does not change a token's exp:
-// the token still ends at its exp, and the client refreshes it then. It costs
-// one more round trip on the requests that extend. Off by default; an interval
+// most once per interval for each session the middleware sees (rjwt's
+// Touch), never past the session's absolute end (its tokens' expiry). It
+// never shortens a session, and does not change a token's exp. It costs one
+// more round trip on the requests that extend. Off by default; an interval
 // or ttl of zero or less leaves it off. A ttl under one second is a
 // programming error: Middleware panics on it, at once, rather than fail
 // requests later.
+//
+// Deprecated: a session's life in Redis already matches its tokens', so
+// this extends only sessions with an idle timeout, which every Verify
+// already extends in its own round trip. Use rjwt.WithIdleTimeout on the
+// client.
 func WithSliding(interval, ttl time.Duration) Option {
 	return func(c *config) { c.slide, c.slideTTL = interval, ttl }
 }

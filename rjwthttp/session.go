@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,12 @@ import (
 // is lost silently. A Session belongs to one
 // request: it is not for use from other goroutines after the handler returns.
 //
+// Concurrent requests of one session: the save changes only the fields this
+// request set or deleted, inside Redis (rjwt's UpdateSessionData), so
+// requests that change different fields all keep their changes; of two that
+// set the same field, the later save wins. A counter read with Get and
+// written back with Set loses counts under concurrency: use Incr.
+//
 // Once the response's headers are written the session is saved and sealed:
 // Set and Delete then return ErrSessionSealed rather than make a change that
 // would never reach Redis.
@@ -29,7 +36,8 @@ type Session struct {
 	raw    json.RawMessage
 	mu     sync.Mutex
 	data   map[string]json.RawMessage
-	dirty  bool
+	order  []string                   // fields changed, in order
+	change map[string]json.RawMessage // field → new value; nil: deleted
 	sealed bool
 }
 
@@ -88,7 +96,61 @@ func (s *Session) Set(key string, v any) error {
 		return err
 	}
 	s.data[key] = b
-	s.dirty = true
+	s.record(key, b)
+	return nil
+}
+
+// record notes a change of field key to be saved (nil: delete).
+func (s *Session) record(key string, v json.RawMessage) {
+	if s.change == nil {
+		s.change = map[string]json.RawMessage{}
+	}
+	if _, seen := s.change[key]; !seen {
+		s.order = append(s.order, key)
+	}
+	s.change[key] = v
+}
+
+// Incr adds delta to the integer field key (a missing field counts as 0)
+// and returns the sum, in Redis at once and atomically: n concurrent
+// requests that each add 1 add n. Changes made with Set or Delete before it
+// are saved first, in the same call's round trips. Unlike Set and Delete it
+// works after the headers are written. Errors: rjwt.ErrDataType when the
+// field is not an integer, rjwt.ErrSessionNotFound, rjwt.ErrUnavailable.
+func (s *Session) Incr(ctx context.Context, key string, delta int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return 0, err
+	}
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
+	n, err := s.client.IncrSessionData(ctx, s.name, key, delta)
+	if err != nil {
+		return 0, err
+	}
+	s.data[key] = json.RawMessage(strconv.FormatInt(n, 10))
+	return n, nil
+}
+
+// flush saves the recorded changes, if any. s.mu is held.
+func (s *Session) flush(ctx context.Context) error {
+	if len(s.order) == 0 {
+		return nil
+	}
+	changes := make([]rjwt.DataChange, 0, len(s.order))
+	for _, k := range s.order {
+		if v := s.change[k]; v != nil {
+			changes = append(changes, rjwt.SetField(k, v))
+		} else {
+			changes = append(changes, rjwt.DeleteField(k))
+		}
+	}
+	if err := s.client.UpdateSessionData(ctx, s.name, changes...); err != nil {
+		return err
+	}
+	s.order, s.change = nil, nil
 	return nil
 }
 
@@ -103,27 +165,19 @@ func (s *Session) Delete(key string) error {
 	if err := s.load(); err != nil {
 		return err
 	}
-	if _, ok := s.data[key]; ok {
-		delete(s.data, key)
-		s.dirty = true
-	}
+	delete(s.data, key)
+	s.record(key, nil)
 	return nil
 }
 
-// save writes the data back if it changed (one round trip) and seals the
-// session: it runs once, when the headers go out or the handler returns.
+// save writes the fields that changed (one round trip, none without
+// changes) and seals the session: it runs once, when the headers go out or
+// the handler returns.
 func (s *Session) save(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sealed = true
-	if !s.dirty {
-		return nil
-	}
-	if err := s.client.SetSessionData(ctx, s.name, s.data); err != nil {
-		return err
-	}
-	s.dirty = false
-	return nil
+	return s.flush(ctx)
 }
 
 // saveWriter saves the session just before the response's headers go out.

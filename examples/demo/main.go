@@ -50,6 +50,7 @@ Prints a walkthrough of rjwt, then serves a JSON API on -addr:
   POST /refreshToken  {"refreshToken": "..."}                200 with a new pair; 401 when refused
   GET  /me            Authorization: Bearer <token>          200 with the claims and a per-session view counter
   GET  /sessions      Authorization: Bearer <token>          200 with your live sessions (the device list)
+  POST /revokeSession {"session": "..."} + Bearer <token>    204: that session of yours ends; 404 if it is not yours
   POST /logout        Authorization: Bearer <token>          204: this session ends
   POST /logoutAll     Authorization: Bearer <token>          200 {"revoked": n}: all your sessions end
 
@@ -380,24 +381,21 @@ func newServer(client *rjwt.Client, rdb redis.UniversalClient) (http.Handler, er
 	mux.HandleFunc("POST /refreshToken", h.RefreshToken)
 	mux.Handle("GET /me", auth(http.HandlerFunc(me)))
 	mux.Handle("GET /sessions", auth(http.HandlerFunc(h.Sessions)))
+	mux.Handle("POST /revokeSession", auth(http.HandlerFunc(h.RevokeSession)))
 	mux.Handle("POST /logout", auth(http.HandlerFunc(h.Logout)))
 	mux.Handle("POST /logoutAll", auth(http.HandlerFunc(h.LogoutAll)))
 	return mux, nil
 }
 
 // me answers the claims and a per-session view counter kept in the session's
-// private data.
+// private data. The counter is incremented in Redis (Session.Incr), so
+// concurrent requests each count: a Get then Set would lose counts.
 func me(w http.ResponseWriter, r *http.Request) {
 	claims, _ := rjwthttp.FromContext(r.Context())
 	s, _ := rjwthttp.SessionFromContext(r.Context())
-	var views int
-	if _, err := s.Get("views", &views); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	views++
-	if err := s.Set("views", views); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	views, err := s.Incr(r.Context(), "views", 1)
+	if err != nil {
+		rjwthttp.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

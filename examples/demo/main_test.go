@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -220,7 +221,7 @@ func TestUsageNamesEveryRouteAndTheDemoServesThem(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, [][2]string{{"POST", "/register"}, {"POST", "/authorize"}, {"POST", "/refreshToken"},
-		{"GET", "/me"}, {"GET", "/sessions"}, {"POST", "/logout"}, {"POST", "/logoutAll"}}, routes)
+		{"GET", "/me"}, {"GET", "/sessions"}, {"POST", "/revokeSession"}, {"POST", "/logout"}, {"POST", "/logoutAll"}}, routes)
 
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rdb.Close()
@@ -536,4 +537,87 @@ func TestTheServerDropsSlowAndIdleClients(t *testing.T) {
 		got := closedWithin(t, conn, limits.idle+time.Second)
 		assert.True(t, strings.HasPrefix(got, "HTTP/1.1 401"), "answered, then closed when idle: %s", got)
 	})
+}
+
+// TestConcurrentViewsAllCount: 51 concurrent /me requests of one session
+// count 51 views (a Get then Set counted 3).
+func TestConcurrentViewsAllCount(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("views:"))
+	require.NoError(t, err)
+	defer client.Close()
+	h, err := newServer(client, rdb)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	status, pair := call(t, srv, "POST", "/register", "", `{"account":"counter","password":"correct horse"}`)
+	require.Equal(t, 200, status, pair)
+	token := pair["token"].(string)
+
+	const n = 51
+	var wg sync.WaitGroup
+	seen := make([]float64, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, body := call(t, srv, "GET", "/me", token, "")
+			assert.Equal(t, 200, status, body)
+			seen[i], _ = body["views"].(float64)
+		}()
+	}
+	wg.Wait()
+	sort.Float64s(seen)
+	for i, v := range seen {
+		assert.Equal(t, float64(i+1), v, "each request saw its own count")
+	}
+	_, body := call(t, srv, "GET", "/me", token, "")
+	assert.Equal(t, float64(n+1), body["views"])
+}
+
+func TestDeviceListAndRevokeOne(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("devices:"))
+	require.NoError(t, err)
+	defer client.Close()
+	h, err := newServer(client, rdb)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	creds := `{"account":"dana","password":"correct horse"}`
+	_, first := call(t, srv, "POST", "/register", "", creds)
+	_, second := call(t, srv, "POST", "/authorize", "", creds)
+	_, other := call(t, srv, "POST", "/register", "", `{"account":"dana:x","password":"correct horse"}`)
+
+	status, body := call(t, srv, "GET", "/sessions", second["token"].(string), "")
+	require.Equal(t, 200, status, body)
+	list := body["sessions"].([]any)
+	require.Len(t, list, 2)
+	var firstSession string
+	for _, e := range list {
+		e := e.(map[string]any)
+		meta := e["meta"].(map[string]any)
+		assert.Equal(t, "127.0.0.1", meta["ip"])
+		assert.Contains(t, meta["userAgent"], "Go-http-client")
+		assert.NotNil(t, e["createdAt"])
+		if e["current"] != true {
+			firstSession = e["session"].(string)
+		}
+	}
+	_, theirs := call(t, srv, "GET", "/sessions", other["token"].(string), "")
+	otherSession := theirs["sessions"].([]any)[0].(map[string]any)["session"].(string)
+	require.True(t, strings.HasPrefix(otherSession, "dana:"), "a hostile id: dana:x's sessions start with dana:")
+
+	status, _ = call(t, srv, "POST", "/revokeSession", second["token"].(string), `{"session":"`+otherSession+`"}`)
+	assert.Equal(t, 404, status, "not hers")
+	status, _ = call(t, srv, "GET", "/me", other["token"].(string), "")
+	assert.Equal(t, 200, status)
+	status, _ = call(t, srv, "POST", "/revokeSession", second["token"].(string), `{"session":"`+firstSession+`"}`)
+	assert.Equal(t, 204, status)
+	status, _ = call(t, srv, "GET", "/me", first["token"].(string), "")
+	assert.Equal(t, 401, status)
+	status, _ = call(t, srv, "GET", "/me", second["token"].(string), "")
+	assert.Equal(t, 200, status)
 }

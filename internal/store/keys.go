@@ -8,23 +8,34 @@ import (
 // Key layout. With the prefix "rjwt:", user "alice" has:
 //
 //	rjwt:{alice}:<nanoid>   a hash per session: field "d" holds the private
-//	                        session data (JSON); with a refresh token also
-//	                        "r" (current refresh id), "p" (the one it
-//	                        replaced), "t" (rotation time, Redis ms) and "a"
-//	                        (access TTL ms). The key expires with the session.
+//	                        session data (JSON, always present, maybe "");
+//	                        "c" (created) and "s" (last use, written by
+//	                        Verify when a minute old, and by Refresh), and
+//	                        "x" (the absolute end: the refresh token's, else
+//	                        the token's expiry), all Redis ms; "i" (idle
+//	                        timeout ms) with WithIdleTimeout; "m" (device
+//	                        details, a JSON object) with WithMeta; with a
+//	                        refresh token also "r" (current refresh id), "p"
+//	                        (the one it replaced), "t" (rotation time, Redis
+//	                        ms) and "a" (access TTL ms). The key expires with
+//	                        the session: at "x", or with "i" when unused for
+//	                        "i" (Verify extends it, never past "x"). Sessions
+//	                        signed before "c", "s", "x" existed lack them.
 //	rjwt:{alice}:idx        a sorted set indexing the user's sessions:
-//	                        member nanoid, score the expiry in Redis's clock
-//	                        (Unix ms). The index is the authority: a session
+//	                        member nanoid, score the session key's expiry in
+//	                        Redis's clock (Unix ms), moved by idle extensions.
+//	                        The index itself lives at least as long as the
+//	                        user's latest "x". The index is the authority: a session
 //	                        verifies only while it has both its hash and
 //	                        its index entry, so an evicted index logs its
 //	                        user out rather than hide live sessions from
 //	                        RevokeAll.
 //	rjwt:{alice}:op:<id>    the answer of one Sign (id: the new session's
-//	                        nanoid), Revoke or RevokeAll (id: a request id),
-//	                        kept 60s so that a call Redis ran twice (a retry
-//	                        after a lost reply) reports what the first run
-//	                        did, and a Sign run again never recreates a
-//	                        session revoked since.
+//	                        nanoid), Revoke, RevokeAll or IncrData (id: a
+//	                        request id), kept 60s so that a call Redis ran
+//	                        twice (a retry after a lost reply) reports what
+//	                        the first run did, and a Sign run again never
+//	                        recreates a session revoked since.
 //
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the

@@ -9,7 +9,8 @@
 // reply was lost: Sign and Refresh take ids chosen by the caller before the
 // call and recognise their own earlier run; Revoke and RevokeAll keep their
 // answer for 60 seconds under a request id, so a second run reports what the
-// first did; SetData and Touch set the same values again.
+// first did; SetData, UpdateData and Touch set the same values again;
+// IncrData keeps its answer 60 seconds under a request id, as Revoke does.
 //
 // Retries. On a client rjwt built, go-redis does not retry (MaxRetries -1)
 // and this package does, up to the configured count, only when a call's
@@ -27,8 +28,12 @@
 //
 // Memory. Scripts that write carry no allow-oom flag, so Redis refuses them
 // whole when it is out of memory under noeviction (nothing is written);
-// Revoke and RevokeAll carry allow-oom (they free memory); Verify and
-// Sessions are read-only (no-writes) and run out of memory and on replicas.
+// Revoke and RevokeAll carry allow-oom (they free memory), and so does
+// Verify's seen script, whose writes (a last-use time, an idle extension)
+// replace values and never grow memory. Sessions and the read-only verify
+// script (no-writes) run out of memory and on replicas; Verify falls back
+// to the latter where the seen script is refused (a read-only replica, an
+// out-of-memory Redis that cannot read script flags).
 package store
 
 import (
@@ -75,12 +80,14 @@ func isShebangRefused(err error) bool {
 var (
 	signScript      = load("sign")
 	verifyScript    = load("verify")
+	seenScript      = load("seen")
 	revokeScript    = load("revoke")
 	revokeAllScript = load("revoke_all")
 	sessionsScript  = load("sessions")
 	refreshScript   = load("refresh")
 	setDataScript   = load("set_data")
 	touchScript     = load("touch")
+	updateScript    = load("update_data")
 )
 
 // Config configures a Store.
@@ -91,6 +98,9 @@ type Config struct {
 	// MaxRetries is how often a call is sent again after a retryable
 	// failure (see the package doc); 0 for clients that retry themselves.
 	MaxRetries int
+	// SeenEvery is how stale a session's last use may get before Verify
+	// writes it again; 0 means a minute.
+	SeenEvery time.Duration
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -100,6 +110,7 @@ type Store struct {
 	rdb        redis.UniversalClient
 	timeout    time.Duration
 	maxRetries int
+	seenEvery  time.Duration
 	avail      availability
 	plain      atomic.Bool // the server cannot read script flags
 }
@@ -111,6 +122,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		rdb:        rdb,
 		timeout:    cfg.Timeout,
 		maxRetries: cfg.MaxRetries,
+		seenEvery:  cfg.SeenEvery,
 		avail:      availability{kick: make(chan struct{}, 1)},
 	}
 }
@@ -212,6 +224,8 @@ type SignArgs struct {
 	RefreshID   string        // for a session with a refresh token
 	AccessTTL   time.Duration // with RefreshID
 	MaxSessions int           // multiple mode: most sessions per user (0: no limit)
+	Idle        time.Duration // idle timeout (0: none)
+	Meta        []byte        // device details, a JSON object (nil: none)
 }
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
@@ -229,7 +243,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
 	}
 	cmd, err := s.run(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
-		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions)
+		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta)
 	if err != nil {
 		return 0, err
 	}
@@ -239,31 +253,94 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 
 // Verify reports whether session id:nano is live (its index entry and its
 // hash both exist) and, with withData, returns its private data (nil when
-// it has none). One round trip; read-only.
+// it has none). It is Check without Fresh.
 func (s *Store) Verify(ctx context.Context, id, nano string, withData bool) (bool, []byte, error) {
+	r, err := s.Check(ctx, id, nano, withData)
+	return r.Live, r.Data, err
+}
+
+// CheckResult is what Check found.
+type CheckResult struct {
+	Live bool
+	Data []byte // with withData: the private data, nil when none
+	// Fresh is how long the session stays live for sure without another
+	// Check reaching Redis (barring a revocation): until its key expires,
+	// or with an idle timeout until an extension is due. A cache may answer
+	// for the session that long. 0 from the read-only fallback.
+	Fresh time.Duration
+}
+
+// Check reports whether session id:nano is live and records the use: the
+// session's last use when the one stored is older than SeenEvery, and with
+// an idle timeout an extension of its life when less than half the window
+// is left (never past its absolute end). One round trip (the seen script);
+// where Redis refuses that script's writes (a read-only replica, or out of
+// memory on a server that cannot read script flags) a second one runs the
+// read-only verify script and nothing is recorded. Safe to run twice.
+func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (CheckResult, error) {
 	base := s.UserBase(id)
 	flag := "0"
 	if withData {
 		flag = "1"
 	}
-	cmd, err := s.run(ctx, "verify", verifyScript, []string{base + indexSuffix, base + nano}, nano, flag)
+	every := s.seenEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	keys := []string{base + indexSuffix, base + nano}
+	cmd, err := s.run(ctx, "verify", seenScript, keys, nano, flag, every.Milliseconds())
 	if err != nil {
-		return false, nil, err
+		if !writeRefused(err) {
+			return CheckResult{}, err
+		}
+		return s.verifyReadOnly(ctx, keys, nano, flag)
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 1 {
+		return CheckResult{}, nil
+	}
+	if len(res) == 3 {
+		fresh, _ := res[1].(int64)
+		r := CheckResult{Live: true, Fresh: time.Duration(fresh) * time.Millisecond}
+		if d, _ := res[2].(string); d != "" {
+			r.Data = []byte(d)
+		}
+		return r, nil
+	}
+	return CheckResult{}, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+}
+
+// writeRefused reports a Redis that will not run a script that writes: a
+// read-only replica, or out of memory.
+func writeRefused(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	return strings.HasPrefix(msg, "READONLY ") || strings.HasPrefix(msg, "OOM ")
+}
+
+// verifyReadOnly is Check with the read-only script: nothing is recorded.
+func (s *Store) verifyReadOnly(ctx context.Context, keys []string, nano, flag string) (CheckResult, error) {
+	cmd, err := s.run(ctx, "verify", verifyScript, keys, nano, flag)
+	if err != nil {
+		return CheckResult{}, err
 	}
 	switch v := cmd.Val().(type) {
 	case int64:
-		return v == 1, nil, nil
+		return CheckResult{Live: v == 1}, nil
 	case []any:
 		if len(v) == 1 {
 			if d, ok := v[0].(string); ok {
 				if d == "" {
-					return true, nil, nil
+					return CheckResult{Live: true}, nil
 				}
-				return true, []byte(d), nil
+				return CheckResult{Live: true, Data: []byte(d)}, nil
 			}
 		}
 	}
-	return false, nil, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+	return CheckResult{}, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
 }
 
 // Revoke ends session id:nano and reports whether it was live. One round
@@ -298,11 +375,16 @@ func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
 	return n, nil
 }
 
-// SessionTTL is one live session of a user and the time it has left (-1:
-// no expiry).
+// SessionTTL is one live session of a user: the time it has left (-1: no
+// expiry), how long ago it was created and last used, by Redis's clock (-1:
+// not recorded, for sessions signed before they were), and its device
+// details (a JSON object, nil when none).
 type SessionTTL struct {
-	Nano string
-	Left time.Duration
+	Nano      string
+	Left      time.Duration
+	Created   time.Duration
+	SeenSince time.Duration
+	Meta      []byte
 }
 
 // Sessions lists user id's live sessions. One round trip; read-only.
@@ -313,15 +395,34 @@ func (s *Store) Sessions(ctx context.Context, id string) ([]SessionTTL, error) {
 		return nil, err
 	}
 	res, _ := cmd.Slice()
-	out := make([]SessionTTL, 0, len(res)/2)
-	for i := 0; i+1 < len(res); i += 2 {
+	if len(res) == 0 {
+		return nil, fmt.Errorf("rjwt: sessions: unexpected reply %v", cmd.Val())
+	}
+	now, _ := res[0].(int64)
+	ago := func(v any) time.Duration {
+		str, ok := v.(string)
+		if !ok {
+			return -1
+		}
+		ms, err := strconv.ParseInt(str, 10, 64)
+		if err != nil {
+			return -1
+		}
+		return time.Duration(max(now-ms, 0)) * time.Millisecond
+	}
+	out := make([]SessionTTL, 0, (len(res)-1)/5)
+	for i := 1; i+4 < len(res); i += 5 {
 		nano, _ := res[i].(string)
 		ms, _ := res[i+1].(int64)
 		left := time.Duration(ms) * time.Millisecond
 		if ms < 0 {
 			left = -1
 		}
-		out = append(out, SessionTTL{Nano: nano, Left: left})
+		st := SessionTTL{Nano: nano, Left: left, Created: ago(res[i+2]), SeenSince: ago(res[i+3])}
+		if m, ok := res[i+4].(string); ok && m != "" {
+			st.Meta = []byte(m)
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }
@@ -394,8 +495,81 @@ func (s *Store) SetData(ctx context.Context, id, nano string, data []byte) (bool
 	return n == 1, nil
 }
 
-// Touch extends a live session to at least ttl from now; false when it is
-// not live. One round trip.
+// FieldChange is one change of UpdateData: field Name (whose JSON string
+// form is Literal) set to the raw JSON Value, or deleted when Value is nil.
+type FieldChange struct {
+	Name, Literal string
+	Value         []byte
+}
+
+// DataStatus is what UpdateData and IncrData found.
+type DataStatus int
+
+// The outcomes of UpdateData and IncrData.
+const (
+	DataDone       DataStatus = 1
+	DataGone       DataStatus = 0  // the session is not live
+	DataNotObject  DataStatus = -2 // the data is not a JSON object
+	DataNotInteger DataStatus = -3 // IncrData: the field is not an integer
+	DataTooLarge   DataStatus = -4 // the data would be over the limit
+)
+
+// UpdateData sets and deletes top-level fields of a live session's private
+// data (a JSON object) in one atomic step, keeping the other fields as they
+// are in Redis: concurrent updates of other fields are not lost. max bounds
+// the data's size. One round trip; running it twice writes the same again.
+func (s *Store) UpdateData(ctx context.Context, id, nano string, max int, changes []FieldChange) (DataStatus, error) {
+	base := s.UserBase(id)
+	args := make([]any, 0, 3+3*len(changes))
+	args = append(args, nano, max, "u")
+	for _, c := range changes {
+		args = append(args, c.Name, c.Literal, c.Value)
+	}
+	cmd, err := s.run(ctx, "update session data", updateScript, []string{base + indexSuffix, base + nano, base + opInfix + "-"}, args...)
+	if err != nil {
+		return 0, err
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 0 {
+		return 0, fmt.Errorf("rjwt: update session data: unexpected reply %v", cmd.Val())
+	}
+	st, _ := res[0].(int64)
+	return DataStatus(st), nil
+}
+
+// IncrData adds delta to the integer field Name of a live session's private
+// data (a JSON object; a missing field counts as 0) and returns the sum.
+// One round trip; a second run of the same call (a retry after a lost
+// reply) returns the first run's sum without adding again.
+func (s *Store) IncrData(ctx context.Context, id, nano string, max int, name, literal string, delta int64) (int64, DataStatus, error) {
+	req, err := gonanoid.New()
+	if err != nil {
+		return 0, 0, fmt.Errorf("rjwt: increment session data: nanoid: %w", err)
+	}
+	base := s.UserBase(id)
+	cmd, err := s.run(ctx, "increment session data", updateScript, []string{base + indexSuffix, base + nano, base + opInfix + req},
+		nano, max, "i", name, literal, delta)
+	if err != nil {
+		return 0, 0, err
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 0 {
+		return 0, 0, fmt.Errorf("rjwt: increment session data: unexpected reply %v", cmd.Val())
+	}
+	st, _ := res[0].(int64)
+	if st != int64(DataDone) || len(res) < 2 {
+		return 0, DataStatus(st), nil
+	}
+	v, _ := res[1].(string)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rjwt: increment session data: unexpected reply %v", cmd.Val())
+	}
+	return n, DataDone, nil
+}
+
+// Touch extends a live session to at least ttl from now, never past its
+// absolute end; false when it is not live. One round trip.
 func (s *Store) Touch(ctx context.Context, id, nano string, ttl time.Duration) (bool, error) {
 	base := s.UserBase(id)
 	cmd, err := s.run(ctx, "touch", touchScript, []string{base + indexSuffix, base + nano}, nano, ttl.Milliseconds())

@@ -7,6 +7,9 @@
 -- ARGV[4] refresh TTL, ms (the session's life slides by it)
 -- ARGV[5] grace, ms: how long after a rotation the id it replaced still
 --         gets that rotation's answer (0: strict rotation)
+-- A rotation is a use: the session's absolute end ("x") moves to now + the
+-- refresh TTL, its key lives min(idle timeout, refresh TTL) when it has an
+-- idle timeout ("i"), else the refresh TTL, and its last use ("s") is now.
 -- Returns {1, access TTL ms, rotation time ms, successor id} when the
 -- presented id was current, or when this very rotation ran before (a retry
 -- after a lost reply), or when the presented id was replaced by the last
@@ -18,7 +21,7 @@
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
-local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't')
+local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't', 'i')
 local cur, prev = s[1], s[2]
 if not cur then
   return {0}
@@ -27,9 +30,13 @@ local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if cur == ARGV[2] then
   local ttl = tonumber(ARGV[4])
-  redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  local life = ttl
+  if s[5] and tonumber(s[5]) < ttl then
+    life = tonumber(s[5])
+  end
+  redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now, 'x', now + ttl, 's', now)
+  redis.call('PEXPIRE', KEYS[2], life)
+  redis.call('ZADD', KEYS[1], now + life, ARGV[1])
   if redis.call('PTTL', KEYS[1]) < ttl then
     redis.call('PEXPIRE', KEYS[1], ttl)
   end

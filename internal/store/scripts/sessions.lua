@@ -1,17 +1,26 @@
 #!lua flags=no-writes
--- sessions: list one user's live sessions.
+-- sessions: list one user's live sessions, with their device details.
 -- KEYS[1] index
 -- ARGV[1] the user's key base (session key = base .. nanoid)
--- Returns {nanoid, ms left, ...} for each index entry whose hash still
--- exists. Read-only (runs out of memory and on replicas); stale entries are
--- pruned by Sign and by the event monitor, not here.
+-- Returns {now ms, nanoid, ms left, created ms, last use ms, meta, ...}: the
+-- time by Redis's clock, then five values for each index entry whose hash
+-- still exists (created and last use are false for sessions signed before
+-- they were recorded, meta false without WithMeta). Read-only (runs out of
+-- memory and on replicas); stale entries are pruned by Sign and by the
+-- event monitor, not here.
+local t = redis.call('TIME')
+local out = {t[1] * 1000 + math.floor(t[2] / 1000)}
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = {}
 for i = 1, #ids do
-  local p = redis.call('PTTL', ARGV[1] .. ids[i])
+  local k = ARGV[1] .. ids[i]
+  local p = redis.call('PTTL', k)
   if p ~= -2 then
+    local h = redis.call('HMGET', k, 'c', 's', 'm')
     out[#out + 1] = ids[i]
     out[#out + 1] = p
+    out[#out + 1] = h[1]
+    out[#out + 1] = h[2]
+    out[#out + 1] = h[3]
   end
 end
 return out

@@ -10,6 +10,9 @@
 -- ARGV[6] refresh id, or '' for a session without a refresh token
 -- ARGV[7] access TTL ms (with a refresh id), else ''
 -- ARGV[8] most sessions a user may hold in multiple mode (0: no limit)
+-- ARGV[9] idle timeout ms (0: none): the key then expires after
+--         min(idle, TTL), and Verify extends it, never past the TTL
+-- ARGV[10] device details (JSON object), or ''
 -- Returns how many other sessions it ended.
 --
 -- Safe to run twice: the first run keeps its answer 60s under KEYS[3], and a
@@ -27,6 +30,11 @@ local done = redis.call('GET', KEYS[3])
 if done then
   return tonumber(done) -- this call ran before (a retry after a lost reply)
 end
+local idle = tonumber(ARGV[9])
+local life = ttl
+if idle > 0 and idle < ttl then
+  life = idle
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return 0 -- ran before, by a version without answer keys
 end
@@ -36,12 +44,18 @@ local old = {}
 if ARGV[4] == '1' then
   old = redis.call('ZRANGE', KEYS[1], 0, -1)
 end
+local f = {'d', ARGV[2], 'c', now, 's', now, 'x', now + ttl}
 if ARGV[6] ~= '' then
-  redis.call('HSET', KEYS[2], 'd', ARGV[2], 'r', ARGV[6], 'a', ARGV[7])
-else
-  redis.call('HSET', KEYS[2], 'd', ARGV[2])
+  f[#f + 1] = 'r'; f[#f + 1] = ARGV[6]; f[#f + 1] = 'a'; f[#f + 1] = ARGV[7]
 end
-redis.call('PEXPIRE', KEYS[2], ttl)
+if idle > 0 then
+  f[#f + 1] = 'i'; f[#f + 1] = idle
+end
+if ARGV[10] ~= '' then
+  f[#f + 1] = 'm'; f[#f + 1] = ARGV[10]
+end
+redis.call('HSET', KEYS[2], unpack(f))
+redis.call('PEXPIRE', KEYS[2], life)
 local ended = 0
 if ARGV[4] == '1' then
   if #old > 0 then
@@ -70,7 +84,7 @@ else
     end
   end
 end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end

@@ -1,5 +1,6 @@
 #!lua
--- touch: extend a live session to at least ttl from now, never shorten it.
+-- touch: extend a live session to at least ttl from now, never shorten it,
+-- and never past its absolute end ("x", its tokens' expiry) when it has one.
 -- KEYS[1] index   KEYS[2] session
 -- ARGV[1] nanoid   ARGV[2] ttl ms
 -- Returns 1, or 0 when the session is not live. Running it twice is running
@@ -12,9 +13,13 @@ local left = redis.call('PTTL', KEYS[2])
 if left == -2 then
   return 0
 end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local x = redis.call('HGET', KEYS[2], 'x')
+if x and tonumber(x) - now < ttl then
+  ttl = tonumber(x) - now
+end
 if left >= 0 and left < ttl then
-  local t = redis.call('TIME')
-  local now = t[1] * 1000 + math.floor(t[2] / 1000)
   redis.call('PEXPIRE', KEYS[2], ttl)
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
   if redis.call('PTTL', KEYS[1]) < ttl then
