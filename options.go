@@ -34,6 +34,9 @@ type config struct {
 	maxSessions    int
 	maxData        int
 	refreshGrace   time.Duration
+	cacheEntries   int
+	cacheWindow    time.Duration
+	autoPipeline   bool
 }
 
 func defaultConfig() config {
@@ -49,6 +52,8 @@ func defaultConfig() config {
 		maxSessions:    DefaultMaxSessions,
 		maxData:        DefaultMaxSessionData,
 		refreshGrace:   DefaultRefreshGrace,
+		cacheWindow:    DefaultCacheWindow,
+		autoPipeline:   true,
 	}
 }
 
@@ -277,4 +282,17 @@ func WithRefreshGrace(d time.Duration) Option {
 		c.refreshGrace = d
 		return nil
 	}
+}
+
+// WithAutoPipeline makes concurrent calls share Redis round trips (true, the
+// default) or not (false). With it, Verify, Sessions and Sign calls made at
+// the same time go to Redis in one pipeline (go-redis's AutoPipeliner): one
+// write and one read of the socket for the batch instead of one round trip
+// each, which is what lets throughput grow with requests in flight. A lone
+// call still goes at once. Each call is still bounded by its own context
+// (a call that gives up leaves its command to run; all are read-only or safe
+// to run twice), still fails fast while Redis is known down, and is still
+// retried by rjwt as WithMaxRetries says.
+func WithAutoPipeline(b bool) Option {
+	return func(c *config) error { c.autoPipeline = b; return nil }
 }

@@ -133,6 +133,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	}
 	nano := old.RegisteredClaims.ID
 	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL, Grace: c.refreshGrace})
+	c.forget(old.ID, nano)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -177,6 +178,7 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) erro
 		return fmt.Errorf("%w: session data of %d bytes is over the %d-byte limit (WithMaxSessionData)", ErrTooLarge, len(data), c.maxData)
 	}
 	ok, err := c.st.SetData(ctx, id, nano, data)
+	c.forget(id, nano)
 	if err != nil {
 		return err
 	}

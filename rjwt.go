@@ -88,7 +88,8 @@ type Client struct {
 	maxData        int
 	refreshGrace   time.Duration
 
-	ev events
+	ev    events
+	cache *localCache // nil without WithLocalCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -151,8 +152,12 @@ func New(opts ...Option) (*Client, error) {
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries})
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries, AutoPipeline: cfg.autoPipeline})
 	c.startEvents(&cfg)
+	if cfg.cacheEntries > 0 {
+		c.cache = newLocalCache(cfg.cacheEntries)
+		c.startTracking(cfg.cacheWindow)
+	}
 	return c, nil
 }
 
@@ -160,7 +165,11 @@ func New(opts ...Option) (*Client, error) {
 // closes the Events channel, and closes the Redis client if rjwt created it (not one given WithRedisClient). It is safe to call more than once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		if c.cache != nil {
+			c.cache.tracker.stop()
+		}
 		c.stopEvents()
+		c.st.Close()
 		if c.ownsRedis {
 			c.closeErr = c.rdb.Close()
 		}

@@ -30,6 +30,7 @@ func (c *Client) Revoke(ctx context.Context, session string) error {
 		return err
 	}
 	ok, err := c.st.Revoke(ctx, id, nano)
+	c.forget(id, nano)
 	if err != nil {
 		return err
 	}
@@ -48,7 +49,9 @@ func (c *Client) RevokeAll(ctx context.Context, id string) (int, error) {
 	if err := validateID(id); err != nil {
 		return 0, err
 	}
-	return c.st.RevokeAll(ctx, id)
+	n, err := c.st.RevokeAll(ctx, id)
+	c.forgetUser(id)
+	return n, err
 }
 
 // Sessions lists the live sessions of user id, soonest to expire first. It

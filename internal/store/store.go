@@ -54,7 +54,12 @@ var scriptFS embed.FS
 // flags Redis still refuses, when out of memory, a script's first write if
 // it is a write that can grow memory, and every script that writes makes
 // such a write first, so a full Redis still gets nothing.
-type script struct{ flagged, plain *redis.Script }
+type script struct {
+	flagged, plain *redis.Script
+	// the sources, for EVAL after NOSCRIPT on the autopipeline (redis.Script
+	// does not expose them)
+	flaggedSrc, plainSrc string
+}
 
 func load(name string) script {
 	b, err := scriptFS.ReadFile("scripts/" + name + ".lua")
@@ -63,7 +68,8 @@ func load(name string) script {
 	}
 	src := string(b)
 	_, body, _ := strings.Cut(src, "\n")
-	return script{flagged: redis.NewScript(src), plain: redis.NewScript("--\n" + body)}
+	plain := "--\n" + body
+	return script{flagged: redis.NewScript(src), plain: redis.NewScript(plain), flaggedSrc: src, plainSrc: plain}
 }
 
 // isShebangRefused reports the error of a server that cannot read a
@@ -81,6 +87,7 @@ var (
 	refreshScript   = load("refresh")
 	setDataScript   = load("set_data")
 	touchScript     = load("touch")
+	verifyTTLScript = load("verify_ttl")
 )
 
 // Config configures a Store.
@@ -91,6 +98,10 @@ type Config struct {
 	// MaxRetries is how often a call is sent again after a retryable
 	// failure (see the package doc); 0 for clients that retry themselves.
 	MaxRetries int
+	// AutoPipeline makes concurrent Verify, Sessions and Sign calls share
+	// pipelines (go-redis's deferred AutoPipeliner): one write and one read
+	// of the socket for a whole batch instead of one round trip each.
+	AutoPipeline bool
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -102,18 +113,39 @@ type Store struct {
 	maxRetries int
 	avail      availability
 	plain      atomic.Bool // the server cannot read script flags
+	ap         *redis.AutoPipeliner
 }
 
 // New makes a Store on rdb.
 func New(rdb redis.UniversalClient, cfg Config) *Store {
-	return &Store{
+	s := &Store{
 		Keys:       Keys{Prefix: cfg.Prefix},
 		rdb:        rdb,
 		timeout:    cfg.Timeout,
 		maxRetries: cfg.MaxRetries,
 		avail:      availability{kick: make(chan struct{}, 1)},
 	}
+	if cfg.AutoPipeline {
+		// A client that cannot autopipeline (a Ring, a mock) runs each call
+		// on its own round trip, as before.
+		if ap, err := rdb.AsyncAutoPipeline(); err == nil && ap != nil {
+			s.ap = ap
+		}
+	}
+	return s
 }
+
+// Close stops the store's autopipeliner, if any. The Redis client is the
+// caller's.
+func (s *Store) Close() error {
+	if s.ap != nil {
+		return s.ap.Close()
+	}
+	return nil
+}
+
+// Timeout is the bound of calls without a deadline (0: none).
+func (s *Store) Timeout() time.Duration { return s.timeout }
 
 // Redis is the client the store uses.
 func (s *Store) Redis() redis.UniversalClient { return s.rdb }
@@ -168,17 +200,81 @@ func wrap(op string, err error) error {
 
 // run runs a script with the store's bound, retries and fail-fast rule.
 func (s *Store) run(ctx context.Context, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	return s.runOn(ctx, nil, op, sc, keys, args...)
+}
+
+// runPiped is run on the autopipeline, when there is one: for scripts that
+// are read-only or safe to run twice, since a pipeline that go-redis retries
+// after a dropped connection runs every command in it again (a client given
+// with WithRedisClient keeps its MaxRetries).
+func (s *Store) runPiped(ctx context.Context, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	if s.ap == nil {
+		return s.run(ctx, op, sc, keys, args...)
+	}
+	return s.runOn(ctx, pipedScripter{s.ap}, op, sc, keys, args...)
+}
+
+// pipedScripter sends a script through the deferred autopipeliner and waits
+// for it only as long as the caller's context allows: the autopipeliner runs
+// batches on its own context, so the caller's deadline is enforced here, on
+// the wait. A call that gives up leaves its command in the batch; every
+// script sent this way is safe to run, so the late reply is dropped.
+type pipedScripter struct{ ap *redis.AutoPipeliner }
+
+func (p pipedScripter) eval(ctx context.Context, name, script string, keys []string, args []any) *redis.Cmd {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	all = append(all, name, script, len(keys))
+	for _, k := range keys {
+		all = append(all, k)
+	}
+	all = append(all, args...)
+	cmd := redis.NewCmd(ctx, all...)
+	f := p.ap.Submit(ctx, cmd)
+	if err := f.WaitContext(ctx); err != nil && ctx.Err() != nil {
+		late := redis.NewCmd(ctx, all...)
+		late.SetErr(err)
+		return late
+	}
+	return cmd
+}
+
+// scripter is what runOn needs of a client: go-redis's Scripter's two calls.
+type scripter interface {
+	evalSha(ctx context.Context, sc *redis.Script, src string, keys []string, args []any) *redis.Cmd
+}
+
+func (p pipedScripter) evalSha(ctx context.Context, sc *redis.Script, src string, keys []string, args []any) *redis.Cmd {
+	cmd := p.eval(ctx, "evalsha", sc.Hash(), keys, args)
+	if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		return p.eval(ctx, "eval", src, keys, args)
+	}
+	return cmd
+}
+
+// clientScripter runs a script the way redis.Script.Run does: EVALSHA, and
+// EVAL after NOSCRIPT.
+type clientScripter struct{ c redis.Scripter }
+
+func (c clientScripter) evalSha(ctx context.Context, sc *redis.Script, _ string, keys []string, args []any) *redis.Cmd {
+	return sc.Run(ctx, c.c, keys, args...)
+}
+
+// runOn is run on a given connection (nil: the store's client).
+func (s *Store) runOn(ctx context.Context, via scripter, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	if via == nil {
+		via = clientScripter{s.rdb}
+	}
 	if err := s.avail.Err(); err != nil {
 		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		run := sc.flagged
+		run, src := sc.flagged, sc.flaggedSrc
 		if s.plain.Load() {
-			run = sc.plain
+			run, src = sc.plain, sc.plainSrc
 		}
-		cmd := run.Run(ctx, s.rdb, keys, args...)
+		cmd := via.evalSha(ctx, run, src, keys, args)
 		err := cmd.Err()
 		if err == nil || errors.Is(err, redis.Nil) {
 			return cmd, nil
@@ -226,7 +322,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	if a.RefreshID != "" {
 		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
 	}
-	cmd, err := s.run(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano},
+	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano},
 		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions)
 	if err != nil {
 		return 0, err
@@ -244,7 +340,7 @@ func (s *Store) Verify(ctx context.Context, id, nano string, withData bool) (boo
 	if withData {
 		flag = "1"
 	}
-	cmd, err := s.run(ctx, "verify", verifyScript, []string{base + indexSuffix, base + nano}, nano, flag)
+	cmd, err := s.runPiped(ctx, "verify", verifyScript, []string{base + indexSuffix, base + nano}, nano, flag)
 	if err != nil {
 		return false, nil, err
 	}
@@ -262,6 +358,70 @@ func (s *Store) Verify(ctx context.Context, id, nano string, withData bool) (boo
 		}
 	}
 	return false, nil, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+}
+
+// Tracked is a session as Redis answered it to VerifyTTL.
+type Tracked struct {
+	Live    bool
+	Data    []byte        // nil when none
+	HasData bool          // the hash has a data field (Sign always writes one)
+	Left    time.Duration // until the first of its two keys expires; -1: neither does
+}
+
+// VerifyTTL is Verify for a local cache: the same liveness rule, the data
+// always, and the time the session has left in Redis. It runs on via, a
+// client whose connections have CLIENT TRACKING on, so that Redis tracks
+// both of the session's keys for it. One round trip; read-only; no retries
+// (the caller falls back to Verify).
+func (s *Store) VerifyTTL(ctx context.Context, via redis.Scripter, id, nano string) (Tracked, error) {
+	base := s.UserBase(id)
+	cmd, err := s.runOnce(ctx, clientScripter{via}, "verify", verifyTTLScript, []string{base + indexSuffix, base + nano}, nano)
+	if err != nil {
+		return Tracked{}, err
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 0 {
+		return Tracked{}, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+	}
+	if n, _ := res[0].(int64); n != 1 {
+		return Tracked{}, nil
+	}
+	t := Tracked{Live: true, Left: -1}
+	if len(res) > 1 {
+		if d, ok := res[1].(string); ok {
+			t.HasData = true
+			if d != "" {
+				t.Data = []byte(d)
+			}
+		}
+	}
+	if len(res) > 2 {
+		if ms, _ := res[2].(int64); ms >= 0 {
+			t.Left = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return t, nil
+}
+
+// runOnce is runOn without retries.
+func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	if err := s.avail.Err(); err != nil {
+		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
+	}
+	run, src := sc.flagged, sc.flaggedSrc
+	if s.plain.Load() {
+		run, src = sc.plain, sc.plainSrc
+	}
+	cmd := via.evalSha(ctx, run, src, keys, args)
+	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		if isShebangRefused(err) && !s.plain.Load() {
+			s.plain.Store(true)
+		}
+		return nil, s.Wrap(op, err)
+	}
+	return cmd, nil
 }
 
 // Revoke ends session id:nano and reports whether it was live. One round
@@ -306,7 +466,7 @@ type SessionTTL struct {
 // Sessions lists user id's live sessions. One round trip; read-only.
 func (s *Store) Sessions(ctx context.Context, id string) ([]SessionTTL, error) {
 	base := s.UserBase(id)
-	cmd, err := s.run(ctx, "sessions", sessionsScript, []string{base + indexSuffix}, base)
+	cmd, err := s.runPiped(ctx, "sessions", sessionsScript, []string{base + indexSuffix}, base)
 	if err != nil {
 		return nil, err
 	}
