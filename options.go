@@ -286,10 +286,11 @@ func WithRefreshGrace(d time.Duration) Option {
 
 // WithAutoPipeline makes concurrent calls share Redis round trips (true, the
 // default) or not (false). With it, Verify, Sessions and Sign calls made at
-// the same time go to Redis in one pipeline (go-redis's AutoPipeliner): one
-// write and one read of the socket for the batch instead of one round trip
-// each, which is what lets throughput grow with requests in flight. A lone
-// call still goes at once. Each call is still bounded by its own context
+// the same time go to Redis in one pipeline (at most two pipelines in
+// flight; the calls that arrive meanwhile make the next): one write and one
+// read of the socket for a batch instead of one round trip each, which is
+// what lets throughput grow with requests in flight. A lone call still goes
+// at once. Each call is still bounded by its own context
 // (a call that gives up leaves its command to run; all are read-only or safe
 // to run twice), still fails fast while Redis is known down, and is still
 // retried by rjwt as WithMaxRetries says.

@@ -99,8 +99,8 @@ type Config struct {
 	// failure (see the package doc); 0 for clients that retry themselves.
 	MaxRetries int
 	// AutoPipeline makes concurrent Verify, Sessions and Sign calls share
-	// pipelines (go-redis's deferred AutoPipeliner): one write and one read
-	// of the socket for a whole batch instead of one round trip each.
+	// pipelines (batch.go): one write and one read of the socket for a
+	// whole batch instead of one round trip each.
 	AutoPipeline bool
 }
 
@@ -113,7 +113,7 @@ type Store struct {
 	maxRetries int
 	avail      availability
 	plain      atomic.Bool // the server cannot read script flags
-	ap         *redis.AutoPipeliner
+	batch      *batcher    // nil without Config.AutoPipeline
 }
 
 // New makes a Store on rdb.
@@ -126,23 +126,14 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		avail:      availability{kick: make(chan struct{}, 1)},
 	}
 	if cfg.AutoPipeline {
-		// A client that cannot autopipeline (a Ring, a mock) runs each call
-		// on its own round trip, as before.
-		if ap, err := rdb.AsyncAutoPipeline(); err == nil && ap != nil {
-			s.ap = ap
-		}
+		s.batch = &batcher{rdb: rdb, timeout: cfg.Timeout}
 	}
 	return s
 }
 
-// Close stops the store's autopipeliner, if any. The Redis client is the
-// caller's.
-func (s *Store) Close() error {
-	if s.ap != nil {
-		return s.ap.Close()
-	}
-	return nil
-}
+// Close releases the store's resources (none today: a batch in flight
+// ends with its pipeline). The Redis client is the caller's.
+func (s *Store) Close() error { return nil }
 
 // Timeout is the bound of calls without a deadline (0: none).
 func (s *Store) Timeout() time.Duration { return s.timeout }
@@ -203,23 +194,20 @@ func (s *Store) run(ctx context.Context, op string, sc script, keys []string, ar
 	return s.runOn(ctx, nil, op, sc, keys, args...)
 }
 
-// runPiped is run on the autopipeline, when there is one: for scripts that
+// runPiped is run through the batcher, when there is one: for scripts that
 // are read-only or safe to run twice, since a pipeline that go-redis retries
 // after a dropped connection runs every command in it again (a client given
 // with WithRedisClient keeps its MaxRetries).
 func (s *Store) runPiped(ctx context.Context, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
-	if s.ap == nil {
+	if s.batch == nil {
 		return s.run(ctx, op, sc, keys, args...)
 	}
-	return s.runOn(ctx, pipedScripter{s.ap}, op, sc, keys, args...)
+	return s.runOn(ctx, pipedScripter{s.batch}, op, sc, keys, args...)
 }
 
-// pipedScripter sends a script through the deferred autopipeliner and waits
-// for it only as long as the caller's context allows: the autopipeliner runs
-// batches on its own context, so the caller's deadline is enforced here, on
-// the wait. A call that gives up leaves its command in the batch; every
-// script sent this way is safe to run, so the late reply is dropped.
-type pipedScripter struct{ ap *redis.AutoPipeliner }
+// pipedScripter sends a script through the batcher and waits for it only
+// as long as the caller's context allows.
+type pipedScripter struct{ b *batcher }
 
 func (p pipedScripter) eval(ctx context.Context, name, script string, keys []string, args []any) *redis.Cmd {
 	all := make([]any, 0, 3+len(keys)+len(args))
@@ -228,14 +216,7 @@ func (p pipedScripter) eval(ctx context.Context, name, script string, keys []str
 		all = append(all, k)
 	}
 	all = append(all, args...)
-	cmd := redis.NewCmd(ctx, all...)
-	f := p.ap.Submit(ctx, cmd)
-	if err := f.WaitContext(ctx); err != nil && ctx.Err() != nil {
-		late := redis.NewCmd(ctx, all...)
-		late.SetErr(err)
-		return late
-	}
-	return cmd
+	return p.b.do(ctx, redis.NewCmd(ctx, all...))
 }
 
 // scripter is what runOn needs of a client: go-redis's Scripter's two calls.
