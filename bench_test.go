@@ -206,3 +206,30 @@ func BenchmarkVerifyIdle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyCached is Verify answered from the local cache: compare
+// with BenchmarkBaselineParseWithClaims.
+func BenchmarkVerifyCached(b *testing.B) {
+	c := benchClient(b, rjwt.WithLocalCache(10_000))
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "cached-user", rjwt.WithDataToken(map[string]string{"role": "admin"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for c.CacheStats().Hits == 0 {
+		if _, err := c.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Verify(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -7,3 +7,11 @@ import "time"
 func WithSeenEvery(d time.Duration) Option {
 	return func(c *config) error { c.seenEvery = d; return nil }
 }
+
+// CacheLen is how many sessions c's local cache remembers (tests only).
+func CacheLen(c *Client) int {
+	if c.cache == nil {
+		return 0
+	}
+	return c.cache.len()
+}

@@ -41,6 +41,9 @@ type config struct {
 	audience       []string
 	idle           time.Duration
 	seenEvery      time.Duration // tests only (export_test.go); 0: a minute
+	cacheEntries   int
+	cacheWindow    time.Duration
+	autoPipeline   bool
 }
 
 // DefaultLeeway is the clock skew Verify tolerates unless WithLeeway says
@@ -61,6 +64,8 @@ func defaultConfig() config {
 		maxData:        DefaultMaxSessionData,
 		refreshGrace:   DefaultRefreshGrace,
 		leeway:         DefaultLeeway,
+		cacheWindow:    DefaultCacheWindow,
+		autoPipeline:   true,
 	}
 }
 
@@ -376,4 +381,18 @@ func WithIdleTimeout(ttl string) Option {
 		c.idle = d
 		return nil
 	}
+}
+
+// WithAutoPipeline makes concurrent calls share Redis round trips (true, the
+// default) or not (false). With it, Verify, Sessions and Sign calls made at
+// the same time go to Redis in one pipeline (at most two pipelines in
+// flight; the calls that arrive meanwhile make the next): one write and one
+// read of the socket for a batch instead of one round trip each, which is
+// what lets throughput grow with requests in flight. A lone call still goes
+// at once. Each call is still bounded by its own context
+// (a call that gives up leaves its command to run; all are read-only or safe
+// to run twice), still fails fast while Redis is known down, and is still
+// retried by rjwt as WithMaxRetries says.
+func WithAutoPipeline(b bool) Option {
+	return func(c *config) error { c.autoPipeline = b; return nil }
 }

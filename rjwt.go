@@ -38,7 +38,12 @@
 //
 // Sign is one Redis round trip (one Lua script), Verify one (a read-only
 // script that checks the session's index entry and hash), Revoke, RevokeAll
-// and Sessions one each.
+// and Sessions one each. Concurrent Verify, Sessions and Sign calls share
+// pipelines (WithAutoPipeline, on by default). With WithLocalCache, Verify
+// answers sessions it has seen live from memory, with no round trip, until
+// Redis invalidates them (CLIENT TRACKING); a revocation anywhere is seen
+// within milliseconds, and never later than WithCacheWindow (1 s) when the
+// invalidation connection goes silent.
 //
 // # Faults
 //
@@ -93,7 +98,8 @@ type Client struct {
 	audience       []string
 	idle           time.Duration
 
-	ev events
+	ev    events
+	cache *localCache // nil without WithLocalCache
 
 	log     *slog.Logger // never nil: logging.go
 	userLog *slog.Logger // WithLogger's, or nil
@@ -160,8 +166,12 @@ func New(opts ...Option) (*Client, error) {
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries, SeenEvery: cfg.seenEvery})
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries, SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline})
 	c.startEvents(&cfg)
+	if cfg.cacheEntries > 0 {
+		c.cache = newLocalCache(cfg.cacheEntries)
+		c.startTracking(cfg.cacheWindow)
+	}
 	return c, nil
 }
 
@@ -169,7 +179,11 @@ func New(opts ...Option) (*Client, error) {
 // closes the Events channel, and closes the Redis client if rjwt created it (not one given WithRedisClient). It is safe to call more than once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		if c.cache != nil {
+			c.cache.tracker.stop()
+		}
 		c.stopEvents()
+		c.st.Close()
 		if c.ownsRedis {
 			c.closeErr = c.rdb.Close()
 		}

@@ -44,6 +44,7 @@ func (c *Client) Revoke(ctx context.Context, session string) (err error) {
 		return err
 	}
 	ok, err := c.st.Revoke(ctx, id, nano)
+	c.forget(id, nano)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,9 @@ func (c *Client) RevokeAll(ctx context.Context, id string) (_ int, err error) {
 	if err := validateID(id); err != nil {
 		return 0, err
 	}
-	return c.st.RevokeAll(ctx, id)
+	n, err := c.st.RevokeAll(ctx, id)
+	c.forgetUser(id)
+	return n, err
 }
 
 // Sessions lists the live sessions of user id, soonest to expire first, with

@@ -189,7 +189,11 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 			return "", "", err
 		}
 	}
-	if _, err := c.st.Sign(ctx, args); err != nil {
+	_, err = c.st.Sign(ctx, args)
+	if args.Single {
+		c.forgetUser(id) // the user's other sessions ended
+	}
+	if err != nil {
 		return "", "", err
 	}
 	return token, refresh, nil

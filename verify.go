@@ -58,7 +58,13 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if claims.Type != "" {
 		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
 	}
-	live, data, err := c.st.Verify(ctx, claims.ID, sessionNano(claims), o.session)
+	var live bool
+	var data []byte
+	if c.cache != nil {
+		live, data, err = c.verifyCached(ctx, claims.ID, sessionNano(claims), claims.Session, o.session)
+	} else {
+		live, data, err = c.st.Verify(ctx, claims.ID, sessionNano(claims), o.session)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -104,6 +104,21 @@ func (k Keys) ParseSession(key string) (id, nano string, ok bool) {
 	return id, nano, true
 }
 
+// ParseIndex returns the user id of an index key under this prefix, and
+// ok=false for any other key.
+func (k Keys) ParseIndex(key string) (id string, ok bool) {
+	rest, found := strings.CutPrefix(key, k.Prefix)
+	if !found || len(rest) < 2 || rest[0] != '{' {
+		return "", false
+	}
+	tag, found := strings.CutSuffix(rest[1:], "}:"+indexSuffix)
+	if !found || strings.ContainsAny(tag, "{}") {
+		return "", false
+	}
+	id = idUnescaper.Replace(tag)
+	return id, ValidID(id)
+}
+
 // ValidID says whether id can name a user: non-empty, at most MaxIDLength
 // bytes, valid UTF-8.
 func ValidID(id string) bool {

@@ -59,7 +59,12 @@ var scriptFS embed.FS
 // flags Redis still refuses, when out of memory, a script's first write if
 // it is a write that can grow memory, and every script that writes makes
 // such a write first, so a full Redis still gets nothing.
-type script struct{ flagged, plain *redis.Script }
+type script struct {
+	flagged, plain *redis.Script
+	// the sources, for EVAL after NOSCRIPT on the autopipeline (redis.Script
+	// does not expose them)
+	flaggedSrc, plainSrc string
+}
 
 func load(name string) script {
 	b, err := scriptFS.ReadFile("scripts/" + name + ".lua")
@@ -68,7 +73,8 @@ func load(name string) script {
 	}
 	src := string(b)
 	_, body, _ := strings.Cut(src, "\n")
-	return script{flagged: redis.NewScript(src), plain: redis.NewScript("--\n" + body)}
+	plain := "--\n" + body
+	return script{flagged: redis.NewScript(src), plain: redis.NewScript(plain), flaggedSrc: src, plainSrc: plain}
 }
 
 // isShebangRefused reports the error of a server that cannot read a
@@ -88,6 +94,7 @@ var (
 	setDataScript   = load("set_data")
 	touchScript     = load("touch")
 	updateScript    = load("update_data")
+	verifyTTLScript = load("verify_ttl")
 )
 
 // Config configures a Store.
@@ -101,6 +108,10 @@ type Config struct {
 	// SeenEvery is how stale a session's last use may get before Verify
 	// writes it again; 0 means a minute.
 	SeenEvery time.Duration
+	// AutoPipeline makes concurrent Verify, Sessions and Sign calls share
+	// pipelines (batch.go): one write and one read of the socket for a
+	// whole batch instead of one round trip each.
+	AutoPipeline bool
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -113,11 +124,12 @@ type Store struct {
 	seenEvery  time.Duration
 	avail      availability
 	plain      atomic.Bool // the server cannot read script flags
+	batch      *batcher    // nil without Config.AutoPipeline
 }
 
 // New makes a Store on rdb.
 func New(rdb redis.UniversalClient, cfg Config) *Store {
-	return &Store{
+	s := &Store{
 		Keys:       Keys{Prefix: cfg.Prefix},
 		rdb:        rdb,
 		timeout:    cfg.Timeout,
@@ -125,7 +137,18 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		seenEvery:  cfg.SeenEvery,
 		avail:      availability{kick: make(chan struct{}, 1)},
 	}
+	if cfg.AutoPipeline {
+		s.batch = &batcher{rdb: rdb, timeout: cfg.Timeout}
+	}
+	return s
 }
+
+// Close releases the store's resources (none today: a batch in flight
+// ends with its pipeline). The Redis client is the caller's.
+func (s *Store) Close() error { return nil }
+
+// Timeout is the bound of calls without a deadline (0: none).
+func (s *Store) Timeout() time.Duration { return s.timeout }
 
 // Redis is the client the store uses.
 func (s *Store) Redis() redis.UniversalClient { return s.rdb }
@@ -180,17 +203,71 @@ func wrap(op string, err error) error {
 
 // run runs a script with the store's bound, retries and fail-fast rule.
 func (s *Store) run(ctx context.Context, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	return s.runOn(ctx, nil, op, sc, keys, args...)
+}
+
+// runPiped is run through the batcher, when there is one: for scripts that
+// are read-only or safe to run twice, since a pipeline that go-redis retries
+// after a dropped connection runs every command in it again (a client given
+// with WithRedisClient keeps its MaxRetries).
+func (s *Store) runPiped(ctx context.Context, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	if s.batch == nil {
+		return s.run(ctx, op, sc, keys, args...)
+	}
+	return s.runOn(ctx, pipedScripter{s.batch}, op, sc, keys, args...)
+}
+
+// pipedScripter sends a script through the batcher and waits for it only
+// as long as the caller's context allows.
+type pipedScripter struct{ b *batcher }
+
+func (p pipedScripter) eval(ctx context.Context, name, script string, keys []string, args []any) *redis.Cmd {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	all = append(all, name, script, len(keys))
+	for _, k := range keys {
+		all = append(all, k)
+	}
+	all = append(all, args...)
+	return p.b.do(ctx, redis.NewCmd(ctx, all...))
+}
+
+// scripter is what runOn needs of a client: go-redis's Scripter's two calls.
+type scripter interface {
+	evalSha(ctx context.Context, sc *redis.Script, src string, keys []string, args []any) *redis.Cmd
+}
+
+func (p pipedScripter) evalSha(ctx context.Context, sc *redis.Script, src string, keys []string, args []any) *redis.Cmd {
+	cmd := p.eval(ctx, "evalsha", sc.Hash(), keys, args)
+	if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		return p.eval(ctx, "eval", src, keys, args)
+	}
+	return cmd
+}
+
+// clientScripter runs a script the way redis.Script.Run does: EVALSHA, and
+// EVAL after NOSCRIPT.
+type clientScripter struct{ c redis.Scripter }
+
+func (c clientScripter) evalSha(ctx context.Context, sc *redis.Script, _ string, keys []string, args []any) *redis.Cmd {
+	return sc.Run(ctx, c.c, keys, args...)
+}
+
+// runOn is run on a given connection (nil: the store's client).
+func (s *Store) runOn(ctx context.Context, via scripter, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	if via == nil {
+		via = clientScripter{s.rdb}
+	}
 	if err := s.avail.Err(); err != nil {
 		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		run := sc.flagged
+		run, src := sc.flagged, sc.flaggedSrc
 		if s.plain.Load() {
-			run = sc.plain
+			run, src = sc.plain, sc.plainSrc
 		}
-		cmd := run.Run(ctx, s.rdb, keys, args...)
+		cmd := via.evalSha(ctx, run, src, keys, args)
 		err := cmd.Err()
 		if err == nil || errors.Is(err, redis.Nil) {
 			return cmd, nil
@@ -242,7 +319,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	if a.RefreshID != "" {
 		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
 	}
-	cmd, err := s.run(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
+	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
 		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta)
 	if err != nil {
 		return 0, err
@@ -288,7 +365,7 @@ func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (Chec
 		every = time.Minute
 	}
 	keys := []string{base + indexSuffix, base + nano}
-	cmd, err := s.run(ctx, "verify", seenScript, keys, nano, flag, every.Milliseconds())
+	cmd, err := s.runPiped(ctx, "verify", seenScript, keys, nano, flag, every.Milliseconds())
 	if err != nil {
 		if !writeRefused(err) {
 			return CheckResult{}, err
@@ -343,6 +420,70 @@ func (s *Store) verifyReadOnly(ctx context.Context, keys []string, nano, flag st
 	return CheckResult{}, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
 }
 
+// Tracked is a session as Redis answered it to VerifyTTL.
+type Tracked struct {
+	Live    bool
+	Data    []byte        // nil when none
+	HasData bool          // the hash has a data field (Sign always writes one)
+	Left    time.Duration // until the first of its two keys expires; -1: neither does
+}
+
+// VerifyTTL is Verify for a local cache: the same liveness rule, the data
+// always, and the time the session has left in Redis. It runs on via, a
+// client whose connections have CLIENT TRACKING on, so that Redis tracks
+// both of the session's keys for it. One round trip; read-only; no retries
+// (the caller falls back to Verify).
+func (s *Store) VerifyTTL(ctx context.Context, via redis.Scripter, id, nano string) (Tracked, error) {
+	base := s.UserBase(id)
+	cmd, err := s.runOnce(ctx, clientScripter{via}, "verify", verifyTTLScript, []string{base + indexSuffix, base + nano}, nano)
+	if err != nil {
+		return Tracked{}, err
+	}
+	res, _ := cmd.Slice()
+	if len(res) == 0 {
+		return Tracked{}, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+	}
+	if n, _ := res[0].(int64); n != 1 {
+		return Tracked{}, nil
+	}
+	t := Tracked{Live: true, Left: -1}
+	if len(res) > 1 {
+		if d, ok := res[1].(string); ok {
+			t.HasData = true
+			if d != "" {
+				t.Data = []byte(d)
+			}
+		}
+	}
+	if len(res) > 2 {
+		if ms, _ := res[2].(int64); ms >= 0 {
+			t.Left = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return t, nil
+}
+
+// runOnce is runOn without retries.
+func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script, keys []string, args ...any) (*redis.Cmd, error) {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	if err := s.avail.Err(); err != nil {
+		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
+	}
+	run, src := sc.flagged, sc.flaggedSrc
+	if s.plain.Load() {
+		run, src = sc.plain, sc.plainSrc
+	}
+	cmd := via.evalSha(ctx, run, src, keys, args)
+	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		if isShebangRefused(err) && !s.plain.Load() {
+			s.plain.Store(true)
+		}
+		return nil, s.Wrap(op, err)
+	}
+	return cmd, nil
+}
+
 // Revoke ends session id:nano and reports whether it was live. One round
 // trip; a second run of the same call reports the first run's answer.
 func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
@@ -390,7 +531,7 @@ type SessionTTL struct {
 // Sessions lists user id's live sessions. One round trip; read-only.
 func (s *Store) Sessions(ctx context.Context, id string) ([]SessionTTL, error) {
 	base := s.UserBase(id)
-	cmd, err := s.run(ctx, "sessions", sessionsScript, []string{base + indexSuffix}, base)
+	cmd, err := s.runPiped(ctx, "sessions", sessionsScript, []string{base + indexSuffix}, base)
 	if err != nil {
 		return nil, err
 	}

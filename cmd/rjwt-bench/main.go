@@ -1,0 +1,519 @@
+// Command rjwt-bench measures rjwt against the least the same work costs
+// elsewhere, on a private redis-server it starts and stops itself:
+//
+//   - cached Verify against golang-jwt's ParseWithClaims (same token, same
+//     claims), uncached Verify against a plain go-redis EXISTS, Verify
+//     WithSession against GET and Sign against SET EX, at 50 and 200 calls
+//     in flight;
+//   - how soon a revocation made by one client is seen by another that
+//     verifies from its local cache (p50, p99);
+//   - the cost of Sign, Verify, Sessions and RevokeAll with 1k to 1M live
+//     sessions, and Redis's memory per session, key by key;
+//   - a PNG plot of throughput against calls in flight (1 to 512).
+//
+// Each measurement is a closed loop of N goroutines for -duration; the
+// rounds are interleaved (every series once per round) and the medians are
+// reported, because a shared machine drifts by tens of percent in a minute.
+//
+//	go run ./cmd/rjwt-bench                      # a few minutes
+//	go run ./cmd/rjwt-bench -sessions 1000,10000,100000,1000000 -rounds 5
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image/color"
+	"log"
+	"math"
+
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/rjwt/rjwt"
+	"github.com/rjwt/rjwt/internal/redistest"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+func main() {
+	duration := flag.Duration("duration", 500*time.Millisecond, "length of one measurement")
+	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
+	sessions := flag.String("sessions", "1000,10000,100000", "live session counts for the scale test (the long run: 1000,10000,100000,1000000)")
+	levels := flag.String("concurrency", "1,2,4,8,16,32,64,128,256,512", "calls in flight for the plot")
+	out := flag.String("plot", "bench.png", "PNG file of throughput against calls in flight ('' for none)")
+	revokes := flag.Int("revokes", 300, "revocations timed for the visibility percentiles")
+	flag.Parse()
+
+	srv, err := redistest.StartServer("--maxmemory", "0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	addr := srv.Addr()
+	fmt.Printf("rjwt-bench: go %s %s/%s, %d CPUs, redis-server on %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), addr)
+
+	b := newBench(addr)
+	defer b.close()
+
+	// Ratios at 50 and 200 in flight.
+	pairs := []struct{ name, a, base string }{
+		{"cached Verify / golang-jwt ParseWithClaims", "verify-cached", "parse"},
+		{"uncached Verify / go-redis EXISTS", "verify", "exists"},
+		{"Verify WithSession / go-redis GET", "verify-session", "get"},
+		{"Sign / go-redis SET EX", "sign", "setex"},
+	}
+	fmt.Println("ratios (median of rounds, throughput of rjwt / baseline, same run):")
+	for _, inflight := range []int{50, 200} {
+		res := map[string][]float64{}
+		for range *rounds {
+			for _, p := range pairs {
+				for _, op := range []string{p.a, p.base} {
+					res[op] = append(res[op], b.rate(op, inflight, *duration))
+				}
+			}
+		}
+		for _, p := range pairs {
+			var ratios []float64
+			for i := range res[p.a] {
+				ratios = append(ratios, res[p.a][i]/res[p.base][i])
+			}
+			fmt.Printf("  %3d in flight  %-44s %5.2fx  (%s vs %s ops/s)\n", inflight, p.name, median(ratios), kops(median(res[p.a])), kops(median(res[p.base])))
+		}
+	}
+
+	// Revocation visibility.
+	p50, p99 := b.visibility(*revokes)
+	fmt.Printf("\nrevocation seen by a cached client (another client revokes; %d revocations): p50 %v, p99 %v\n", *revokes, p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+
+	// Memory per session, key by key.
+	b.memory()
+
+	// Scale.
+	var counts []int
+	for _, s := range strings.Split(*sessions, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			log.Fatalf("-sessions: %v", err)
+		}
+		counts = append(counts, n)
+	}
+	b.scale(counts, *rounds, *duration)
+
+	// Plot.
+	if *out != "" {
+		var ls []int
+		for _, s := range strings.Split(*levels, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				log.Fatalf("-concurrency: %v", err)
+			}
+			ls = append(ls, n)
+		}
+		b.plot(*out, ls, *rounds, *duration)
+	}
+}
+
+type bench struct {
+	addr    string
+	ctx     context.Context
+	cached  *rjwt.Client // WithLocalCache
+	plain   *rjwt.Client // no cache, autopipelined
+	signer  *rjwt.Client // multiple mode
+	rdb     *redis.Client
+	tok     string // a live session's token, with data
+	parser  *jwt.Parser
+	keyFunc jwt.Keyfunc
+	n       atomic.Int64
+}
+
+func newBench(addr string) *bench {
+	b := &bench{addr: addr, ctx: context.Background()}
+	var err error
+	opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix("bench:")}
+	if b.cached, err = rjwt.New(append(opts, rjwt.WithLocalCache(100_000))...); err != nil {
+		log.Fatal(err)
+	}
+	if b.plain, err = rjwt.New(opts...); err != nil {
+		log.Fatal(err)
+	}
+	if b.signer, err = rjwt.New(append(opts, rjwt.WithMultiple(true))...); err != nil {
+		log.Fatal(err)
+	}
+	b.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	b.tok, err = b.plain.Sign(b.ctx, "bench-user", rjwt.WithDataToken(map[string]string{"role": "admin"}),
+		rjwt.WithDataSession(map[string]any{"views": 12, "cart": []int{1, 2, 3}}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	b.rdb.Set(b.ctx, "baseline:exists", "", time.Hour)
+	b.rdb.Set(b.ctx, "baseline:get", `{"views":12,"cart":[1,2,3]}`, time.Hour)
+	b.parser = jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	b.keyFunc = func(*jwt.Token) (any, error) { return secret, nil }
+	deadline := time.Now().Add(10 * time.Second)
+	for b.cached.CacheStats().Hits == 0 {
+		if time.Now().After(deadline) {
+			log.Fatal("the local cache never answered")
+		}
+		if _, err := b.cached.Verify(b.ctx, b.tok); err != nil {
+			log.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return b
+}
+
+func (b *bench) close() {
+	b.cached.Close()
+	b.plain.Close()
+	b.signer.Close()
+	b.rdb.Close()
+}
+
+// claims are rjwt's claims as golang-jwt users would declare them.
+type claims struct {
+	ID        string          `json:"id"`
+	Session   string          `json:"rjwt"`
+	DataToken json.RawMessage `json:"dataToken,omitempty"`
+	TTL       int64           `json:"ttl"`
+	jwt.RegisteredClaims
+}
+
+// op runs one call of the named series.
+func (b *bench) op(name string) error {
+	ctx := b.ctx
+	switch name {
+	case "verify-cached":
+		_, err := b.cached.Verify(ctx, b.tok)
+		return err
+	case "verify":
+		_, err := b.plain.Verify(ctx, b.tok)
+		return err
+	case "verify-session":
+		_, err := b.plain.Verify(ctx, b.tok, rjwt.WithSession())
+		return err
+	case "sign":
+		id := "user" + strconv.FormatInt(b.n.Add(1)%1000, 10)
+		_, err := b.signer.Sign(ctx, id, rjwt.WithTTL("1 minute"))
+		return err
+	case "parse":
+		_, err := b.parser.ParseWithClaims(b.tok, &claims{}, b.keyFunc)
+		return err
+	case "exists":
+		return b.rdb.Exists(ctx, "baseline:exists").Err()
+	case "get":
+		return b.rdb.Get(ctx, "baseline:get").Err()
+	case "setex":
+		n := b.n.Add(1)
+		return b.rdb.Set(ctx, "baseline:{user"+strconv.FormatInt(n%1000, 10)+"}:"+strconv.FormatInt(n, 10), "", time.Minute).Err()
+	}
+	panic("unknown series " + name)
+}
+
+// rate is ops/s of series name with inflight goroutines for d.
+func (b *bench) rate(name string, inflight int, d time.Duration) float64 {
+	return run(inflight, d, func() error { return b.op(name) })
+}
+
+// run is a closed loop of inflight goroutines calling f for d; ops/s.
+func run(inflight int, d time.Duration, f func() error) float64 {
+	var ops atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range inflight {
+		wg.Go(func() {
+			for !stop.Load() {
+				if err := f(); err != nil {
+					log.Fatal(err)
+				}
+				ops.Add(1)
+			}
+		})
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	return float64(ops.Load()) / time.Since(start).Seconds()
+}
+
+// visibility signs with one client, has the cached client remember the
+// session, revokes with the first, and times how long the cached client's
+// tight Verify loop keeps succeeding after the revocation was sent.
+func (b *bench) visibility(n int) (p50, p99 time.Duration) {
+	var lat []time.Duration
+	for i := range n {
+		tok, err := b.plain.Sign(b.ctx, "vis"+strconv.Itoa(i))
+		if err != nil {
+			log.Fatal(err)
+		}
+		for {
+			h := b.cached.CacheStats().Hits
+			if _, err := b.cached.Verify(b.ctx, tok); err != nil {
+				log.Fatal(err)
+			}
+			if b.cached.CacheStats().Hits > h {
+				break
+			}
+		}
+		session := sessionOf(tok)
+		seen := make(chan time.Time)
+		go func() {
+			for {
+				if _, err := b.cached.Verify(b.ctx, tok); err != nil {
+					seen <- time.Now()
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		if err := b.plain.Revoke(b.ctx, session); err != nil {
+			log.Fatal(err)
+		}
+		lat = append(lat, (<-seen).Sub(start))
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[(len(lat)*99)/100]
+}
+
+func sessionOf(tok string) string {
+	var c claims
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil {
+		log.Fatal(err)
+	}
+	return c.Session
+}
+
+// memory prints MEMORY USAGE of one session's keys and of a plain SET EX.
+func (b *bench) memory() {
+	ctx := b.ctx
+	data := map[string]any{"views": 12, "cart": []int{1, 2}} // 29 bytes of JSON? measured below
+	raw, _ := json.Marshal(data)
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithMultiple(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	// Many users with one session each, and users with 10: the index's
+	// per-session share depends on it.
+	const users = 2000
+	before := usedMemory(b.rdb)
+	var one string
+	for i := range users {
+		tok, err := c.Sign(ctx, "m"+strconv.Itoa(i), rjwt.WithDataSession(data))
+		if err != nil {
+			log.Fatal(err)
+		}
+		one = tok
+	}
+	after := usedMemory(b.rdb)
+	session := sessionOf(one)
+	id, nano, _ := strings.Cut(session, ":")
+	hash := b.rdb.MemoryUsage(ctx, "mem:{"+id+"}:"+nano, 0).Val()
+	idx := b.rdb.MemoryUsage(ctx, "mem:{"+id+"}:idx", 0).Val()
+	b.rdb.Set(ctx, "mem:plain:"+nano, string(raw), time.Hour)
+	plain := b.rdb.MemoryUsage(ctx, "mem:plain:"+nano, 0).Val()
+	fmt.Printf("\nRedis memory per session (%d bytes of session data, key prefix %q, user id %q):\n", len(raw), "mem:", id)
+	fmt.Printf("  MEMORY USAGE  session hash %d B + index with one session %d B = %d B; a plain SET of the same data with EX: %d B\n", hash, idx, hash+idx, plain)
+	fmt.Printf("  used_memory delta over %d one-session users: %.0f B per session\n", users, float64(after-before)/users)
+	before = usedMemory(b.rdb)
+	for i := range users {
+		if _, err := c.Sign(ctx, "mm"+strconv.Itoa(i%200), rjwt.WithDataSession(data)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	after = usedMemory(b.rdb)
+	fmt.Printf("  used_memory delta over %d sessions of 200 users (10 each): %.0f B per session\n", users, float64(after-before)/users)
+}
+
+func usedMemory(rdb *redis.Client) int64 {
+	info, err := rdb.InfoMap(context.Background(), "memory").Result()
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, _ := strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
+	return n
+}
+
+// scale loads live sessions (10 per user) with many calls in flight, then
+// measures Sign, Verify, Sessions and RevokeAll at 50 in flight at each
+// count.
+func (b *bench) scale(counts []int, rounds int, d time.Duration) {
+	ctx := b.ctx
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("scale:"), rjwt.WithMultiple(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	const perUser = 10
+	var toks []string
+	var mu sync.Mutex
+	loaded := 0
+	fmt.Printf("\nscale: ops/s at 50 in flight (median of %d), %d sessions per user\n", rounds, perUser)
+	fmt.Printf("  %10s %10s %10s %10s %10s %12s %8s\n", "sessions", "Sign", "Verify", "Sessions", "RevokeAll", "used_memory", "load s")
+	var first [4]float64
+	for _, target := range counts {
+		start := time.Now()
+		var next atomic.Int64
+		next.Store(int64(loaded))
+		var wg sync.WaitGroup
+		for range 256 {
+			wg.Go(func() {
+				for {
+					i := next.Add(1) - 1
+					if i >= int64(target) {
+						return
+					}
+					tok, err := c.Sign(ctx, "s"+strconv.FormatInt(i/perUser, 10), rjwt.WithTTL("1 hour"))
+					if err != nil {
+						log.Fatal(err)
+					}
+					if i%97 == 0 {
+						mu.Lock()
+						toks = append(toks, tok)
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		loaded = target
+		load := time.Since(start)
+		var k atomic.Int64
+		var r [4][]float64
+		for round := range rounds {
+			r[0] = append(r[0], run(50, d, func() error {
+				_, err := c.Sign(ctx, "sx"+strconv.FormatInt(k.Add(1)%5000, 10), rjwt.WithTTL("1 minute"))
+				return err
+			}))
+			r[1] = append(r[1], run(50, d, func() error {
+				_, err := c.Verify(ctx, toks[int(k.Add(1))%len(toks)])
+				return err
+			}))
+			r[2] = append(r[2], run(50, d, func() error {
+				_, err := c.Sessions(ctx, "s"+strconv.FormatInt((k.Add(7919)%int64(target))/perUser, 10))
+				return err
+			}))
+			// RevokeAll of users made for it, 10 sessions each.
+			users := 2000
+			for u := range users {
+				for range perUser {
+					if _, err := c.Sign(ctx, "ra"+strconv.Itoa(target)+"-"+strconv.Itoa(round)+"-"+strconv.Itoa(u), rjwt.WithTTL("1 minute")); err != nil {
+						log.Fatal(err)
+					}
+				}
+			}
+			var u atomic.Int64
+			r[3] = append(r[3], run(50, d, func() error {
+				_, err := c.RevokeAll(ctx, "ra"+strconv.Itoa(target)+"-"+strconv.Itoa(round)+"-"+strconv.FormatInt(u.Add(1)%int64(users), 10))
+				return err
+			}))
+		}
+		var m [4]float64
+		for i := range m {
+			m[i] = median(r[i])
+		}
+		if first[0] == 0 {
+			first = m
+		}
+		fmt.Printf("  %10d %10s %10s %10s %10s %11.0fM %8.1f", target, kops(m[0]), kops(m[1]), kops(m[2]), kops(m[3]), float64(usedMemory(b.rdb))/1e6, load.Seconds())
+		if m != first {
+			fmt.Printf("   vs first: %+.0f%% %+.0f%% %+.0f%% %+.0f%%", pct(m[0], first[0]), pct(m[1], first[1]), pct(m[2], first[2]), pct(m[3], first[3]))
+		}
+		fmt.Println()
+	}
+}
+
+func pct(a, b float64) float64 { return (a/b - 1) * 100 }
+
+// plot draws throughput against calls in flight for cached and uncached
+// Verify, a plain EXISTS and golang-jwt's parse.
+func (b *bench) plot(file string, levels []int, rounds int, d time.Duration) {
+	series := []struct {
+		name, op string
+		c        color.RGBA
+	}{
+		{"rjwt Verify, cached", "verify-cached", color.RGBA{R: 200, A: 255}},
+		{"golang-jwt ParseWithClaims", "parse", color.RGBA{G: 150, A: 255}},
+		{"rjwt Verify, uncached", "verify", color.RGBA{B: 220, A: 255}},
+		{"go-redis EXISTS", "exists", color.RGBA{R: 120, G: 120, B: 120, A: 255}},
+	}
+	res := make([][][]float64, len(series))
+	for i := range res {
+		res[i] = make([][]float64, len(levels))
+	}
+	for range rounds {
+		for li, l := range levels {
+			for si, s := range series {
+				res[si][li] = append(res[si][li], b.rate(s.op, l, d))
+			}
+		}
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("rjwt on %d CPUs, loopback redis-server (median of %d rounds)", runtime.NumCPU(), rounds)
+	p.X.Label.Text = "calls in flight"
+	p.Y.Label.Text = "calls per second"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Add(plotter.NewGrid())
+	fmt.Printf("\nthroughput (ops/s, median) by calls in flight:\n  %-28s", "")
+	for _, l := range levels {
+		fmt.Printf(" %7d", l)
+	}
+	fmt.Println()
+	for si, s := range series {
+		pts := make(plotter.XYs, len(levels))
+		fmt.Printf("  %-28s", s.name)
+		for li, l := range levels {
+			pts[li].X, pts[li].Y = float64(l), median(res[si][li])
+			fmt.Printf(" %7s", kops(pts[li].Y))
+		}
+		fmt.Println()
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			log.Fatal(err)
+		}
+		line.Color, points.Color = s.c, s.c
+		p.Add(line, points)
+		p.Legend.Add(s.name, line, points)
+	}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, file); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("plot: %s\n", file)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func kops(v float64) string {
+	if v >= 1e6 {
+		return fmt.Sprintf("%.2fM", v/1e6)
+	}
+	return fmt.Sprintf("%.1fk", v/1e3)
+}
