@@ -24,6 +24,8 @@ type config struct {
 	db             int
 	maxRetries     int
 	rdb            redis.UniversalClient
+	replicaAck     int           // WithReplicaAck
+	ackTimeout     time.Duration // WithReplicaAck
 	multiple       bool
 	keyspaceEvents bool
 	defaultTTL     time.Duration

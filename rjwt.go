@@ -151,7 +151,13 @@ func New(opts ...Option) (*Client, error) {
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries})
+	if cfg.replicaAck > 0 {
+		if err := store.AcksSupported(c.rdb); err != nil {
+			return nil, fmt.Errorf("rjwt: WithReplicaAck: %w", err)
+		}
+	}
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
+		ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout})
 	c.startEvents(&cfg)
 	return c, nil
 }
