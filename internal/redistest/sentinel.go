@@ -169,16 +169,38 @@ func (s *Sentinel) WaitFailover(timeout time.Duration) (newMasterAddr string, er
 	return replica.Addr(), nil
 }
 
+// Heal restarts the replica if its process is not running (the old master,
+// after WaitFailover) and waits until it is a synced replica of the master
+// and every Sentinel names the master, sees it up with its one replica, and
+// the two other Sentinels: ready for another failover.
+func (s *Sentinel) Heal(timeout time.Duration) error {
+	replica := s.Replica()
+	if !replica.Alive() {
+		if err := replica.Restart(); err != nil {
+			return err
+		}
+	}
+	return waitFor(timeout, func() error {
+		if err := replicaUp(replica.Addr()); err != nil {
+			return err
+		}
+		return s.agreed()
+	})
+}
+
 // agreed: every Sentinel names the master, sees it up, its replica, and the
 // two other Sentinels.
 func (s *Sentinel) agreed() error {
+	s.mu.Lock()
+	master := s.master
+	s.mu.Unlock()
 	for _, sn := range s.sentinels {
 		addr, err := s.masterAddr(sn.Addr())
 		if err != nil {
 			return err
 		}
-		if addr != s.master.Addr() {
-			return fmt.Errorf("sentinel %s names %s as master, not %s", sn.Addr(), addr, s.master.Addr())
+		if addr != master.Addr() {
+			return fmt.Errorf("sentinel %s names %s as master, not %s", sn.Addr(), addr, master.Addr())
 		}
 		v, err := do(sn.Addr(), "SENTINEL", "MASTER", SentinelMasterName)
 		if err != nil {
