@@ -203,3 +203,135 @@ func waitReady(t *testing.T, c *rjwt.Client) {
 	defer cancel()
 	require.NoError(t, c.WaitReady(ctx))
 }
+
+// TestUsersOnEveryMaster: users whose keys land on each master (checked
+// with CLUSTER KEYSLOT) sign, verify, revoke and log out everywhere; each
+// user's keys sit together on one node (the hash tag).
+func TestUsersOnEveryMaster(t *testing.T) { eachTopology(t, testUsersOnEveryMaster) }
+
+func testUsersOnEveryMaster(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
+	ctx := context.Background()
+	prefix := prefixOf(t, c)
+	users := spreadUsers(t, tp, c, 6)
+	perMaster := map[string][]string{}
+	for _, id := range users {
+		master := tp.masterOf(prefix + "{" + id + "}:idx")
+		perMaster[master] = append(perMaster[master], id)
+		a, err := c.Sign(ctx, id, rjwt.WithDataSession(map[string]string{"on": master}))
+		require.NoError(t, err)
+		b, err := c.Sign(ctx, id)
+		require.NoError(t, err)
+		ca, err := c.Verify(ctx, a, rjwt.WithSession())
+		require.NoError(t, err)
+		require.JSONEq(t, `{"on":"`+master+`"}`, string(ca.DataSession))
+
+		// The session hash and the index are on the master that serves the
+		// user's slot, read there directly (no redirect).
+		direct := admin(t, master)
+		n, err := direct.Exists(ctx, prefix+"{"+id+"}:"+ca.RegisteredClaims.ID, prefix+"{"+id+"}:idx").Result()
+		require.NoError(t, err)
+		require.Equal(t, int64(2), n, "user %s's keys live on %s", id, master)
+
+		require.NoError(t, c.Revoke(ctx, ca.Session))
+		_, err = c.Verify(ctx, a)
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+		_, err = c.Verify(ctx, b)
+		require.NoError(t, err)
+		list, err := c.Sessions(ctx, id)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		revoked, err := c.RevokeAll(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, 1, revoked)
+		_, err = c.Verify(ctx, b)
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	}
+	require.Len(t, perMaster, len(tp.masters()), "users on every master: %v", perMaster)
+	t.Logf("users per master: %v", perMaster)
+}
+
+// TestHelpersSeeEveryMaster: the pattern helpers find and delete keys on
+// every master, with SCAN on each and never KEYS (INFO commandstats of
+// every master).
+func TestHelpersSeeEveryMaster(t *testing.T) { eachTopology(t, testHelpersSeeEveryMaster) }
+
+func testHelpersSeeEveryMaster(t *testing.T, tp *topology) {
+	c := tp.newClient(t)
+	ctx := context.Background()
+	call := c.Call()
+	prefix := prefixOf(t, c)
+	masters := tp.masters()
+	for _, m := range masters {
+		require.NoError(t, admin(t, m).ConfigResetStat(ctx).Err())
+	}
+	want := map[string]string{}
+	onMaster := map[string]int{}
+	for i := 0; i < 30; i++ {
+		key := fmt.Sprintf("%sh{%d}", prefix, i)
+		require.NoError(t, call.Create(ctx, key, fmt.Sprint("v", i), time.Minute))
+		want[key] = fmt.Sprint("v", i)
+		onMaster[tp.masterOf(key)]++
+	}
+	require.Len(t, onMaster, len(masters), "keys on every master")
+	pattern := rjwt.EscapePattern(prefix) + "h*"
+
+	got, err := call.GetValuesByPattern(ctx, pattern)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	n, err := call.GetCountByPattern(ctx, pattern)
+	require.NoError(t, err)
+	require.Equal(t, 30, n)
+	n, err = call.DestroyMultiple(ctx, pattern)
+	require.NoError(t, err)
+	require.Equal(t, 30, n)
+	n, err = call.GetCountByPattern(ctx, pattern)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	for _, m := range masters {
+		stats, err := admin(t, m).Info(ctx, "commandstats").Result()
+		require.NoError(t, err)
+		require.NotContains(t, stats, "cmdstat_keys:", "no KEYS on %s", m)
+		require.Contains(t, stats, "cmdstat_scan:", "the helpers walked %s", m)
+		require.Contains(t, stats, "cmdstat_unlink:", "DestroyMultiple deleted on %s", m)
+	}
+}
+
+// TestSessionEventsFromEveryMaster: revocations and expiries of users on
+// every master arrive as session events, and every master is configured.
+func TestSessionEventsFromEveryMaster(t *testing.T) { eachTopology(t, testSessionEventsFromEveryMaster) }
+
+func testSessionEventsFromEveryMaster(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithKeyspaceEvents(true), rjwt.WithMultiple(true), rjwt.WithHealthCheck(100*time.Millisecond))
+	waitReady(t, c)
+	ctx := context.Background()
+	for _, m := range tp.masters() {
+		flags, err := admin(t, m).ConfigGet(ctx, "notify-keyspace-events").Result()
+		require.NoError(t, err)
+		for _, f := range "Kgx" {
+			require.Contains(t, flags["notify-keyspace-events"], string(f), "ready means %s is configured", m)
+		}
+	}
+	users := spreadUsers(t, tp, c, 3)
+	for _, id := range users {
+		tok, err := c.Sign(ctx, id)
+		require.NoError(t, err)
+		cl, err := c.Verify(ctx, tok)
+		require.NoError(t, err)
+		require.NoError(t, c.Revoke(ctx, cl.Session))
+		e := nextEvent(t, c, 3*time.Second, rjwt.EventSessionRevoked)
+		require.Equal(t, cl.Session, e.Session)
+	}
+	expiring := map[string]bool{}
+	for _, id := range users {
+		_, err := c.Sign(ctx, id, rjwt.WithTTL("1 second"))
+		require.NoError(t, err)
+		expiring[shortSession(t, c, id)] = true
+	}
+	for len(expiring) > 0 {
+		e := nextEvent(t, c, 5*time.Second, rjwt.EventSessionExpired)
+		require.True(t, expiring[e.Session], "unexpected expiry %s", e.Session)
+		delete(expiring, e.Session)
+	}
+}
