@@ -300,7 +300,9 @@ func testHelpersSeeEveryMaster(t *testing.T, tp *topology) {
 
 // TestSessionEventsFromEveryMaster: revocations and expiries of users on
 // every master arrive as session events, and every master is configured.
-func TestSessionEventsFromEveryMaster(t *testing.T) { eachTopology(t, testSessionEventsFromEveryMaster) }
+func TestSessionEventsFromEveryMaster(t *testing.T) {
+	eachTopology(t, testSessionEventsFromEveryMaster)
+}
 
 func testSessionEventsFromEveryMaster(t *testing.T, tp *topology) {
 	c := tp.newClient(t, rjwt.WithKeyspaceEvents(true), rjwt.WithMultiple(true), rjwt.WithHealthCheck(100*time.Millisecond))
