@@ -384,9 +384,7 @@ func (c *Client) prober(interval time.Duration) {
 	fast := min(interval, 100*time.Millisecond)
 	wasUp := false
 	for {
-		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
-		ok := c.probe(ctx)
-		cancel()
+		ok := c.probe(timeout)
 		if c.ev.ctx.Err() != nil {
 			return
 		}
@@ -410,12 +408,14 @@ func (c *Client) prober(interval time.Duration) {
 	}
 }
 
-// probe checks Redis once, tells the monitor, and reports whether all of it
-// answered.
-func (c *Client) probe(ctx context.Context) bool {
+// probe checks Redis once, each PING bounded by timeout, tells the monitor,
+// and reports whether all of it answered.
+func (c *Client) probe(timeout time.Duration) bool {
 	cc, ok := c.rdb.(*redis.ClusterClient)
 	if !ok {
+		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
 		err := c.rdb.Ping(ctx).Err()
+		cancel()
 		if c.ev.ctx.Err() != nil {
 			return false
 		}
@@ -426,10 +426,20 @@ func (c *Client) probe(ctx context.Context) bool {
 		c.tell(fact{kind: probeOK})
 		return true
 	}
+	// Listing the masters reloads the slot map from the first node that
+	// answers, trying the others in turn (a dead one costs go-redis's dial
+	// retries), so it gets a longer bound than a PING; when no node answers
+	// in time, go-redis falls back to the map it has. Each master's PING has
+	// a bound of its own, so that a slow listing or one dead master does not
+	// make the others look down.
+	lctx, lcancel := context.WithTimeout(c.ev.ctx, max(timeout, 2*time.Second))
+	defer lcancel()
 	var mu sync.Mutex
 	var masters []masterProbe
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+	err := cc.ForEachMaster(lctx, func(_ context.Context, m *redis.Client) error {
+		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
 		err := m.Ping(ctx).Err()
+		cancel()
 		mu.Lock()
 		masters = append(masters, masterProbe{addr: m.Options().Addr, node: m, err: err})
 		mu.Unlock()
@@ -439,7 +449,7 @@ func (c *Client) probe(ctx context.Context) bool {
 		return false
 	}
 	if err == nil && len(masters) == 0 {
-		err = errors.New("rjwt: cluster: no master serves slots")
+		err = errors.New("no master serves slots")
 	}
 	if err != nil {
 		err = fmt.Errorf("rjwt: cluster: listing masters: %w", err)

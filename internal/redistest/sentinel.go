@@ -170,13 +170,18 @@ func (s *Sentinel) WaitFailover(timeout time.Duration) (newMasterAddr string, er
 }
 
 // Heal restarts the replica if its process is not running (the old master,
-// after WaitFailover) and waits until it is a synced replica of the master
-// and every Sentinel names the master, sees it up with its one replica, and
-// the two other Sentinels: ready for another failover.
+// after WaitFailover), makes it a replica of the master at once (REPLICAOF,
+// as the Sentinels would, but they first watch a returning old master for
+// about ten seconds), and waits until it is a synced replica and every
+// Sentinel names the master, sees it up with its one replica, and the two
+// other Sentinels: ready for another failover.
 func (s *Sentinel) Heal(timeout time.Duration) error {
-	replica := s.Replica()
+	replica, master := s.Replica(), s.Master()
 	if !replica.Alive() {
 		if err := replica.Restart(); err != nil {
+			return err
+		}
+		if _, err := do(replica.Addr(), "REPLICAOF", "127.0.0.1", strconv.Itoa(master.Port)); err != nil {
 			return err
 		}
 	}
