@@ -23,10 +23,13 @@ import (
 //
 // Cost: Revoke and RevokeAll stay one round trip (the script and WAIT are
 // pipelined) that lasts until the replica acknowledges, about one more
-// master-to-replica round trip; on loopback it measured about 30 µs more per
-// revoke (docs/cluster.md). With fewer than replicas replicas connected,
-// every revocation waits the full timeout and fails. Refresh waits only when
-// it revokes. Sign and Verify are unchanged.
+// master-to-replica round trip: on loopback it measured about 80 µs more per
+// revoke (BenchmarkRevokeReplicaAck, docs/cluster.md). Each revocation holds
+// a pooled connection while it waits; with fewer than replicas replicas
+// connected, every revocation waits the full timeout and fails, so keep the
+// timeout short (100 ms to 1 s) and the pool large enough for the revokes
+// in flight. Refresh waits only when it revokes. Sign and Verify are
+// unchanged.
 //
 // replicas must be at least 1, and timeout positive and below the Redis
 // client's read timeout (go-redis's default is 3 seconds). Needs a

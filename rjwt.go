@@ -52,6 +52,16 @@
 // whole when Redis is out of memory under noeviction; a session whose index
 // entry was evicted never verifies (the user is logged out, never left
 // beyond RevokeAll). The README lists the supported maxmemory-policy values.
+//
+// # Cluster and Sentinel
+//
+// Give rjwt a go-redis ClusterClient or failover client with
+// WithRedisClient. On a Cluster one dead master fails only the calls for its
+// slots, until its replica is promoted (rjwt has go-redis reload the slot
+// map at once); the event monitor follows the masters as they change.
+// Redis replicates asynchronously: WithReplicaAck makes revocations wait for
+// replicas so that a failover cannot undo them. docs/cluster.md has the
+// details and measured failover timelines.
 package rjwt
 
 import (

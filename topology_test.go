@@ -50,7 +50,7 @@ func eachTopology(t *testing.T, fn func(t *testing.T, tp *topology)) {
 }
 
 // useTopology starts (once per binary) or reuses the named topology.
-func useTopology(t *testing.T, name string) *topology {
+func useTopology(t testing.TB, name string) *topology {
 	t.Helper()
 	tp := &topology{name: name}
 	switch name {
