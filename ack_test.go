@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -125,7 +126,10 @@ func testReplicaAckCounts(t *testing.T, tp *topology) {
 		replica := admin(t, tp.replicaOf(t, prefixOf(t, c)+"{stalled}:idx"))
 		slept := make(chan error, 1)
 		go func() { slept <- replica.Do(ctx, "DEBUG", "SLEEP", "1.5").Err() }()
-		time.Sleep(100 * time.Millisecond) // the replica is asleep
+		probe := redis.NewClient(&redis.Options{Addr: replica.Options().Addr, ReadTimeout: 30 * time.Millisecond, MaxRetries: -1})
+		defer probe.Close()
+		require.Eventually(t, func() bool { return probe.Ping(ctx).Err() != nil }, time.Second, 5*time.Millisecond,
+			"the replica is asleep")
 		check(t, c, "stalled", true, "0 of 1 replicas acknowledged it within 100ms")
 		require.NoError(t, <-slept)
 		check(t, c, "stalled", false, "") // awake, it acknowledges again
