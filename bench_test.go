@@ -2,8 +2,11 @@ package rjwt_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,4 +235,90 @@ func BenchmarkVerifyCached(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTopology compares Sign and Verify on the single server and on the
+// shared Redis Cluster (a ClusterClient through WithRedisClient), with users
+// spread over the masters:
+//
+//	go test -run '^$' -bench Topology -benchtime 3s .
+func BenchmarkTopology(b *testing.B) {
+	for _, name := range []string{"single", "cluster"} {
+		tp := useTopology(b, name)
+		b.Run(name+"/Sign", func(b *testing.B) {
+			c := tp.newClient(b, rjwt.WithMultiple(true))
+			ctx := context.Background()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := "user" + strconv.FormatInt(n.Add(1)%1000, 10)
+					if _, err := c.Sign(ctx, id, rjwt.WithTTL("1 minute")); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(name+"/Verify", func(b *testing.B) {
+			c := tp.newClient(b, rjwt.WithMultiple(true))
+			ctx := context.Background()
+			toks := make([]string, 30) // users on every master
+			for i := range toks {
+				tok, err := c.Sign(ctx, "verify"+strconv.Itoa(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				toks[i] = tok
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Verify(ctx, toks[n.Add(1)%int64(len(toks))]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRevokeReplicaAck measures what WithReplicaAck costs a revocation,
+// on the Sentinel setup's master and its one replica: one Sign then one
+// Revoke per iteration, one at a time (latency, not throughput), without and
+// with WAIT for the replica. The difference is the cost per revoke.
+func BenchmarkRevokeReplicaAck(b *testing.B) {
+	tp := useTopology(b, "sentinel")
+	for _, ack := range []bool{false, true} {
+		b.Run(fmt.Sprintf("ack=%v", ack), func(b *testing.B) {
+			opts := []rjwt.Option{rjwt.WithMultiple(true)}
+			if ack {
+				opts = append(opts, rjwt.WithReplicaAck(1, time.Second))
+			}
+			c := tp.newClient(b, opts...)
+			ctx := context.Background()
+			for b.Loop() {
+				tok, err := c.Sign(ctx, "revoker", rjwt.WithTTL("1 minute"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Revoke(ctx, sessionOf(tok)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// sessionOf reads a token's session ("rjwt" claim) without checking it.
+func sessionOf(token string) string {
+	parts := strings.SplitN(token, ".", 3)
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var m struct {
+		Session string `json:"rjwt"`
+	}
+	_ = json.Unmarshal(raw, &m)
+	return m.Session
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,15 +24,20 @@ type EventType string
 const (
 	// EventReady: the client can serve. Sent when Redis first answers and,
 	// with WithKeyspaceEvents(true), rjwt's subscriptions are confirmed and
-	// notify-keyspace-events is applied on every node; sent again after every
-	// EventConnected, once both are back (a restarted Redis forgets CONFIG
-	// SET: rjwt applies it again, retrying until it works). Never sent while a
+	// notify-keyspace-events is applied on every node (on a Cluster, every
+	// master serving slots); sent again after every EventConnected, once both
+	// are back (a restarted Redis or a promoted replica lacks CONFIG SET: rjwt
+	// applies it again, retrying until it works). Never sent while a
 	// subscription or the configuration is missing.
 	EventReady EventType = "ready"
 	// EventConnected: Redis answers again after EventDisconnected (and, the
-	// first time, when it first answers).
+	// first time, when it first answers). On a Cluster: every master serving
+	// slots answers (after a failover, once the promoted replica serves the
+	// dead master's slots).
 	EventConnected EventType = "connected"
-	// EventDisconnected: Redis stopped answering. Sent once per outage.
+	// EventDisconnected: Redis stopped answering; Event.Err says why. Sent
+	// once per outage. On a Cluster: a master serving slots stopped answering
+	// (Err names it); calls for the other masters' slots keep working.
 	EventDisconnected EventType = "disconnected"
 	// EventError: background work failed; Event.Err says how, with the real
 	// cause (a dial error is reported as one, not as CONFIG refused). Also
@@ -58,9 +64,11 @@ type Event struct {
 const keyspaceFlags = "Kgx"
 
 // events is the Client's background machinery: one monitor goroutine owns
-// the state (is Redis up, which subscriptions and configurations are
-// confirmed, was EventReady sent) and is the only one to change it; a
-// prober goroutine and one subscriber goroutine per node send it facts.
+// the state (is Redis up, which masters there are, which subscriptions and
+// configurations are confirmed, was EventReady sent) and is the only one to
+// change it; a prober goroutine and one subscriber goroutine per node send
+// it facts. The monitor starts and stops the subscribers as masters come
+// and go.
 type events struct {
 	ch      chan Event
 	mu      sync.RWMutex // guards closed against sends on a closed ch
@@ -75,31 +83,45 @@ type events struct {
 	wg     sync.WaitGroup
 
 	facts chan fact
-
-	psMu    sync.Mutex // guards pubsubs, for Close
-	pubsubs []*redis.PubSub
 }
 
 // A fact is what a prober or subscriber saw, for the monitor.
 type fact struct {
-	kind factKind
-	node int   // subscriber facts
-	err  error // probeFailed, subLost
-	n    int   // nodesKnown: how many subscribers there are
-	// nodesKnown: each subscriber's channel for "prove your connection"
-	recheck []chan struct{}
+	kind    factKind
+	sub     *subscriber   // subscriber facts
+	err     error         // probeFailed, subLost, mastersProbed (no master could be listed)
+	masters []masterProbe // mastersProbed
 }
 
 type factKind int
 
 const (
-	probeOK      factKind = iota // PING answered
-	probeFailed                  // PING failed (err)
-	nodesKnown                   // the nodes to subscribe are known (n)
-	subConfirmed                 // node's subscription confirmed (PSUBSCRIBE or PONG)
-	subLost                      // node's subscription connection failed (err)
-	configDone                   // node's notify-keyspace-events is applied (or refused, reported)
+	probeOK       factKind = iota // PING answered (single node, Sentinel)
+	probeFailed                   // PING failed (err)
+	mastersProbed                 // a Cluster's masters were listed and each PINGed
+	subConfirmed                  // a subscription is confirmed (PSUBSCRIBE or PONG)
+	subLost                       // a subscription's connection failed (err)
+	configDone                    // a node's notify-keyspace-events is applied (or refused, reported)
 )
+
+// masterProbe is one Cluster master as the prober saw it.
+type masterProbe struct {
+	addr string
+	node *redis.Client // go-redis's client for that node
+	err  error         // its PING's failure
+}
+
+// subscriber is one node's keyspace subscription. The monitor owns
+// subscribed and configured; the subscriber goroutine reads only addr, node
+// and recheck.
+type subscriber struct {
+	addr    string // "" for a single node or Sentinel
+	node    *redis.Client
+	recheck chan struct{} // "prove your connection": PING on it
+	stop    context.CancelFunc
+
+	subscribed, configured bool
+}
 
 // Events returns the client's event channel: lifecycle events always, session
 // events with WithKeyspaceEvents(true). There is one channel per client,
@@ -161,21 +183,12 @@ func (c *Client) startEvents(cfg *config) {
 	c.ev.wg.Add(2)
 	go c.monitor()
 	go c.prober(cfg.healthInterval)
-	if c.keyspaceEvents {
-		c.ev.wg.Add(1)
-		go c.keyspaceLoop()
-	}
 }
 
 // stopEvents ends the background work and closes the event channel. No
 // goroutine of rjwt's outlives it.
 func (c *Client) stopEvents() {
-	c.ev.cancel()
-	c.ev.psMu.Lock()
-	for _, ps := range c.ev.pubsubs {
-		ps.Close() // unblocks Receive
-	}
-	c.ev.psMu.Unlock()
+	c.ev.cancel() // each subscriber closes its PubSub, which unblocks Receive
 	c.ev.wg.Wait()
 	c.ev.mu.Lock()
 	c.ev.closed = true
@@ -192,9 +205,19 @@ func (c *Client) tell(f fact) {
 }
 
 // monitor owns the lifecycle state and emits the lifecycle events. It is the
-// one place that answers "when is EventReady sent": when the last probe
-// succeeded and, with keyspace events, every node's subscription and
-// configuration are confirmed since the last outage.
+// one place that answers "when is EventReady sent": when Redis answers (on a
+// Cluster, every master serving slots answers) and, with keyspace events,
+// every such node's subscription and configuration are confirmed since the
+// last outage.
+//
+// On a Cluster the prober lists the masters on every probe (a promoted
+// replica, a resharding), and the monitor subscribes to the new ones and
+// drops the ones that no longer serve slots. One master that does not
+// answer is an outage of its slots: EventDisconnected once (Err names it),
+// EventConnected once every master serving slots answers again (after a
+// failover, when its replica serves them), then EventReady once the new
+// master's subscription is confirmed. Calls fail fast only while no master
+// answers: the others' slots keep working.
 func (c *Client) monitor() {
 	defer c.ev.wg.Done()
 	const (
@@ -204,21 +227,66 @@ func (c *Client) monitor() {
 	)
 	conn := unknown
 	readySent := false
-	known := !c.keyspaceEvents // the nodes to subscribe are known
-	var subscribed, configured []bool
-	var recheck []chan struct{}
+	_, isCluster := c.rdb.(*redis.ClusterClient)
+	known := !isCluster // the nodes to subscribe are known
+	subs := map[string]*subscriber{}
+	pattern := "__keyspace@" + strconv.Itoa(c.db()) + "__:" + EscapePattern(c.prefix) + "*"
+	if c.keyspaceEvents && !isCluster {
+		if node, ok := c.rdb.(*redis.Client); ok {
+			subs[""] = c.subscribe("", node, pattern)
+		} else {
+			c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: events: keyspace events need a *redis.Client or *redis.ClusterClient, not %T", c.rdb)})
+		}
+	}
+	defer func() {
+		for _, s := range subs {
+			s.stop()
+		}
+	}()
 	maybeReady := func() {
 		if conn != up || readySent || !known {
 			return
 		}
-		for i := range subscribed {
-			if !subscribed[i] || !configured[i] {
+		for _, s := range subs {
+			if !s.subscribed || !s.configured {
 				return
 			}
 		}
 		readySent = true
 		c.emit(Event{Type: EventReady})
 	}
+	// lost marks an outage: reported once, and the subscriptions of the
+	// nodes it touched count only once they prove themselves again.
+	lost := func(cause error, touched func(addr string) bool) {
+		switch conn {
+		case up:
+			c.emit(Event{Type: EventDisconnected, Err: cause})
+		case unknown:
+			c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: redis unreachable: %w", cause)})
+		}
+		if conn == down {
+			return
+		}
+		conn, readySent = down, false
+		for addr, s := range subs {
+			if !touched(addr) {
+				continue
+			}
+			s.subscribed, s.configured = false, false
+			select {
+			case s.recheck <- struct{}{}:
+			default:
+			}
+		}
+	}
+	answered := func() {
+		c.st.MarkUp()
+		if conn != up {
+			conn = up
+			c.emit(Event{Type: EventConnected})
+		}
+	}
+	all := func(string) bool { return true }
 	for {
 		var f fact
 		select {
@@ -226,47 +294,79 @@ func (c *Client) monitor() {
 			return
 		case f = <-c.ev.facts:
 		}
+		if f.sub != nil && subs[f.sub.addr] != f.sub {
+			continue // from a subscriber the monitor has dropped
+		}
 		switch f.kind {
 		case probeOK:
-			c.st.MarkUp()
-			if conn != up {
-				conn = up
-				c.emit(Event{Type: EventConnected})
-			}
+			answered()
 		case probeFailed:
 			c.st.MarkDown(f.err)
-			switch conn {
-			case up:
-				c.emit(Event{Type: EventDisconnected})
-			case unknown:
-				c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: redis unreachable: %w", f.err)})
+			lost(f.err, all)
+		case mastersProbed:
+			known = known || f.err == nil
+			current := map[string]bool{}
+			var failed []error
+			failing := map[string]bool{}
+			for _, m := range f.masters {
+				current[m.addr] = true
+				if m.err != nil {
+					failed = append(failed, fmt.Errorf("master %s: %w", m.addr, m.err))
+					failing[m.addr] = true
+				}
+				if !c.keyspaceEvents {
+					continue
+				}
+				if s := subs[m.addr]; s != nil && s.node != m.node {
+					s.stop() // go-redis replaced its client for the node
+					delete(subs, m.addr)
+				}
+				if subs[m.addr] == nil {
+					subs[m.addr] = c.subscribe(m.addr, m.node, pattern)
+				}
 			}
-			if conn != down {
-				// The subscriptions may have died with the connection: none
-				// counts until it proves itself again.
-				conn, readySent = down, false
-				for i := range subscribed {
-					subscribed[i], configured[i] = false, false
-					select {
-					case recheck[i] <- struct{}{}:
-					default:
+			if f.err == nil {
+				for addr, s := range subs {
+					if !current[addr] { // no longer a master serving slots
+						s.stop()
+						delete(subs, addr)
 					}
 				}
 			}
-		case nodesKnown:
-			known = true
-			subscribed, configured, recheck = make([]bool, f.n), make([]bool, f.n), f.recheck
+			switch {
+			case f.err != nil || len(failed) == len(f.masters):
+				cause := f.err
+				if cause == nil {
+					cause = errors.Join(failed...)
+				}
+				c.st.MarkDown(cause)
+				lost(cause, all)
+			case len(failed) > 0:
+				c.st.MarkUp() // the other masters' slots keep working
+				lost(fmt.Errorf("rjwt: cluster: %w", errors.Join(failed...)), func(addr string) bool { return failing[addr] })
+			default:
+				answered()
+			}
 		case subConfirmed:
-			subscribed[f.node] = true
+			f.sub.subscribed = true
 		case configDone:
-			configured[f.node] = true
+			f.sub.configured = true
 		case subLost:
-			subscribed[f.node], configured[f.node] = false, false
+			f.sub.subscribed, f.sub.configured = false, false
 			readySent = false
 			c.kickProbe() // is Redis down, or only this connection?
 		}
 		maybeReady()
 	}
+}
+
+// subscribe starts a subscriber for node.
+func (c *Client) subscribe(addr string, node *redis.Client, pattern string) *subscriber {
+	ctx, stop := context.WithCancel(c.ev.ctx)
+	s := &subscriber{addr: addr, node: node, recheck: make(chan struct{}, 1), stop: stop}
+	c.ev.wg.Add(1)
+	go c.subscribeLoop(ctx, s, pattern)
+	return s
 }
 
 // kickProbe asks the prober to check Redis now.
@@ -276,37 +376,25 @@ func (c *Client) kickProbe() { c.st.MarkSuspect() }
 // most the interval) while it does not or a call found it down, and tells the
 // monitor what it saw. An outage is noticed within one interval plus the
 // ping's timeout (the interval, at least 200ms and at most 2s); a dropped
-// subscription or a refused dial has it probed at once.
+// subscription or a refused dial has it probed at once. On a Cluster each
+// probe lists the masters (CLUSTER SLOTS, which also refreshes the client's
+// slot map) and PINGs each.
 func (c *Client) prober(interval time.Duration) {
 	defer c.ev.wg.Done()
 	timeout := min(max(interval, 200*time.Millisecond), 2*time.Second)
 	fast := min(interval, 100*time.Millisecond)
 	wasUp := false
 	for {
-		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
-		err := c.rdb.Ping(ctx).Err()
-		cancel()
-		if store.BrokenConn(err) && c.ev.ctx.Err() == nil {
-			// Only this connection broke (an idle reset, CLIENT KILL): one
-			// PING on another says whether Redis is down.
-			ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
-			err = c.rdb.Ping(ctx).Err()
-			cancel()
-		}
+		ok := c.probe(timeout)
 		if c.ev.ctx.Err() != nil {
 			return
 		}
-		if err != nil {
-			c.tell(fact{kind: probeFailed, err: err})
-		} else {
-			c.tell(fact{kind: probeOK})
-			if !wasUp {
-				c.checkEvictionPolicy()
-			}
+		if ok && !wasUp {
+			c.checkEvictionPolicy()
 		}
-		wasUp = err == nil
+		wasUp = ok
 		wait := interval
-		if err != nil {
+		if !ok {
 			wait = fast
 		}
 		t := time.NewTimer(wait)
@@ -319,6 +407,72 @@ func (c *Client) prober(interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// probe checks Redis once, each PING bounded by timeout, tells the monitor,
+// and reports whether all of it answered.
+func (c *Client) probe(timeout time.Duration) bool {
+	cc, ok := c.rdb.(*redis.ClusterClient)
+	if !ok {
+		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
+		err := c.rdb.Ping(ctx).Err()
+		cancel()
+		if store.BrokenConn(err) && c.ev.ctx.Err() == nil {
+			// Only this connection broke (an idle reset, CLIENT KILL): one
+			// PING on another says whether Redis is down.
+			ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
+			err = c.rdb.Ping(ctx).Err()
+			cancel()
+		}
+		if c.ev.ctx.Err() != nil {
+			return false
+		}
+		if err != nil {
+			c.tell(fact{kind: probeFailed, err: err})
+			return false
+		}
+		c.tell(fact{kind: probeOK})
+		return true
+	}
+	// Listing the masters reloads the slot map from the first node that
+	// answers, trying the others in turn (a dead one costs go-redis's dial
+	// retries), so it gets a longer bound than a PING; when no node answers
+	// in time, go-redis falls back to the map it has. Each master's PING has
+	// a bound of its own, so that a slow listing or one dead master does not
+	// make the others look down.
+	lctx, lcancel := context.WithTimeout(c.ev.ctx, max(timeout, 2*time.Second))
+	defer lcancel()
+	var mu sync.Mutex
+	var masters []masterProbe
+	err := cc.ForEachMaster(lctx, func(_ context.Context, m *redis.Client) error {
+		ctx, cancel := context.WithTimeout(c.ev.ctx, timeout)
+		err := m.Ping(ctx).Err()
+		cancel()
+		mu.Lock()
+		masters = append(masters, masterProbe{addr: m.Options().Addr, node: m, err: err})
+		mu.Unlock()
+		return nil
+	})
+	if c.ev.ctx.Err() != nil {
+		return false
+	}
+	if err == nil && len(masters) == 0 {
+		err = errors.New("no master serves slots")
+	}
+	if err != nil {
+		err = fmt.Errorf("rjwt: cluster: listing masters: %w", err)
+	}
+	slices.SortFunc(masters, func(a, b masterProbe) int { return strings.Compare(a.addr, b.addr) })
+	c.tell(fact{kind: mastersProbed, masters: masters, err: err})
+	if err != nil {
+		return false
+	}
+	for _, m := range masters {
+		if m.err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // checkEvictionPolicy reports a maxmemory-policy that can evict rjwt's keys
@@ -345,83 +499,31 @@ func (c *Client) db() int {
 	return 0
 }
 
-// keyspaceLoop finds the nodes that publish rjwt's keyspace events and
-// subscribes to each: every master of a Cluster (each publishes only its own
-// keys), or the one node otherwise. A Cluster's masters are listed once, when
-// it first answers; masters added later are not subscribed.
-func (c *Client) keyspaceLoop() {
-	defer c.ev.wg.Done()
-	pattern := "__keyspace@" + strconv.Itoa(c.db()) + "__:" + EscapePattern(c.prefix) + "*"
-	var nodes []*redis.Client
-	switch rdb := c.rdb.(type) {
-	case *redis.Client:
-		nodes = []*redis.Client{rdb}
-	case *redis.ClusterClient:
-		for len(nodes) == 0 {
-			var mu sync.Mutex
-			ctx, cancel := context.WithTimeout(c.ev.ctx, 5*time.Second)
-			err := rdb.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
-				mu.Lock()
-				nodes = append(nodes, m)
-				mu.Unlock()
-				return nil
-			})
-			cancel()
-			if err != nil {
-				nodes = nil
-				if c.ev.ctx.Err() != nil {
-					return
-				}
-				c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: events: listing cluster masters: %w", err)})
-				select {
-				case <-c.ev.ctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
-			}
-		}
-	default:
-		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: events: keyspace events need a *redis.Client or *redis.ClusterClient, not %T", c.rdb)})
-		return
-	}
-	recheck := make([]chan struct{}, len(nodes))
-	for i := range recheck {
-		recheck[i] = make(chan struct{}, 1)
-	}
-	c.tell(fact{kind: nodesKnown, n: len(nodes), recheck: recheck})
-	c.ev.wg.Add(len(nodes))
-	for i, node := range nodes {
-		go c.subscribeLoop(i, node, pattern, recheck[i])
-	}
-}
-
 // subscribeLoop keeps one node's keyspace subscription alive and turns its
-// messages into session events. go-redis re-subscribes on reconnect; each
+// messages into session events, until ctx ends (the client closes, or the
+// monitor dropped the node). go-redis re-subscribes on reconnect; each
 // confirmation re-applies notify-keyspace-events, retrying until it works,
-// since a restarted Redis forgets CONFIG SET. After an outage the monitor
-// asks every subscriber to prove its connection with a PING, so a
-// connection that survived is confirmed by its PONG and a dead one
-// reconnects.
-func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string, recheck chan struct{}) {
+// since a restarted Redis (or a promoted replica) lacks CONFIG SET. After an
+// outage the monitor asks the subscriber to prove its connection with a
+// PING, so a connection that survived is confirmed by its PONG and a dead
+// one reconnects.
+func (c *Client) subscribeLoop(ctx context.Context, s *subscriber, pattern string) {
 	defer c.ev.wg.Done()
 	// Every pub/sub call gets a deadline: go-redis reconnects inside the
 	// call that met the broken connection (dial, HELLO, re-subscribe), and
 	// without one that can hold the loop for seconds before it even reports
 	// the outage. A reconnect cut short is retried by the next call.
-	pctx, pcancel := context.WithTimeout(c.ev.ctx, pubsubCallTimeout)
-	ps := node.PSubscribe(pctx, pattern)
+	pctx, pcancel := context.WithTimeout(ctx, pubsubCallTimeout)
+	ps := s.node.PSubscribe(pctx, pattern)
 	pcancel()
 	defer ps.Close()
-	c.ev.psMu.Lock()
-	c.ev.pubsubs = append(c.ev.pubsubs, ps)
-	c.ev.psMu.Unlock()
-	if c.ev.ctx.Err() != nil {
-		return // closed while subscribing: stopEvents may have missed ps
-	}
+	// Closing the PubSub unblocks a Receive at once when ctx ends.
+	stopClose := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stopClose()
 	confirm := func() {
-		c.tell(fact{kind: subConfirmed, node: i})
-		if c.ensureKeyspaceConfig(node) {
-			c.tell(fact{kind: configDone, node: i})
+		c.tell(fact{kind: subConfirmed, sub: s})
+		if c.ensureKeyspaceConfig(ctx, s.node) {
+			c.tell(fact{kind: configDone, sub: s})
 		}
 	}
 	prune := &pruner{c: c}
@@ -431,9 +533,9 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string, rechec
 			prune.flush()
 		}
 		var err error
-		pctx, pcancel := context.WithTimeout(c.ev.ctx, pubsubCallTimeout)
+		pctx, pcancel := context.WithTimeout(ctx, pubsubCallTimeout)
 		select {
-		case <-recheck:
+		case <-s.recheck:
 			err = ps.Ping(pctx)
 		default:
 		}
@@ -446,16 +548,16 @@ func (c *Client) subscribeLoop(i int, node *redis.Client, pattern string, rechec
 			msg, err = ps.ReceiveTimeout(pctx, wait)
 		}
 		pcancel()
-		if c.ev.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			if isTimeout(err) {
 				continue
 			}
-			c.tell(fact{kind: subLost, node: i, err: err})
+			c.tell(fact{kind: subLost, sub: s, err: err})
 			select {
-			case <-c.ev.ctx.Done():
+			case <-ctx.Done():
 				return
 			case <-time.After(backoff):
 			}
@@ -492,10 +594,10 @@ func isTimeout(err error) bool {
 // rjwt applies it again. Where CONFIG is refused (managed Redis) it reports
 // what the operator must set, once, and counts the node as configured by the
 // operator.
-func (c *Client) ensureKeyspaceConfig(node *redis.Client) bool {
+func (c *Client) ensureKeyspaceConfig(sctx context.Context, node *redis.Client) bool {
 	backoff := 50 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(c.ev.ctx, 2*time.Second)
+		ctx, cancel := context.WithTimeout(sctx, 2*time.Second)
 		cur, err := node.ConfigGet(ctx, "notify-keyspace-events").Result()
 		if err == nil {
 			have := cur["notify-keyspace-events"]
@@ -507,7 +609,7 @@ func (c *Client) ensureKeyspaceConfig(node *redis.Client) bool {
 		if err == nil {
 			return true
 		}
-		if c.ev.ctx.Err() != nil {
+		if sctx.Err() != nil {
 			return false
 		}
 		var re redis.Error
@@ -519,7 +621,7 @@ func (c *Client) ensureKeyspaceConfig(node *redis.Client) bool {
 		}
 		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: keyspace events: applying notify-keyspace-events on %s (will retry): %w", node.Options().Addr, err)})
 		select {
-		case <-c.ev.ctx.Done():
+		case <-sctx.Done():
 			return false
 		case <-time.After(backoff):
 		}

@@ -25,6 +25,8 @@ type config struct {
 	db             int
 	maxRetries     int
 	rdb            redis.UniversalClient
+	replicaAck     int           // WithReplicaAck
+	ackTimeout     time.Duration // WithReplicaAck
 	multiple       bool
 	keyspaceEvents bool
 	defaultTTL     time.Duration
@@ -392,7 +394,9 @@ func WithIdleTimeout(ttl string) Option {
 // at once. Each call is still bounded by its own context
 // (a call that gives up leaves its command to run; all are read-only or safe
 // to run twice), still fails fast while Redis is known down, and is still
-// retried by rjwt as WithMaxRetries says.
+// retried by rjwt as WithMaxRetries says. On a Redis Cluster client calls
+// are not shared: go-redis ends a Cluster pipeline only when every node's
+// part is done, so one dead master would hold calls for every slot.
 func WithAutoPipeline(b bool) Option {
 	return func(c *config) error { c.autoPipeline = b; return nil }
 }

@@ -16,7 +16,11 @@ import (
 )
 
 func TestSignPairGivesAnAccessAndARefreshToken(t *testing.T) {
-	c := newClient(t)
+	eachTopology(t, testSignPairGivesAnAccessAndARefreshToken)
+}
+
+func testSignPairGivesAnAccessAndARefreshToken(t *testing.T, tp *topology) {
+	c := tp.newClient(t)
 	ctx := context.Background()
 	p, err := c.SignPair(ctx, "pat", rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("7 days"),
 		rjwt.WithDataToken(map[string]string{"role": "admin"}), rjwt.WithDataSession(map[string]int{"n": 1}))
@@ -70,8 +74,10 @@ func TestSignPairRefusesBadRefreshTTL(t *testing.T) {
 	assert.Empty(t, keysUnder(t, c.Redis(), prefixOf(t, c)))
 }
 
-func TestRefreshRotatesAndSlides(t *testing.T) {
-	c := newClient(t)
+func TestRefreshRotatesAndSlides(t *testing.T) { eachTopology(t, testRefreshRotatesAndSlides) }
+
+func testRefreshRotatesAndSlides(t *testing.T, tp *topology) {
+	c := tp.newClient(t)
 	ctx := context.Background()
 	p1, err := c.SignPair(ctx, "quinn", rjwt.WithTTL("10 minutes"), rjwt.WithRefreshTTL("1 day"),
 		rjwt.WithDataToken(map[string]string{"plan": "pro"}))
@@ -108,7 +114,11 @@ func TestRefreshRotatesAndSlides(t *testing.T) {
 }
 
 func TestReusedRefreshTokenRevokesTheSession(t *testing.T) {
-	c := newClient(t, rjwt.WithRefreshGrace(0))
+	eachTopology(t, testReusedRefreshTokenRevokesTheSession)
+}
+
+func testReusedRefreshTokenRevokesTheSession(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithRefreshGrace(0))
 	ctx := context.Background()
 	p1, err := c.SignPair(ctx, "rita")
 	require.NoError(t, err)
@@ -138,7 +148,11 @@ func TestReusedRefreshTokenRevokesTheSession(t *testing.T) {
 }
 
 func TestStrictRefreshIsAtomicUnderConcurrency(t *testing.T) {
-	c := newClient(t, rjwt.WithRefreshGrace(0))
+	eachTopology(t, testStrictRefreshIsAtomicUnderConcurrency)
+}
+
+func testStrictRefreshIsAtomicUnderConcurrency(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithRefreshGrace(0))
 	ctx := context.Background()
 	p, err := c.SignPair(ctx, "sam")
 	require.NoError(t, err)
@@ -179,7 +193,11 @@ func TestStrictRefreshIsAtomicUnderConcurrency(t *testing.T) {
 }
 
 func TestRefreshGraceGivesConcurrentCallersTheSamePair(t *testing.T) {
-	c := newClient(t, rjwt.WithRefreshGrace(2*time.Second))
+	eachTopology(t, testRefreshGraceGivesConcurrentCallersTheSamePair)
+}
+
+func testRefreshGraceGivesConcurrentCallersTheSamePair(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithRefreshGrace(2*time.Second))
 	ctx := context.Background()
 	p, err := c.SignPair(ctx, "gail", rjwt.WithTTL("1 minute"))
 	require.NoError(t, err)
@@ -232,8 +250,10 @@ func TestRefreshGraceEnds(t *testing.T) {
 	onlySentinel(t, err, rjwt.ErrRefreshReused)
 }
 
-func TestRevokedSessionCannotRefresh(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+func TestRevokedSessionCannotRefresh(t *testing.T) { eachTopology(t, testRevokedSessionCannotRefresh) }
+
+func testRevokedSessionCannotRefresh(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	p, err := c.SignPair(ctx, "tess")
 	require.NoError(t, err)
@@ -251,8 +271,10 @@ func TestRevokedSessionCannotRefresh(t *testing.T) {
 	onlySentinel(t, err, rjwt.ErrInvalidToken)
 }
 
-func TestSetSessionDataAndTouch(t *testing.T) {
-	c := newClient(t, rjwt.WithIdleTimeout("10 seconds"))
+func TestSetSessionDataAndTouch(t *testing.T) { eachTopology(t, testSetSessionDataAndTouch) }
+
+func testSetSessionDataAndTouch(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithIdleTimeout("10 seconds"))
 	ctx := context.Background()
 	tok, err := c.Sign(ctx, "uma", rjwt.WithTTL("1 minute"), rjwt.WithDataSession(map[string]int{"views": 1}))
 	require.NoError(t, err)

@@ -57,10 +57,21 @@
 // whole when Redis is out of memory under noeviction; a session whose index
 // entry was evicted never verifies (the user is logged out, never left
 // beyond RevokeAll). The README lists the supported maxmemory-policy values.
+//
+// # Cluster and Sentinel
+//
+// Give rjwt a go-redis ClusterClient or failover client with
+// WithRedisClient. On a Cluster one dead master fails only the calls for its
+// slots, until its replica is promoted (rjwt has go-redis reload the slot
+// map at once); the event monitor follows the masters as they change.
+// Redis replicates asynchronously: WithReplicaAck makes revocations wait for
+// replicas so that a failover cannot undo them. docs/cluster.md has the
+// details and measured failover timelines.
 package rjwt
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -166,7 +177,13 @@ func New(opts ...Option) (*Client, error) {
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries, SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline})
+	if cfg.replicaAck > 0 {
+		if err := store.AcksSupported(c.rdb); err != nil {
+			return nil, fmt.Errorf("rjwt: WithReplicaAck: %w", err)
+		}
+	}
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
+		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout})
 	c.startEvents(&cfg)
 	if cfg.cacheEntries > 0 {
 		c.cache = newLocalCache(cfg.cacheEntries)

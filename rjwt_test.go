@@ -38,12 +38,22 @@ func onlySentinel(t *testing.T, err, target error) {
 func keysUnder(t *testing.T, rdb redis.UniversalClient, prefix string) []string {
 	t.Helper()
 	var out []string
+	var mu sync.Mutex
 	pattern := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix) + "*"
-	iter := rdb.Scan(context.Background(), 0, pattern, 1000).Iterator()
-	for iter.Next(context.Background()) {
-		out = append(out, iter.Val())
+	scan := func(ctx context.Context, node redis.UniversalClient) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	require.NoError(t, iter.Err())
+	if cc, ok := rdb.(*redis.ClusterClient); ok { // every master holds some
+		require.NoError(t, cc.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) }))
+	} else {
+		require.NoError(t, scan(context.Background(), rdb))
+	}
 	return out
 }
 
@@ -123,8 +133,10 @@ func payload(t *testing.T, token string) map[string]any {
 	return m
 }
 
-func TestSignThenVerifyCarriesClaims(t *testing.T) {
-	c := newClient(t)
+func TestSignThenVerifyCarriesClaims(t *testing.T) { eachTopology(t, testSignThenVerifyCarriesClaims) }
+
+func testSignThenVerifyCarriesClaims(t *testing.T, tp *topology) {
+	c := tp.newClient(t)
 	ctx := context.Background()
 	before := time.Now().Truncate(time.Second)
 	tok, err := c.Sign(ctx, "alice", rjwt.WithTTL("15 minutes"),
@@ -199,7 +211,11 @@ func TestDefaultTTLOption(t *testing.T) {
 }
 
 func TestSessionExpiresInRedisWithTheTTL(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+	eachTopology(t, testSessionExpiresInRedisWithTheTTL)
+}
+
+func testSessionExpiresInRedisWithTheTTL(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	tok, err := c.Sign(ctx, "ttl-user", rjwt.WithTTL("1 hour"))
 	require.NoError(t, err)
@@ -273,13 +289,15 @@ func TestSignRefusesUnencodableData(t *testing.T) {
 	assert.Empty(t, keysUnder(t, c.Redis(), prefixOf(t, c)))
 }
 
-func TestHostileUserIDsAreJustNames(t *testing.T) {
+func TestHostileUserIDsAreJustNames(t *testing.T) { eachTopology(t, testHostileUserIDsAreJustNames) }
+
+func testHostileUserIDsAreJustNames(t *testing.T, tp *topology) {
 	ids := []string{
 		"*", "?", "[a-z]*", "a:b", "a:b:c", "{x}", "{", "}", "}x", "x}{", "%7Bx%7D", "%",
 		"line\nbreak", "tab\there", "space d", "\\", "ünïcødé ✓", "' OR 1=1 --",
 		strings.Repeat("z", rjwt.MaxIDLength),
 	}
-	c := newClient(t, rjwt.WithMultiple(true))
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	tokens := map[string]string{}
 	for _, id := range ids {
@@ -404,8 +422,10 @@ func TestTokenWithoutExpiryIsInvalid(t *testing.T) {
 	onlySentinel(t, err, rjwt.ErrInvalidToken)
 }
 
-func TestRevokeEndsOneSession(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+func TestRevokeEndsOneSession(t *testing.T) { eachTopology(t, testRevokeEndsOneSession) }
+
+func testRevokeEndsOneSession(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	a, err := c.Sign(ctx, "carol")
 	require.NoError(t, err)
@@ -429,7 +449,11 @@ func TestRevokeEndsOneSession(t *testing.T) {
 }
 
 func TestRevokeAllEndsEverySessionOfOneUser(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+	eachTopology(t, testRevokeAllEndsEverySessionOfOneUser)
+}
+
+func testRevokeAllEndsEverySessionOfOneUser(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	var toks []string
 	for i := 0; i < 3; i++ {
@@ -459,7 +483,11 @@ func TestRevokeAllEndsEverySessionOfOneUser(t *testing.T) {
 }
 
 func TestSessionsListsLiveSessionsSoonestFirst(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+	eachTopology(t, testSessionsListsLiveSessionsSoonestFirst)
+}
+
+func testSessionsListsLiveSessionsSoonestFirst(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	list, err := c.Sessions(ctx, "erin")
 	require.NoError(t, err)
@@ -487,7 +515,11 @@ func TestSessionsListsLiveSessionsSoonestFirst(t *testing.T) {
 }
 
 func TestSingleModeReplacesTheUsersOtherSessions(t *testing.T) {
-	c := newClient(t) // single mode is the default
+	eachTopology(t, testSingleModeReplacesTheUsersOtherSessions)
+}
+
+func testSingleModeReplacesTheUsersOtherSessions(t *testing.T, tp *topology) {
+	c := tp.newClient(t) // single mode is the default
 	ctx := context.Background()
 	first, err := c.Sign(ctx, "frank")
 	require.NoError(t, err)
@@ -509,7 +541,11 @@ func TestSingleModeReplacesTheUsersOtherSessions(t *testing.T) {
 }
 
 func TestSingleModeIsAtomicUnderConcurrentSigns(t *testing.T) {
-	c := newClient(t)
+	eachTopology(t, testSingleModeIsAtomicUnderConcurrentSigns)
+}
+
+func testSingleModeIsAtomicUnderConcurrentSigns(t *testing.T, tp *topology) {
+	c := tp.newClient(t)
 	ctx := context.Background()
 	const n = 50
 	tokens := make([]string, n)
@@ -545,7 +581,11 @@ func TestSingleModeIsAtomicUnderConcurrentSigns(t *testing.T) {
 }
 
 func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
-	multi := newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(0))
+	eachTopology(t, testSingleModeRevokesSessionsMadeInMultipleMode)
+}
+
+func testSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T, tp *topology) {
+	multi := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(0))
 	ctx := context.Background()
 	var toks []string
 	for i := 0; i < 1200; i++ { // more than one DEL chunk
@@ -557,7 +597,7 @@ func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "switcher", claims.ID)
 
-	single, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix(prefixOf(t, multi)))
+	single, err := rjwt.New(rjwt.WithSecret(testSecret), tp.conn(t), rjwt.WithPrefix(prefixOf(t, multi)))
 	require.NoError(t, err)
 	defer single.Close()
 	last, err := single.Sign(ctx, "switcher")
@@ -575,7 +615,11 @@ func TestSingleModeRevokesSessionsMadeInMultipleMode(t *testing.T) {
 }
 
 func TestMultipleModeKeepsEverySession(t *testing.T) {
-	c := newClient(t, rjwt.WithMultiple(true))
+	eachTopology(t, testMultipleModeKeepsEverySession)
+}
+
+func testMultipleModeKeepsEverySession(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
 	ctx := context.Background()
 	var toks []string
 	for i := 0; i < 5; i++ {

@@ -96,6 +96,20 @@ func StartCluster(tb testing.TB, args ...string) *Cluster {
 	return c
 }
 
+// For is c with its methods failing tb (rather than the TB it was started
+// with): for a Cluster started with Shared and used by many tests.
+func (c *Cluster) For(tb testing.TB) *Cluster {
+	return &Cluster{tb: tb, servers: c.servers}
+}
+
+// WaitHealthyWithReplicas is WaitHealthy that also waits until all six nodes
+// run, every master serving slots has a replica and every replica's link to
+// its master is up: as after a killed master was restarted and rejoined as
+// its heir's replica.
+func (c *Cluster) WaitHealthyWithReplicas(timeout time.Duration) error {
+	return c.wait(timeout, true)
+}
+
 // Servers are all six nodes, the masters at creation first.
 func (c *Cluster) Servers() []*Server { return slices.Clone(c.servers) }
 

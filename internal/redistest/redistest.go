@@ -254,7 +254,8 @@ func ping(addr string) error {
 }
 
 // Main runs a test package against one private redis-server, started before
-// the tests and stopped after them. addr receives the server's address.
+// the tests and stopped after them. addr receives the server's address. It
+// also stops what the tests started with Shared.
 // Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
@@ -278,6 +279,7 @@ func Main(m *testing.M, addr *string, args ...string) {
 	}
 	*addr = s.Addr()
 	code := m.Run()
+	closeShared()
 	s.Close()
 	os.Exit(code)
 }

@@ -169,16 +169,63 @@ func (s *Sentinel) WaitFailover(timeout time.Duration) (newMasterAddr string, er
 	return replica.Addr(), nil
 }
 
+// Heal restarts the replica if its process is not running (the old master,
+// after WaitFailover), makes it a replica of the master at once (REPLICAOF,
+// as the Sentinels would, but they first watch a returning old master for
+// about ten seconds), and waits until it is a synced replica and every
+// Sentinel names the master, sees it up with its one replica, and the two
+// other Sentinels: ready for another failover. If the Sentinels failed over
+// again meanwhile (a master too slow to answer them within
+// SentinelDownAfter, on a loaded machine), Heal follows: Master and Replica
+// are what the Sentinels say when it returns.
+func (s *Sentinel) Heal(timeout time.Duration) error {
+	return waitFor(timeout, func() error {
+		s.follow()
+		replica, master := s.Replica(), s.Master()
+		if !replica.Alive() {
+			if err := replica.Restart(); err != nil {
+				return err
+			}
+			if _, err := do(replica.Addr(), "REPLICAOF", "127.0.0.1", strconv.Itoa(master.Port)); err != nil {
+				return err
+			}
+		}
+		if err := replicaUp(replica.Addr()); err != nil {
+			return err
+		}
+		return s.agreed()
+	})
+}
+
+// follow makes Master the node a quorum of live Sentinels name, if they
+// name the replica.
+func (s *Sentinel) follow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	votes := 0
+	for _, sn := range s.sentinels {
+		if addr, err := s.masterAddr(sn.Addr()); err == nil && addr == s.replica.Addr() {
+			votes++
+		}
+	}
+	if votes >= SentinelQuorum {
+		s.master, s.replica = s.replica, s.master
+	}
+}
+
 // agreed: every Sentinel names the master, sees it up, its replica, and the
 // two other Sentinels.
 func (s *Sentinel) agreed() error {
+	s.mu.Lock()
+	master := s.master
+	s.mu.Unlock()
 	for _, sn := range s.sentinels {
 		addr, err := s.masterAddr(sn.Addr())
 		if err != nil {
 			return err
 		}
-		if addr != s.master.Addr() {
-			return fmt.Errorf("sentinel %s names %s as master, not %s", sn.Addr(), addr, s.master.Addr())
+		if addr != master.Addr() {
+			return fmt.Errorf("sentinel %s names %s as master, not %s", sn.Addr(), addr, master.Addr())
 		}
 		v, err := do(sn.Addr(), "SENTINEL", "MASTER", SentinelMasterName)
 		if err != nil {

@@ -86,8 +86,9 @@ func unavailable(err error) bool {
 
 // unavailablePrefixes are the Redis error replies that mean "not now":
 // out of memory under noeviction, loading a dataset, a replica or cluster
-// in failover, a script running too long.
-var unavailablePrefixes = []string{"OOM ", "LOADING ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY ", "NOREPLICAS ", "MISCONF "}
+// in failover (a MOVED reaches rjwt only from a call it sent to one node,
+// whose slot moved to another), a script running too long.
+var unavailablePrefixes = []string{"OOM ", "LOADING ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY ", "NOREPLICAS ", "MISCONF ", "MOVED "}
 
 // BrokenConn reports whether err says only that the connection a command
 // used broke (EOF, reset, broken pipe): Redis may be fine, and the command

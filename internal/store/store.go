@@ -21,7 +21,14 @@
 // Fail fast. A refused dial, or the event monitor's failed health check,
 // marks Redis down: calls then fail at once with ErrUnavailable wrapping the
 // cause, without touching the network, until the monitor's probe sees Redis
-// answer (MarkUp).
+// answer (MarkUp). On a Cluster one dead master is not Redis down: a failure
+// there has go-redis reload its slot map at once (topology.go), calls for
+// other masters' slots go on, and only the monitor marks the whole cluster
+// down, when no master answers its probe.
+//
+// Replica acknowledgement (ack.go, opt-in): Revoke, RevokeAll and a Refresh
+// that found a reused token WAIT, on the connection that wrote, until
+// Config.ReplicaAck replicas have the revocation.
 //
 // Clocks. Index scores, pruning and expiries use Redis's clock (TIME inside
 // the scripts); no host's clock reaches Redis.
@@ -112,6 +119,10 @@ type Config struct {
 	// pipelines (batch.go): one write and one read of the socket for a
 	// whole batch instead of one round trip each.
 	AutoPipeline bool
+	// ReplicaAck, when above 0, makes revocations wait (WAIT) until that many
+	// replicas acknowledged them, for up to AckTimeout (ack.go). 0: off.
+	ReplicaAck int
+	AckTimeout time.Duration
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -123,12 +134,16 @@ type Store struct {
 	maxRetries int
 	seenEvery  time.Duration
 	avail      availability
-	plain      atomic.Bool // the server cannot read script flags
-	batch      *batcher    // nil without Config.AutoPipeline
+	plain      atomic.Bool          // the server cannot read script flags
+	batch      *batcher             // nil without Config.AutoPipeline
+	cluster    *redis.ClusterClient // rdb, when it is a Cluster client
+	ack        int
+	ackTimeout time.Duration
 }
 
 // New makes a Store on rdb.
 func New(rdb redis.UniversalClient, cfg Config) *Store {
+	cluster, _ := rdb.(*redis.ClusterClient)
 	s := &Store{
 		Keys:       Keys{Prefix: cfg.Prefix},
 		rdb:        rdb,
@@ -136,8 +151,14 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		maxRetries: cfg.MaxRetries,
 		seenEvery:  cfg.SeenEvery,
 		avail:      availability{kick: make(chan struct{}, 1)},
+		cluster:    cluster,
+		ack:        cfg.ReplicaAck,
+		ackTimeout: cfg.AckTimeout,
 	}
-	if cfg.AutoPipeline {
+	// No shared pipelines on a Cluster: go-redis finishes a Cluster pipeline
+	// only when every node's part is done, so one dead master would hold
+	// the calls for every other master's slots until their deadlines.
+	if cfg.AutoPipeline && cluster == nil {
 		s.batch = &batcher{rdb: rdb, timeout: cfg.Timeout}
 	}
 	return s
@@ -186,11 +207,11 @@ func (s *Store) Available() error { return s.avail.Err() }
 // Wrap turns a Redis failure of operation op into rjwt's error: one that
 // wraps ErrUnavailable and the cause when Redis could not be reached, did
 // not answer in time or refuses to work for now; else one that wraps the
-// Redis error. A refused dial also marks Redis down.
+// Redis error. A refused dial also marks Redis down, except on a Cluster,
+// where a failure that may mean a changed topology has the client reload its
+// slot map instead (see observe).
 func (s *Store) Wrap(op string, err error) error {
-	if isDialError(err) {
-		s.avail.MarkDown(err)
-	}
+	s.observe(err)
 	return wrap(op, err)
 }
 
@@ -257,31 +278,44 @@ func (s *Store) runOn(ctx context.Context, via scripter, op string, sc script, k
 	if via == nil {
 		via = clientScripter{s.rdb}
 	}
+	return s.retry(ctx, op, sc, func(ctx context.Context, run *redis.Script, src string) (*redis.Cmd, error) {
+		cmd := via.evalSha(ctx, run, src, keys, args)
+		return cmd, cmd.Err()
+	})
+}
+
+// retry makes attempts at one operation with the store's bound, retries and
+// fail-fast rule: attempt runs the script (flagged, or plain for a server
+// that cannot read flags) once. An *AckError is returned as it is: the
+// operation happened, and running it again would not make it acknowledged.
+func (s *Store) retry(ctx context.Context, op string, sc script, attempt func(context.Context, *redis.Script, string) (*redis.Cmd, error)) (*redis.Cmd, error) {
 	if err := s.avail.Err(); err != nil {
 		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
+	for n := 0; ; n++ {
 		run, src := sc.flagged, sc.flaggedSrc
 		if s.plain.Load() {
 			run, src = sc.plain, sc.plainSrc
 		}
-		cmd := via.evalSha(ctx, run, src, keys, args)
-		err := cmd.Err()
+		cmd, err := attempt(ctx, run, src)
 		if err == nil || errors.Is(err, redis.Nil) {
 			return cmd, nil
 		}
+		if _, ok := err.(*AckError); ok {
+			return nil, err
+		}
 		if isShebangRefused(err) && !s.plain.Load() {
 			s.plain.Store(true)
-			attempt--
+			n--
 			continue
 		}
-		if attempt >= s.maxRetries || !retryable(err) || s.avail.IsDown() || ctx.Err() != nil {
+		if n >= s.maxRetries || !retryable(err) || s.avail.IsDown() || ctx.Err() != nil {
 			return nil, s.Wrap(op, err)
 		}
-		if attempt > 0 { // the first retry goes at once: a pooled connection died
-			t := time.NewTimer(min(time.Duration(attempt)*10*time.Millisecond, 100*time.Millisecond))
+		if n > 0 { // the first retry goes at once: a pooled connection died
+			t := time.NewTimer(min(time.Duration(n)*10*time.Millisecond, 100*time.Millisecond))
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -492,7 +526,7 @@ func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
 		return false, fmt.Errorf("rjwt: revoke: nanoid: %w", err)
 	}
 	base := s.UserBase(id)
-	cmd, err := s.run(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req}, nano)
+	cmd, err := s.runRevocation(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req}, nano)
 	if err != nil {
 		return false, err
 	}
@@ -508,7 +542,7 @@ func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("rjwt: revoke all: nanoid: %w", err)
 	}
 	base := s.UserBase(id)
-	cmd, err := s.run(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base)
+	cmd, err := s.runRevocation(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base)
 	if err != nil {
 		return 0, err
 	}
@@ -601,7 +635,7 @@ type RefreshResult struct {
 // call with the replaced id within the grace.
 func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, error) {
 	base := s.UserBase(a.ID)
-	cmd, err := s.run(ctx, "refresh", refreshScript, []string{base + indexSuffix, base + a.Nano},
+	cmd, err := s.runRefresh(ctx, refreshScript, []string{base + indexSuffix, base + a.Nano},
 		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds(), a.Grace.Milliseconds())
 	if err != nil {
 		return RefreshResult{}, err

@@ -1,0 +1,211 @@
+package rjwt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rjwt/rjwt"
+)
+
+func TestReplicaAckRefusesBadValues(t *testing.T) {
+	for _, opt := range []rjwt.Option{rjwt.WithReplicaAck(0, time.Second), rjwt.WithReplicaAck(1, 0), rjwt.WithReplicaAck(-1, time.Second)} {
+		_, err := rjwt.New(rjwt.WithSecret(testSecret), opt)
+		require.Error(t, err)
+		assert.True(t, strings.HasPrefix(err.Error(), "rjwt: WithReplicaAck"), err.Error())
+	}
+}
+
+// replicaOf is the address of a replica of the master holding key.
+func (tp *topology) replicaOf(t *testing.T, key string) string {
+	t.Helper()
+	switch tp.name {
+	case "cluster":
+		rs := tp.cluster.ReplicasOf(tp.cluster.MasterFor(key))
+		require.NotEmpty(t, rs)
+		return rs[0].Addr()
+	case "sentinel":
+		return tp.sentinel.Replica().Addr()
+	}
+	t.Fatal("the single server has no replica")
+	return ""
+}
+
+// TestReplicaAckCountsTheReplicasThatHaveTheRevocation: with enough
+// replicas a revocation returns nil; with too few, or with the replica
+// stalled (DEBUG SLEEP) so that it cannot acknowledge this write, the call
+// fails with ErrUnavailable saying so, and the revocation was made all the
+// same. The stalled replica shows WAIT goes on the connection that wrote: on
+// any other connection it would count the replica at once.
+func TestReplicaAckCountsTheReplicasThatHaveTheRevocation(t *testing.T) {
+	eachTopology(t, testReplicaAckCounts)
+}
+
+func testReplicaAckCounts(t *testing.T, tp *topology) {
+	ctx := context.Background()
+	replicas := 1
+	if tp.name == "single" {
+		replicas = 0
+	}
+	// Revoke, RevokeAll and a reused refresh token, with ack of n replicas
+	// within timeout; wantErr says whether they must fail.
+	check := func(t *testing.T, c *rjwt.Client, id string, wantErr bool, detail string) {
+		t.Helper()
+		unacked := func(err error, what string) {
+			t.Helper()
+			if !wantErr {
+				require.NoError(t, err, what)
+				return
+			}
+			require.ErrorIs(t, err, rjwt.ErrUnavailable, what)
+			require.ErrorContains(t, err, detail, what)
+			require.ErrorContains(t, err, "may not survive a failover", what)
+			for _, s := range sentinels {
+				require.NotErrorIs(t, err, s)
+			}
+		}
+		tok, err := c.Sign(ctx, id)
+		require.NoError(t, err)
+		cl, err := c.Verify(ctx, tok)
+		require.NoError(t, err)
+		unacked(c.Revoke(ctx, cl.Session), "Revoke")
+		_, err = c.Verify(ctx, tok)
+		onlySentinel(t, err, rjwt.ErrSessionNotFound) // made on the master either way
+
+		tok, err = c.Sign(ctx, id)
+		require.NoError(t, err)
+		n, err := c.RevokeAll(ctx, id)
+		unacked(err, "RevokeAll")
+		if !wantErr {
+			require.Equal(t, 1, n)
+		}
+		_, err = c.Verify(ctx, tok)
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+
+		p, err := c.SignPair(ctx, id)
+		require.NoError(t, err)
+		_, err = c.Refresh(ctx, p.RefreshToken)
+		require.NoError(t, err, "a rotation waits for nothing")
+		_, err = c.Refresh(ctx, p.RefreshToken)
+		if wantErr {
+			unacked(err, "Refresh reused")
+		} else {
+			onlySentinel(t, err, rjwt.ErrRefreshReused)
+		}
+		_, err = c.Verify(ctx, p.Token)
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	}
+
+	t.Run("as many as there are", func(t *testing.T) {
+		if replicas == 0 {
+			t.Skip("no replica")
+		}
+		c := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithRefreshGrace(0), rjwt.WithReplicaAck(replicas, 2*time.Second))
+		for _, id := range spreadUsers(t, tp, c, 3) {
+			check(t, c, id, false, "")
+		}
+	})
+	t.Run("more than there are", func(t *testing.T) {
+		c := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithRefreshGrace(0), rjwt.WithReplicaAck(replicas+1, 50*time.Millisecond))
+		start := time.Now()
+		check(t, c, "few", true, fmt.Sprintf("%d of %d replicas acknowledged it within 50ms", replicas, replicas+1))
+		assert.Less(t, time.Since(start), 2*time.Second, "each call waits the timeout, no more")
+	})
+	t.Run("a stalled replica", func(t *testing.T) {
+		if replicas == 0 {
+			t.Skip("no replica")
+		}
+		c := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithRefreshGrace(0), rjwt.WithReplicaAck(1, 100*time.Millisecond))
+		replica := admin(t, tp.replicaOf(t, prefixOf(t, c)+"{stalled}:idx"))
+		slept := make(chan error, 1)
+		go func() { slept <- replica.Do(ctx, "DEBUG", "SLEEP", "1.5").Err() }()
+		probe := redis.NewClient(&redis.Options{Addr: replica.Options().Addr, ReadTimeout: 30 * time.Millisecond, MaxRetries: -1})
+		defer probe.Close()
+		require.Eventually(t, func() bool { return probe.Ping(ctx).Err() != nil }, time.Second, 5*time.Millisecond,
+			"the replica is asleep")
+		check(t, c, "stalled", true, "0 of 1 replicas acknowledged it within 100ms")
+		require.NoError(t, <-slept)
+		check(t, c, "stalled", false, "") // awake, it acknowledges again
+	})
+}
+
+// settle retries call while it fails with ErrUnavailable (a failover in
+// progress), for up to 15 s, and returns its last error.
+func settle(call func() error) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := call()
+		if !errors.Is(err, rjwt.ErrUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplicaAckRevocationsSurviveAFailover: revocations that returned nil
+// with WithReplicaAck, the master killed right after the last one returned,
+// are all in force on the promoted replica, and a session signed before them
+// still verifies there.
+func TestReplicaAckRevocationsSurviveAFailover(t *testing.T) {
+	for _, name := range failoverTopologies {
+		t.Run(name, func(t *testing.T) { testReplicaAckFailover(t, useTopology(t, name)) })
+	}
+}
+
+func testReplicaAckFailover(t *testing.T, tp *topology) {
+	ctx := context.Background()
+	c := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithRefreshGrace(0), rjwt.WithReplicaAck(1, 2*time.Second))
+	prefix := prefixOf(t, c)
+	// Three users on the master that dies.
+	master := tp.masterOf(prefix + "{ack0}:idx")
+	users := []string{"ack0"}
+	for i := 1; len(users) < 3; i++ {
+		require.Less(t, i, 1000)
+		if id := fmt.Sprint("ack", i); tp.masterOf(prefix+"{"+id+"}:idx") == master {
+			users = append(users, id)
+		}
+	}
+	kept, err := c.Sign(ctx, users[0])
+	require.NoError(t, err)
+	revoked, err := c.Sign(ctx, users[0])
+	require.NoError(t, err)
+	cl, err := c.Verify(ctx, revoked)
+	require.NoError(t, err)
+	all := make([]string, 2)
+	for i := range all {
+		all[i], err = c.Sign(ctx, users[1])
+		require.NoError(t, err)
+	}
+	p, err := c.SignPair(ctx, users[2])
+	require.NoError(t, err)
+	_, err = c.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+
+	_, err = c.Refresh(ctx, p.RefreshToken)
+	onlySentinel(t, err, rjwt.ErrRefreshReused)
+	n, err := c.RevokeAll(ctx, users[1])
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.NoError(t, c.Revoke(ctx, cl.Session))
+	victim, waitFailover := tp.kill(t, prefix+"{ack0}:idx") // right after Revoke returned
+	killed := time.Now()
+	require.NoError(t, waitFailover())
+	t.Logf("failover done %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+	for name, tok := range map[string]string{"revoked": revoked, "revoked all 1": all[0], "revoked all 2": all[1], "reused refresh": p.Token} {
+		err := settle(func() error { _, err := c.Verify(ctx, tok); return err })
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+		t.Logf("%s: %v", name, err)
+	}
+	require.NoError(t, settle(func() error { _, err := c.Verify(ctx, kept); return err }),
+		"the promoted replica has the sessions signed before the revocations")
+	require.NotEqual(t, master, tp.masterOf(prefix+"{ack0}:idx"), "checked on the promoted replica")
+	tp.heal(t, victim)
+}
