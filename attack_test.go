@@ -276,6 +276,9 @@ func TestAttackTimedOutSignRunsLateAndEndsTheNewerLogin(t *testing.T) {
 	app := faultClient(t, px.Addr(), rjwt.WithHealthCheck(time.Hour))
 	other := faultClient(t, srv.Addr())
 	_, err := app.Sign(ctx, "warm")
+	// The late run arrives within the clock-skew margin of its deadline (the
+	// partition heals at once): Sign's issue time decides, and the newer
+	// login wins.
 	require.NoError(t, err)
 
 	px.SetBlackhole(true)
@@ -302,7 +305,11 @@ func TestAttackTimedOutRefreshRunsLateAndRevokesTheSession(t *testing.T) {
 	px := redistest.StartProxy(t, srv.Addr())
 	ctx := context.Background()
 	const grace = 200 * time.Millisecond
-	app := faultClient(t, px.Addr(), rjwt.WithHealthCheck(time.Hour), rjwt.WithRefreshGrace(grace))
+	// The leeway (the tolerated clock skew) is shorter than the partition:
+	// the late run arrives after its deadline plus the skew and is refused.
+	// (With the defaults, a grace at least the leeway, a late run within the
+	// skew finds the retry's rotation within the grace: harmless.)
+	app := faultClient(t, px.Addr(), rjwt.WithHealthCheck(time.Hour), rjwt.WithRefreshGrace(grace), rjwt.WithLeeway(100*time.Millisecond))
 	other := faultClient(t, srv.Addr(), rjwt.WithRefreshGrace(grace))
 	warm, err := app.SignPair(ctx, "warm")
 	require.NoError(t, err)

@@ -557,7 +557,11 @@ func testSingleModeIsAtomicUnderConcurrentSigns(t *testing.T, tp *topology) {
 			defer wg.Done()
 			<-start
 			tok, err := c.Sign(ctx, "racer")
-			assert.NoError(t, err)
+			if err != nil {
+				// A login issued before one that already holds the
+				// session is superseded: told so, not handed a dead token.
+				onlySentinel(t, err, rjwt.ErrSessionNotFound)
+			}
 			tokens[i] = tok
 		}()
 	}
@@ -566,6 +570,9 @@ func testSingleModeIsAtomicUnderConcurrentSigns(t *testing.T, tp *topology) {
 
 	live := 0
 	for _, tok := range tokens {
+		if tok == "" {
+			continue
+		}
 		_, err := c.Verify(ctx, tok)
 		if err == nil {
 			live++

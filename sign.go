@@ -3,6 +3,7 @@ package rjwt
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -164,7 +165,7 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
 	now := time.Now()
-	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions, Idle: c.idle, Meta: o.meta}
+	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions, Idle: c.idle, Meta: o.meta, Issued: now}
 	// Each token has its own jti: a random one, or for a pair, two derived
 	// from the pair's refresh id (as Refresh derives them).
 	jti := ""
@@ -192,6 +193,9 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 	_, err = c.st.Sign(ctx, args)
 	if args.Single {
 		c.forgetUser(id) // the user's other sessions ended
+	}
+	if errors.Is(err, store.ErrSuperseded) {
+		return "", "", fmt.Errorf("%w: %v (single mode: a login of %q issued after this one already holds the session)", ErrSessionNotFound, err, id)
 	}
 	if err != nil {
 		return "", "", err

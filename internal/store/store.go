@@ -119,6 +119,10 @@ type Config struct {
 	// pipelines (batch.go): one write and one read of the socket for a
 	// whole batch instead of one round trip each.
 	AutoPipeline bool
+	// Skew is how far hosts' clocks may disagree (the client's leeway):
+	// Sign and Refresh refuse to run in Redis later than their caller's
+	// deadline plus Skew, by Redis's clock.
+	Skew time.Duration
 	// ReplicaAck, when above 0, makes revocations wait (WAIT) until that many
 	// replicas acknowledged them, for up to AckTimeout (ack.go). 0: off.
 	ReplicaAck int
@@ -139,6 +143,7 @@ type Store struct {
 	cluster    *redis.ClusterClient // rdb, when it is a Cluster client
 	ack        int
 	ackTimeout time.Duration
+	skew       time.Duration
 }
 
 // New makes a Store on rdb.
@@ -154,6 +159,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		cluster:    cluster,
 		ack:        cfg.ReplicaAck,
 		ackTimeout: cfg.AckTimeout,
+		skew:       cfg.Skew,
 	}
 	// No shared pipelines on a Cluster: go-redis finishes a Cluster pipeline
 	// only when every node's part is done, so one dead master would hold
@@ -337,6 +343,7 @@ type SignArgs struct {
 	MaxSessions int           // multiple mode: most sessions per user (0: no limit)
 	Idle        time.Duration // idle timeout (0: none)
 	Meta        []byte        // device details, a JSON object (nil: none)
+	Issued      time.Time     // when the caller issued the Sign (its tokens' iat)
 }
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
@@ -345,6 +352,8 @@ type SignArgs struct {
 // op:<nanoid>) and changes nothing, even if the session was revoked or
 // replaced meanwhile: it never brings a revoked session back.
 func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
 	base := s.UserBase(a.ID)
 	single, access := "0", ""
 	if a.Single {
@@ -354,12 +363,42 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
 	}
 	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
-		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta)
+		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta,
+		a.Issued.UnixMilli(), s.notAfter(ctx))
 	if err != nil {
 		return 0, err
 	}
 	n, _ := cmd.Int()
+	switch n {
+	case -1:
+		return 0, errLate("sign")
+	case -2:
+		return 0, ErrSuperseded
+	}
 	return n, nil
+}
+
+// ErrSuperseded: a single-mode Sign found a session of the user issued
+// after it (a newer login that succeeded while this one was delayed), and
+// did nothing.
+var ErrSuperseded = errors.New("a newer login of the user replaced this one")
+
+// notAfter is when, by the caller's clock plus the tolerated skew, the
+// caller of ctx has given up: a script that starts later writes nothing
+// (0: no deadline).
+func (s *Store) notAfter(ctx context.Context) int64 {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	return dl.Add(s.skew).UnixMilli()
+}
+
+// errLate is the error of a call whose command reached Redis after its
+// caller had given up (it sat in a partitioned network's queue): Redis did
+// nothing. The caller sees it only when the reply, too, came late.
+func errLate(op string) error {
+	return fmt.Errorf("rjwt: %s: %w: the call reached Redis after its deadline; nothing was done", op, ErrUnavailable)
 }
 
 // Verify reports whether session id:nano is live (its index entry and its
@@ -634,9 +673,11 @@ type RefreshResult struct {
 // answers the same, so the caller builds the same pair; so does a second
 // call with the replaced id within the grace.
 func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, error) {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
 	base := s.UserBase(a.ID)
 	cmd, err := s.runRefresh(ctx, refreshScript, []string{base + indexSuffix, base + a.Nano},
-		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds(), a.Grace.Milliseconds())
+		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds(), a.Grace.Milliseconds(), s.notAfter(ctx))
 	if err != nil {
 		return RefreshResult{}, err
 	}
@@ -654,6 +695,8 @@ func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, erro
 		return RefreshResult{Status: Rotated, AccessTTL: time.Duration(status(1)) * time.Millisecond, At: time.UnixMilli(status(2)), Next: next}, nil
 	case status(0) == -1:
 		return RefreshResult{Status: Reused}, nil
+	case status(0) == -2:
+		return RefreshResult{}, errLate("refresh")
 	}
 	return RefreshResult{Status: Gone}, nil
 }

@@ -5,6 +5,11 @@
 -- ARGV[2] the presented refresh id
 -- ARGV[3] its successor (chosen by the client before the call)
 -- ARGV[4] refresh TTL, ms (the session's life slides by it)
+-- ARGV[6] not after: Unix ms (the caller's deadline plus the tolerated
+--         clock skew) after which the caller has given up (0: never); a
+--         run that arrives later returns {-2} and writes nothing. With a
+--         grace at least the skew, a late run that does arrive in time finds
+--         the caller's retry within the grace and gets its pair.
 -- ARGV[5] grace, ms: how long after a rotation the id it replaced still
 --         gets that rotation's answer (0: strict rotation)
 -- A rotation is a use: the session's absolute end ("x") moves to now + the
@@ -28,6 +33,10 @@ if not cur then
 end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local notAfter = tonumber(ARGV[6])
+if notAfter > 0 and now > notAfter then
+  return {-2}
+end
 if cur == ARGV[2] then
   local ttl = tonumber(ARGV[4])
   local life = ttl

@@ -13,6 +13,14 @@
 -- ARGV[9] idle timeout ms (0: none): the key then expires after
 --         min(idle, TTL), and Verify extends it, never past the TTL
 -- ARGV[10] device details (JSON object), or ''
+-- ARGV[11] when the caller issued this Sign, Unix ms by its host's clock
+-- ARGV[12] not after: Unix ms (the caller's deadline plus the tolerated
+--          clock skew) after which the caller has given up (0: never)
+-- Returns -1 when it arrived after ARGV[12] (a command that sat in a
+-- partitioned network's queue: nothing is written), -2 in single mode when
+-- the user already holds a session issued after this one (a newer login
+-- that succeeded while this Sign was delayed: nothing is written, nothing
+-- ended; the newer login wins).
 -- Returns how many other sessions it ended.
 --
 -- Safe to run twice: the first run keeps its answer 60s under KEYS[3], and a
@@ -40,11 +48,22 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local notAfter = tonumber(ARGV[12])
+if notAfter > 0 and now > notAfter then
+  return -1
+end
+local issued = tonumber(ARGV[11])
 local old = {}
 if ARGV[4] == '1' then
   old = redis.call('ZRANGE', KEYS[1], 0, -1)
+  for i = 1, #old do
+    local o = redis.call('HGET', ARGV[5] .. old[i], 'o')
+    if o and tonumber(o) > issued then
+      return -2
+    end
+  end
 end
-local f = {'d', ARGV[2], 'c', now, 's', now, 'x', now + ttl}
+local f = {'d', ARGV[2], 'c', now, 's', now, 'x', now + ttl, 'o', issued}
 if ARGV[6] ~= '' then
   f[#f + 1] = 'r'; f[#f + 1] = ARGV[6]; f[#f + 1] = 'a'; f[#f + 1] = ARGV[7]
 end
