@@ -43,7 +43,11 @@ fi
 
 export CGO_ENABLED=1
 status=0
-go test -race -count=1 "$@" ./... || status=$?
+# -p 1: one test package at a time. The packages start their own Redis
+# servers, clusters and load; run side by side on two cores they starve each
+# other's timing-sensitive tests (a failover under load next to a demo's
+# bcrypt logins).
+go test -race -count=1 -p 1 "$@" ./... || status=$?
 # rjwtotel is a module of its own, so that OpenTelemetry stays out of rjwt's
 # module graph: the root's ./... does not reach it.
 (cd rjwtotel && go vet ./... && go test -race -count=1 "$@" ./...) || status=$?
