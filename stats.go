@@ -117,6 +117,9 @@ func (s OpStats) Get(o Outcome) uint64 {
 // Stats are a client's counts since New, by operation and outcome.
 type Stats struct {
 	Sign, SignPair, Verify, Refresh, Revoke, RevokeAll OpStats
+	// Cache is CacheStats(): the local cache's hits, misses, invalidations
+	// and flushes (all zero without WithLocalCache).
+	Cache CacheStats
 }
 
 // Op is the counts of one operation.
@@ -154,6 +157,7 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Sign: get(OpSign), SignPair: get(OpSignPair), Verify: get(OpVerify),
 		Refresh: get(OpRefresh), Revoke: get(OpRevoke), RevokeAll: get(OpRevokeAll),
+		Cache: c.CacheStats(),
 	}
 }
 

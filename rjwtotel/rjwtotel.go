@@ -194,3 +194,47 @@ func (h *Hooks) End(ctx context.Context, op rjwt.Op, out rjwt.Outcome, err error
 	}
 	span.End()
 }
+
+// CacheResultKey is the attribute of rjwt.cache: hit, miss, invalidation or
+// flush.
+const CacheResultKey = attribute.Key("rjwt.cache.result")
+
+// ObserveCache reports a client's local cache (rjwt.WithLocalCache) as the
+// observable counter rjwt.cache, by rjwt.cache.result: hits and misses of
+// Verify, entries invalidated by Redis, and whole-cache flushes (invalidation
+// could not be trusted). It reads Client.CacheStats at each collection, so
+// it costs Verify nothing. Unregister the returned registration when the
+// client closes.
+func ObserveCache(c *rjwt.Client, opts ...Option) (metric.Registration, error) {
+	cfg := config{metrics: true}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.mp == nil {
+		cfg.mp = otel.GetMeterProvider()
+	}
+	meter := cfg.mp.Meter(ScopeName)
+	counter, err := meter.Int64ObservableCounter("rjwt.cache",
+		metric.WithDescription("local verify cache: Verify hits and misses, invalidations from Redis, whole-cache flushes"),
+		metric.WithUnit("{event}"))
+	if err != nil {
+		return nil, fmt.Errorf("rjwtotel: %w", err)
+	}
+	sets := [4]metric.ObserveOption{}
+	for i, name := range []string{"hit", "miss", "invalidation", "flush"} {
+		sets[i] = metric.WithAttributeSet(attribute.NewSet(CacheResultKey.String(name)))
+	}
+	reg, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := c.CacheStats()
+		for i, v := range [4]uint64{st.Hits, st.Misses, st.Invalidations, st.Flushes} {
+			o.ObserveInt64(counter, int64(v), sets[i])
+		}
+		return nil
+	}, counter)
+	if err != nil {
+		return nil, fmt.Errorf("rjwtotel: %w", err)
+	}
+	return reg, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -254,5 +255,59 @@ func TestWithoutTracesOrMetrics(t *testing.T) {
 	}
 	if _, ok := find(s.collect(t), "rjwt.operations"); ok {
 		t.Error("WithoutMetrics: metrics recorded")
+	}
+}
+
+// ObserveCache reports the local cache's counts as the client sees them.
+func TestObserveCache(t *testing.T) {
+	srv := redistest.Start(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(srv.Addr()), rjwt.WithLocalCache(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reg, err := rjwtotel.ObserveCache(c, rjwtotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Unregister()
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "cached")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.CacheStats().Hits < 3 && time.Now().Before(deadline) {
+		if _, err := c.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := c.CacheStats()
+	if st.Hits < 3 || st.Misses == 0 {
+		t.Fatalf("the cache never answered: %+v", st)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := find(rm, "rjwt.cache")
+	if !ok {
+		t.Fatal("no rjwt.cache metric")
+	}
+	got := map[string]int64{}
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		v, _ := dp.Attributes.Value(rjwtotel.CacheResultKey)
+		got[v.AsString()] = dp.Value
+	}
+	now := c.CacheStats()
+	if got["hit"] < int64(st.Hits) || got["hit"] > int64(now.Hits) || got["miss"] < int64(st.Misses) || got["miss"] > int64(now.Misses) {
+		t.Errorf("rjwt.cache %v; CacheStats %+v", got, now)
+	}
+	if s := c.Stats(); s.Cache.Hits < st.Hits {
+		t.Errorf("Stats().Cache %+v", s.Cache)
 	}
 }

@@ -4,23 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rjwt/rjwt"
 )
 
-// sessionRow is one session as sessions prints it. It holds what
-// rjwt.SessionInfo has today; created, last seen and device details join it
-// when the core's SessionInfo carries them.
+// sessionRow is one session as sessions prints it: rjwt.SessionInfo.
 type sessionRow struct {
-	Session    string     `json:"session"`
-	ExpiresAt  *time.Time `json:"expiresAt"`  // null: no expiry set
-	TTLSeconds *int64     `json:"ttlSeconds"` // null: no expiry set
+	Session    string            `json:"session"`
+	ExpiresAt  *time.Time        `json:"expiresAt"`  // null: no expiry set
+	TTLSeconds *int64            `json:"ttlSeconds"` // null: no expiry set
+	CreatedAt  *time.Time        `json:"createdAt"`  // null: unknown (a session from before rjwt recorded it)
+	LastSeen   *time.Time        `json:"lastSeen"`   // the last Verify that reached Redis
+	Meta       map[string]string `json:"meta,omitempty"`
 }
 
 func newSessionRow(s rjwt.SessionInfo, now time.Time) sessionRow {
-	r := sessionRow{Session: s.Session}
+	r := sessionRow{Session: s.Session, Meta: s.Meta}
+	if !s.CreatedAt.IsZero() {
+		t := s.CreatedAt
+		r.CreatedAt = &t
+	}
+	if !s.LastSeen.IsZero() {
+		t := s.LastSeen
+		r.LastSeen = &t
+	}
 	if !s.ExpiresAt.IsZero() {
 		t := s.ExpiresAt
 		secs := int64(t.Sub(now).Round(time.Second) / time.Second)
@@ -60,14 +71,21 @@ func runSessions(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tEXPIRES\tTTL")
+	fmt.Fprintln(tw, "SESSION\tCREATED\tLAST SEEN\tEXPIRES\tTTL\tDEVICE")
 	for _, r := range rows {
 		exp, ttl := "never", "-"
 		if r.ExpiresAt != nil {
 			exp = r.ExpiresAt.Local().Format(timeLayout)
 			ttl = (time.Duration(*r.TTLSeconds) * time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Session, exp, ttl)
+		created, seen := "-", "-"
+		if r.CreatedAt != nil {
+			created = r.CreatedAt.Local().Format(timeLayout)
+		}
+		if r.LastSeen != nil {
+			seen = r.LastSeen.Local().Format(timeLayout)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Session, created, seen, exp, ttl, deviceText(r.Meta))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -132,4 +150,34 @@ func runRevokeAll(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "revoked %d session(s) of %q\n", n, user)
 	return nil
+}
+
+// deviceText is a session's device details on one line: key=value pairs in
+// key order, control characters dropped, cut to 60 characters.
+func deviceText(meta map[string]string) string {
+	if len(meta) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(k + "=" + meta[k])
+	}
+	out := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, b.String())
+	if r := []rune(out); len(r) > 60 {
+		out = string(r[:59]) + "…"
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rjwt/rjwt"
 )
@@ -138,5 +139,38 @@ func TestRevokeAll(t *testing.T) {
 	r = runCmd(t, append(args, "revoke-all", "bob")...).want(t, exitOK)
 	if r.stdout != "revoked 0 session(s) of \"bob\"\n" {
 		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+func TestSessionsShowTheDeviceList(t *testing.T) {
+	t.Parallel()
+	p := prefix(t)
+	c := app(t, redisAddr, p)
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "dora", rjwt.WithMeta(map[string]string{"device": "phone", "ip": "10.0.0.7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, "-redis", redisAddr, "-prefix", p, "sessions", "dora").want(t, exitOK)
+	for _, want := range []string{"CREATED", "LAST SEEN", "DEVICE", "device=phone ip=10.0.0.7"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in\n%s", want, r.stdout)
+		}
+	}
+	r = runCmd(t, "-redis", redisAddr, "-prefix", p, "-json", "sessions", "dora").want(t, exitOK)
+	var got struct {
+		Sessions []struct {
+			CreatedAt, LastSeen *time.Time
+			Meta                map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Sessions) != 1 || got.Sessions[0].CreatedAt == nil || got.Sessions[0].LastSeen == nil || got.Sessions[0].Meta["device"] != "phone" {
+		t.Errorf("JSON %s", r.stdout)
 	}
 }
