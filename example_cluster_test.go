@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,7 +28,7 @@ func ExampleWithRedisClient_cluster() {
 	defer rdb.Close() // rjwt does not close a client it was given
 
 	c, err := rjwt.New(
-		rjwt.WithSecret(testSecret),
+		rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))),
 		rjwt.WithRedisClient(rdb),
 		rjwt.WithKeyspaceEvents(true),
 		rjwt.WithReplicaAck(1, 500*time.Millisecond),
@@ -68,7 +69,7 @@ func ExampleWithRedisClient_sentinel() {
 	})
 	defer rdb.Close()
 
-	c, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithRedisClient(rdb), rjwt.WithReplicaAck(1, 500*time.Millisecond))
+	c, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithRedisClient(rdb), rjwt.WithReplicaAck(1, 500*time.Millisecond))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -3,6 +3,7 @@ package rjwt_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/rjwt/rjwt"
@@ -10,8 +11,8 @@ import (
 
 func ExampleClient_Events() {
 	r, err := rjwt.New(
-		rjwt.WithSecret(testSecret),
-		rjwt.WithAddr(redisAddr),
+		rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))),
+		rjwt.WithAddr(os.Getenv("REDIS_ADDR")),
 		rjwt.WithPrefix("example-events:"),
 		rjwt.WithKeyspaceEvents(true), // session expired / revoked events
 	)

@@ -4,18 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/rjwt/rjwt"
 )
 
-// In these examples redisAddr is a private redis-server the tests start; in an
-// application it is your Redis, e.g. "127.0.0.1:6379".
+// These examples read the Redis address from REDIS_ADDR and the key from
+// RJWT_SECRET (32 or more random bytes), as an application would; the tests
+// set both (a private redis-server, a fixed test key).
 
 func ExampleNew() {
 	secret := []byte("use-32-or-more-random-bytes-here") // e.g. from a secret manager
 	r, err := rjwt.New(
 		rjwt.WithSecret(secret),
-		rjwt.WithAddr(redisAddr),
+		rjwt.WithAddr(os.Getenv("REDIS_ADDR")),
 		rjwt.WithPrefix("example-new:"),
 		rjwt.WithDefaultTTL("15 minutes"),
 	)
@@ -32,7 +34,7 @@ func ExampleNew() {
 }
 
 func ExampleClient_Sign() {
-	r, _ := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-sign:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-sign:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -56,7 +58,7 @@ func ExampleClient_Sign() {
 }
 
 func ExampleClient_Verify_withSession() {
-	r, _ := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-verify:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-verify:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -75,7 +77,7 @@ func ExampleClient_Verify_withSession() {
 }
 
 func ExampleClient_Verify_errorChecking() {
-	r, _ := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-errors:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-errors:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -103,7 +105,7 @@ func ExampleClient_Verify_errorChecking() {
 }
 
 func ExampleClient_Revoke() {
-	r, _ := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("example-revoke:"), rjwt.WithMultiple(true))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-revoke:"), rjwt.WithMultiple(true))
 	defer r.Close()
 	ctx := context.Background()
 

@@ -1,6 +1,7 @@
 package rjwt_test
 
 import (
+	"os"
 	"sync"
 	"testing"
 
@@ -13,7 +14,12 @@ import (
 // run against, started by TestMain.
 var redisAddr string
 
-func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
+// TestMain starts the package's redis-server and gives the examples, which
+// read REDIS_ADDR and RJWT_SECRET as an application would, the test key.
+func TestMain(m *testing.M) {
+	os.Setenv("RJWT_SECRET", string(rjwttest.Secret))
+	redistest.Main(m, &redisAddr)
+}
 
 // testSecret is the shared fixed 32-byte key for tests and examples.
 var testSecret = rjwttest.Secret

@@ -2,6 +2,7 @@ package rjwthttp_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 
@@ -13,7 +14,12 @@ import (
 
 var redisAddr string
 
-func TestMain(m *testing.M) { redistest.Main(m, &redisAddr) }
+// TestMain starts the package's redis-server and gives the examples, which
+// read REDIS_ADDR and RJWT_SECRET as an application would, the test key.
+func TestMain(m *testing.M) {
+	os.Setenv("RJWT_SECRET", string(rjwttest.Secret))
+	redistest.Main(m, &redisAddr)
+}
 
 var testSecret = rjwttest.Secret
 

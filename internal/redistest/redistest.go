@@ -278,6 +278,7 @@ func Main(m *testing.M, addr *string, args ...string) {
 		os.Exit(1)
 	}
 	*addr = s.Addr()
+	os.Setenv("REDIS_ADDR", *addr) // for Examples, which read it as an application would
 	code := m.Run()
 	closeShared()
 	s.Close()
