@@ -149,6 +149,26 @@ func TestLostReplies(t *testing.T) {
 		assert.Equal(t, 2, n, "the count of the run that revoked")
 	})
 
+	t.Run("IncrSessionData retried adds once", func(t *testing.T) {
+		c := faultClient(t, px.Addr())
+		tok, err := c.Sign(ctx, "lost-incr", rjwt.WithDataSession(map[string]int{"views": 0}))
+		require.NoError(t, err)
+		cl, err := c.Verify(ctx, tok)
+		require.NoError(t, err)
+		_, err = c.IncrSessionData(ctx, cl.Session, "warm", 1) // loads the script
+		require.NoError(t, err)
+		for want := int64(1); want <= 3; want++ {
+			drop := px.DropReplyTo("lost-views")
+			n, err := c.IncrSessionData(ctx, cl.Session, "lost-views", 1)
+			fired(t, drop)
+			require.NoError(t, err)
+			assert.Equal(t, want, n, "the retry answers the first run's value, not a second increment")
+		}
+		got, err := c.Verify(ctx, tok, rjwt.WithSession())
+		require.NoError(t, err)
+		assert.Contains(t, string(got.DataSession), `"lost-views":3`)
+	})
+
 	t.Run("Sign retried creates one session", func(t *testing.T) {
 		c := faultClient(t, px.Addr())
 		old, err := c.Sign(ctx, "lost-sign")
