@@ -55,7 +55,12 @@ func main() {
 	levels := flag.String("concurrency", "1,2,4,8,16,32,64,128,256,512", "calls in flight for the plot")
 	out := flag.String("plot", "bench.png", "PNG file of throughput against calls in flight ('' for none)")
 	revokes := flag.Int("revokes", 300, "revocations timed for the visibility percentiles")
+	only := flag.String("only", "ratios,visibility,memory,scale,plot", "parts to run, comma-separated")
 	flag.Parse()
+	part := map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		part[strings.TrimSpace(p)] = true
+	}
 
 	srv, err := redistest.StartServer("--maxmemory", "0")
 	if err != nil {
@@ -75,8 +80,13 @@ func main() {
 		{"Verify WithSession / go-redis GET", "verify-session", "get"},
 		{"Sign / go-redis SET EX", "sign", "setex"},
 	}
-	fmt.Println("ratios (median of rounds, throughput of rjwt / baseline, same run):")
+	if part["ratios"] {
+		fmt.Println("ratios (median of rounds, throughput of rjwt / baseline, same run):")
+	}
 	for _, inflight := range []int{50, 200} {
+		if !part["ratios"] {
+			break
+		}
 		res := map[string][]float64{}
 		for range *rounds {
 			for _, p := range pairs {
@@ -95,11 +105,15 @@ func main() {
 	}
 
 	// Revocation visibility.
-	p50, p99 := b.visibility(*revokes)
-	fmt.Printf("\nrevocation seen by a cached client (another client revokes; %d revocations): p50 %v, p99 %v\n", *revokes, p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	if part["visibility"] {
+		p50, p99 := b.visibility(*revokes)
+		fmt.Printf("\nrevocation seen by a cached client (another client revokes; %d revocations): p50 %v, p99 %v\n", *revokes, p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	}
 
 	// Memory per session, key by key.
-	b.memory()
+	if part["memory"] {
+		b.memory()
+	}
 
 	// Scale.
 	var counts []int
@@ -110,10 +124,12 @@ func main() {
 		}
 		counts = append(counts, n)
 	}
-	b.scale(counts, *rounds, *duration)
+	if part["scale"] {
+		b.scale(counts, *rounds, *duration)
+	}
 
 	// Plot.
-	if *out != "" {
+	if *out != "" && part["plot"] {
 		var ls []int
 		for _, s := range strings.Split(*levels, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -319,6 +335,8 @@ func (b *bench) memory() {
 		one = tok
 	}
 	after := usedMemory(b.rdb)
+	gone := b.dropAnswers("mem:{m[0-9]*}:op:*")
+	steady := usedMemory(b.rdb)
 	session := sessionOf(one)
 	id, nano, _ := strings.Cut(session, ":")
 	hash := b.rdb.MemoryUsage(ctx, "mem:{"+id+"}:"+nano, 0).Val()
@@ -327,7 +345,8 @@ func (b *bench) memory() {
 	plain := b.rdb.MemoryUsage(ctx, "mem:plain:"+nano, 0).Val()
 	fmt.Printf("\nRedis memory per session (%d bytes of session data, key prefix %q, user id %q):\n", len(raw), "mem:", id)
 	fmt.Printf("  MEMORY USAGE  session hash %d B + index with one session %d B = %d B; a plain SET of the same data with EX: %d B\n", hash, idx, hash+idx, plain)
-	fmt.Printf("  used_memory delta over %d one-session users: %.0f B per session\n", users, float64(after-before)/users)
+	fmt.Printf("  used_memory delta over %d one-session users: %.0f B per session, %.0f B once its answer key is gone (%.0f B each)\n", users,
+		float64(after-before)/users, float64(steady-before)/users, float64(after-steady)/float64(max(gone, 1)))
 	before = usedMemory(b.rdb)
 	for i := range users {
 		if _, err := c.Sign(ctx, "mm"+strconv.Itoa(i%200), rjwt.WithDataSession(data)); err != nil {
@@ -335,7 +354,73 @@ func (b *bench) memory() {
 		}
 	}
 	after = usedMemory(b.rdb)
-	fmt.Printf("  used_memory delta over %d sessions of 200 users (10 each): %.0f B per session\n", users, float64(after-before)/users)
+	b.dropAnswers("mem:{mm*}:op:*")
+	steady = usedMemory(b.rdb)
+	fmt.Printf("  used_memory delta over %d sessions of 200 users (10 each): %.0f B per session, %.0f B once its answer key is gone\n", users,
+		float64(after-before)/users, float64(steady-before)/users)
+	b.layouts(data)
+}
+
+// dropAnswers deletes the answer keys matching pattern (as if they had
+// expired) and returns how many there were.
+func (b *bench) dropAnswers(pattern string) int {
+	keys, err := b.rdb.Keys(b.ctx, pattern).Result()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := 0; i < len(keys); i += 1000 {
+		b.rdb.Del(b.ctx, keys[i:min(i+1000, len(keys))]...)
+	}
+	return len(keys)
+}
+
+// layouts prints, for each kind of session, the fields of a fresh session's
+// hash and its MEMORY USAGE, and the answer key Sign leaves.
+func (b *bench) layouts(data any) {
+	ctx := b.ctx
+	kinds := []struct {
+		name string
+		opts []rjwt.Option
+		sign []rjwt.SignOption
+		pair bool
+	}{
+		{"multiple", []rjwt.Option{rjwt.WithMultiple(true)}, nil, false},
+		{"single", nil, nil, false},
+		{"multiple, pair", []rjwt.Option{rjwt.WithMultiple(true)}, nil, true},
+		{"multiple, meta", []rjwt.Option{rjwt.WithMultiple(true)}, []rjwt.SignOption{rjwt.WithMeta(map[string]string{"ua": "Firefox/140"})}, false},
+		{"multiple, idle", []rjwt.Option{rjwt.WithMultiple(true), rjwt.WithIdleTimeout("30 minutes")}, nil, false},
+	}
+	fmt.Println("  fresh sessions, field by field (MEMORY USAGE of the hash; answer key):")
+	for i, k := range kinds {
+		c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:")}, k.opts...)...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		id := "k" + strconv.Itoa(1000+i)
+		opts := append([]rjwt.SignOption{rjwt.WithDataSession(data)}, k.sign...)
+		var tok string
+		if k.pair {
+			p, err := c.SignPair(ctx, id, opts...)
+			if err != nil {
+				log.Fatal(err)
+			}
+			tok = p.Token
+		} else if tok, err = c.Sign(ctx, id, opts...); err != nil {
+			log.Fatal(err)
+		}
+		c.Close()
+		_, nano, _ := strings.Cut(sessionOf(tok), ":")
+		key := "mem:{" + id + "}:" + nano
+		fields := b.rdb.HGetAll(ctx, key).Val()
+		names := make([]string, 0, len(fields))
+		for f, v := range fields {
+			names = append(names, f+"="+v)
+		}
+		slices.Sort(names)
+		op := "mem:{" + id + "}:op:" + nano
+		fmt.Printf("    %-16s hash %3d B  index %3d B  answer key %3d B (PTTL %5d ms)  %s\n", k.name, b.rdb.MemoryUsage(ctx, key, 0).Val(),
+			b.rdb.MemoryUsage(ctx, "mem:{"+id+"}:idx", 0).Val(), b.rdb.MemoryUsage(ctx, op, 0).Val(), b.rdb.PTTL(ctx, op).Val().Milliseconds(), strings.Join(names, " "))
+	}
 }
 
 func usedMemory(rdb *redis.Client) int64 {
