@@ -9,18 +9,27 @@ import (
 //
 //	rjwt:{alice}:<nanoid>   a hash per session: field "d" holds the private
 //	                        session data (JSON, always present, maybe "");
-//	                        "c" (created) and "s" (last use, written by
-//	                        Verify when a minute old, and by Refresh), and
-//	                        "x" (the absolute end: the refresh token's, else
-//	                        the token's expiry), all Redis ms; "i" (idle
-//	                        timeout ms) with WithIdleTimeout; "m" (device
-//	                        details, a JSON object) with WithMeta; with a
-//	                        refresh token also "r" (current refresh id), "p"
-//	                        (the one it replaced), "t" (rotation time, Redis
-//	                        ms) and "a" (access TTL ms). The key expires with
-//	                        the session: at "x", or with "i" when unused for
-//	                        "i" (Verify extends it, never past "x"). Sessions
-//	                        signed before "c", "s", "x" existed lack them.
+//	                        "c" (created, Redis ms); "s" (last use, Redis
+//	                        ms, written by Verify when the last use, else
+//	                        "c", is a minute old, and by Refresh: absent
+//	                        means "c"); "o" in single mode (when the caller
+//	                        issued the Sign, as the difference from "c",
+//	                        ms: a small integer); with WithIdleTimeout "i"
+//	                        (idle timeout ms) and "x" (the absolute end: the
+//	                        refresh token's, else the token's expiry, Redis
+//	                        ms); "m" (device details, a JSON object) with
+//	                        WithMeta; with a refresh token also "r" (current
+//	                        refresh id), "p" (the one it replaced), "t"
+//	                        (rotation time, Redis ms) and "a" (access TTL
+//	                        ms). The key expires with the session: without
+//	                        "i" its expiry is the absolute end (nothing but
+//	                        Refresh moves it), with "i" after "i" unused
+//	                        (Verify extends it, never past "x"). Fields are
+//	                        few and short so that the hash stays a small
+//	                        listpack: what can be derived is not stored.
+//	                        Older layouts are still read: sessions signed
+//	                        before this one have "s" and "x" always and "o"
+//	                        as Unix ms; before those, no "c", "s", "x".
 //	rjwt:{alice}:idx        a sorted set indexing the user's sessions:
 //	                        member nanoid, score the session key's expiry in
 //	                        Redis's clock (Unix ms), moved by idle extensions.

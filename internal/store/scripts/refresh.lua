@@ -12,8 +12,9 @@
 --         the caller's retry within the grace and gets its pair.
 -- ARGV[5] grace, ms: how long after a rotation the id it replaced still
 --         gets that rotation's answer (0: strict rotation)
--- A rotation is a use: the session's absolute end ("x") moves to now + the
--- refresh TTL, its key lives min(idle timeout, refresh TTL) when it has an
+-- A rotation is a use: the session's absolute end moves to now + the
+-- refresh TTL ("x" is written when the session has one: with an idle
+-- timeout; else the key's expiry is the end), its key lives min(idle timeout, refresh TTL) when it has an
 -- idle timeout ("i"), else the refresh TTL, and its last use ("s") is now.
 -- Returns {1, access TTL ms, rotation time ms, successor id} when the
 -- presented id was current, or when this very rotation ran before (a retry
@@ -26,7 +27,7 @@
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
-local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't', 'i')
+local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't', 'i', 'x')
 local cur, prev = s[1], s[2]
 if not cur then
   return {0}
@@ -43,7 +44,11 @@ if cur == ARGV[2] then
   if s[5] and tonumber(s[5]) < ttl then
     life = tonumber(s[5])
   end
-  redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now, 'x', now + ttl, 's', now)
+  if s[5] or s[6] then
+    redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now, 's', now, 'x', now + ttl)
+  else
+    redis.call('HSET', KEYS[2], 'r', ARGV[3], 'p', ARGV[2], 't', now, 's', now)
+  end
   redis.call('PEXPIRE', KEYS[2], life)
   redis.call('ZADD', KEYS[1], now + life, ARGV[1])
   if redis.call('PTTL', KEYS[1]) < ttl then

@@ -28,14 +28,14 @@
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
-local h = redis.call('HMGET', KEYS[2], 'd', 's', 'i', 'x')
+local h = redis.call('HMGET', KEYS[2], 'd', 's', 'i', 'x', 'c')
 if not h[1] then
   return {0}
 end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local left = redis.call('PTTL', KEYS[2])
-if not h[2] or now - tonumber(h[2]) >= tonumber(ARGV[3]) then
+if not (h[2] or h[5]) or now - tonumber(h[2] or h[5]) >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[2], 's', now)
 end
 local fresh = left

@@ -4,8 +4,9 @@
 -- ARGV[1] the user's key base (session key = base .. nanoid)
 -- Returns {now ms, nanoid, ms left, created ms, last use ms, meta, ...}: the
 -- time by Redis's clock, then five values for each index entry whose hash
--- still exists (created and last use are false for sessions signed before
--- they were recorded, meta false without WithMeta). Read-only (runs out of
+-- still exists (last use is the creation until a use is written; created and
+-- last use are false for sessions signed before they were recorded, meta
+-- false without WithMeta). Read-only (runs out of
 -- memory and on replicas); stale entries are pruned by Sign and by the
 -- event monitor, not here.
 local t = redis.call('TIME')
@@ -19,7 +20,7 @@ for i = 1, #ids do
     out[#out + 1] = ids[i]
     out[#out + 1] = p
     out[#out + 1] = h[1]
-    out[#out + 1] = h[2]
+    out[#out + 1] = h[2] or h[1]
     out[#out + 1] = h[3]
   end
 end

@@ -23,28 +23,36 @@
 -- ended; the newer login wins).
 -- Returns how many other sessions it ended.
 --
--- Safe to run twice: the first run keeps its answer 60s under KEYS[3], and a
+-- Safe to run twice: the first run keeps its answer under KEYS[3], and a
 -- second run returns it without writing, even when the session it created
 -- was revoked or replaced since (RevokeAll, Revoke, a newer Sign in single
 -- mode, the cap): the hash alone cannot tell "ran before" from "never ran"
 -- once it is deleted, and recreating it would bring a revoked session back.
+-- The answer is kept 60s, or with a deadline (ARGV[12]) only until then plus
+-- a second: a run arriving later is refused as late anyway (both by Redis's
+-- clock), so the key need not outlive the window in which a run can write.
+-- A second run that finds no answer key but the hash returns 0.
+--
+-- Layout written (keys.go): "d", "c"; in single mode "o" as issued - "c"
+-- (a small integer: the listpack stores it in a few bytes); "i" and "x" only
+-- with an idle timeout (without one the key's expiry is the session's end);
+-- "r", "a" with a refresh id; "m" with device details. No "s": the last use
+-- is "c" until Verify or Refresh writes one.
 --
 -- Writes, so Redis refuses it whole when out of memory under noeviction (no
 -- allow-oom flag): nothing is written. Its first write is the HSET that
 -- creates the session, so a server that cannot read the flags line refuses
 -- it there, before anything is written. Index scores use Redis's clock.
-local ttl = tonumber(ARGV[3])
-local done = redis.call('GET', KEYS[3])
-if done then
-  return tonumber(done) -- this call ran before (a retry after a lost reply)
+if redis.call('EXISTS', KEYS[3], KEYS[2]) > 0 then
+  -- this call ran before (a retry after a lost reply): its answer, or 0
+  -- when only the session is left (its answer key expired)
+  return tonumber(redis.call('GET', KEYS[3]) or 0)
 end
+local ttl = tonumber(ARGV[3])
 local idle = tonumber(ARGV[9])
 local life = ttl
 if idle > 0 and idle < ttl then
   life = idle
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return 0 -- ran before, by a version without answer keys
 end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -54,21 +62,27 @@ if notAfter > 0 and now > notAfter then
 end
 local issued = tonumber(ARGV[11])
 local old = {}
+local f = {'d', ARGV[2], 'c', now}
 if ARGV[4] == '1' then
   old = redis.call('ZRANGE', KEYS[1], 0, -1)
   for i = 1, #old do
-    local o = redis.call('HGET', ARGV[5] .. old[i], 'o')
-    if o and tonumber(o) > issued then
+    -- "o": issued - "c" since this layout, absolute before it
+    local h = redis.call('HMGET', ARGV[5] .. old[i], 'o', 'c')
+    local o = tonumber(h[1])
+    if o and h[2] and o > -1e11 and o < 1e11 then
+      o = o + tonumber(h[2])
+    end
+    if o and o > issued then
       return -2
     end
   end
+  f[5] = 'o'; f[6] = issued - now
 end
-local f = {'d', ARGV[2], 'c', now, 's', now, 'x', now + ttl, 'o', issued}
 if ARGV[6] ~= '' then
   f[#f + 1] = 'r'; f[#f + 1] = ARGV[6]; f[#f + 1] = 'a'; f[#f + 1] = ARGV[7]
 end
 if idle > 0 then
-  f[#f + 1] = 'i'; f[#f + 1] = idle
+  f[#f + 1] = 'i'; f[#f + 1] = idle; f[#f + 1] = 'x'; f[#f + 1] = now + ttl
 end
 if ARGV[10] ~= '' then
   f[#f + 1] = 'm'; f[#f + 1] = ARGV[10]
@@ -107,5 +121,9 @@ redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
-redis.call('SET', KEYS[3], ended, 'PX', 60000)
+local keep = 60000
+if notAfter > 0 and notAfter - now + 1000 < keep then
+  keep = notAfter - now + 1000
+end
+redis.call('SET', KEYS[3], ended, 'PX', keep)
 return ended

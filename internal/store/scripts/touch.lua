@@ -1,6 +1,8 @@
 #!lua
 -- touch: extend a live session to at least ttl from now, never shorten it,
 -- and never past its absolute end ("x", its tokens' expiry) when it has one.
+-- A session with "c" but no "x" (no idle timeout) ends with its key: its
+-- expiry is already its absolute end, and nothing is extended.
 -- KEYS[1] index   KEYS[2] session
 -- ARGV[1] nanoid   ARGV[2] ttl ms
 -- Returns 1, or 0 when the session is not live. Running it twice is running
@@ -15,7 +17,11 @@ if left == -2 then
 end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local x = redis.call('HGET', KEYS[2], 'x')
+local h = redis.call('HMGET', KEYS[2], 'x', 'c')
+local x = h[1]
+if not x and h[2] then
+  return 1 -- no "x" but a "c": the key's expiry is the session's end
+end
 if x and tonumber(x) - now < ttl then
   ttl = tonumber(x) - now
 end

@@ -1,0 +1,150 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/redistest"
+	"github.com/rjwt/rjwt/internal/store"
+)
+
+func fieldNames(t *testing.T, rdb *redis.Client, key string) []string {
+	t.Helper()
+	m, err := rdb.HGetAll(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for f := range m {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestSignLayout: Sign writes only what cannot be derived (keys.go), and the
+// answer key lives no longer than a run of the same call could still write.
+func TestSignLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	s := store.New(rdb, store.Config{Prefix: "s:", Timeout: time.Second, Skew: 2 * time.Second})
+	cases := []struct {
+		name string
+		args store.SignArgs
+		want []string
+	}{
+		{"multiple", store.SignArgs{}, []string{"c", "d"}},
+		{"single", store.SignArgs{Single: true}, []string{"c", "d", "o"}},
+		{"refresh", store.SignArgs{RefreshID: "rrrrrrrrrrrrrrrrrrrrr", AccessTTL: time.Minute}, []string{"a", "c", "d", "r"}},
+		{"idle", store.SignArgs{Idle: time.Minute}, []string{"c", "d", "i", "x"}},
+		{"meta", store.SignArgs{Meta: []byte(`{"ua":"x"}`)}, []string{"c", "d", "m"}},
+	}
+	for i, c := range cases {
+		a := c.args
+		a.ID, a.Nano, a.TTL, a.Issued = "u"+strconv.Itoa(i), "abcdefghijklmnopqrst"+strconv.Itoa(i), time.Hour, time.Now()
+		if _, err := s.Sign(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if got := fieldNames(t, rdb, s.Session(a.ID, a.Nano)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: fields %v, want %v", c.name, got, c.want)
+		}
+		// Timeout 1 s + skew 2 s + 1 s of margin: at most 4 s, not 60.
+		if left := rdb.PTTL(ctx, s.UserBase(a.ID)+"op:"+a.Nano).Val(); left <= 2*time.Second || left > 4*time.Second {
+			t.Errorf("%s: answer key lives %v, want the call's window (3 s to 4 s)", c.name, left)
+		}
+		list, err := s.Sessions(ctx, a.ID)
+		if err != nil || len(list) != 1 || list[0].Created < 0 || list[0].SeenSince != list[0].Created {
+			t.Errorf("%s: Sessions %+v, %v: want last use = creation", c.name, list, err)
+		}
+	}
+	// Without a deadline the answer is kept 60 s, as before.
+	none := store.New(rdb, store.Config{Prefix: "s:"})
+	a := store.SignArgs{ID: "nodl", Nano: "abcdefghijklmnopqrstu", TTL: time.Hour, Issued: time.Now()}
+	if _, err := none.Sign(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if left := rdb.PTTL(ctx, s.UserBase(a.ID)+"op:"+a.Nano).Val(); left < 59*time.Second {
+		t.Errorf("answer key without a deadline lives %v, want 60 s", left)
+	}
+	// A run of the same Sign after its answer key expired finds the hash:
+	// it writes nothing and reports 0.
+	rdb.Del(ctx, s.UserBase(a.ID)+"op:"+a.Nano)
+	rdb.HSet(ctx, s.Session(a.ID, a.Nano), "d", "kept")
+	if n, err := none.Sign(ctx, a); err != nil || n != 0 {
+		t.Fatalf("second run: %d, %v", n, err)
+	}
+	if d := rdb.HGet(ctx, s.Session(a.ID, a.Nano), "d").Val(); d != "kept" {
+		t.Errorf("second run rewrote the session: d=%q", d)
+	}
+}
+
+// TestPreviousLayout: sessions written by the previous layout ("s", "x"
+// always, "o" as Unix ms) still verify, list, touch, refresh and revoke, and
+// a single-mode Sign still reads their "o".
+func TestPreviousLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	s := store.New(rdb, store.Config{Prefix: "s:", Timeout: time.Second})
+	now := time.Now()
+	ms := now.UnixMilli()
+	old := func(id, nano string, issued int64, extra ...any) {
+		key := s.Session(id, nano)
+		f := append([]any{"d", `{"a":1}`, "c", ms - 1000, "s", ms - 1000, "x", ms + 60_000, "o", issued}, extra...)
+		rdb.HSet(ctx, key, f...)
+		rdb.PExpire(ctx, key, time.Minute)
+		rdb.ZAdd(ctx, s.Index(id), redis.Z{Score: float64(ms + 60_000), Member: nano})
+		rdb.PExpire(ctx, s.Index(id), time.Minute)
+	}
+	const n1, n2 = "aaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbb"
+	old("u", n1, ms-1000)
+	if ok, d, err := s.Verify(ctx, "u", n1, true); err != nil || !ok || string(d) != `{"a":1}` {
+		t.Fatalf("verify: %v %s %v", ok, d, err)
+	}
+	list, err := s.Sessions(ctx, "u")
+	if err != nil || len(list) != 1 || list[0].SeenSince < time.Second || list[0].Created < time.Second {
+		t.Fatalf("sessions: %+v %v", list, err)
+	}
+	// Touch never extends past the old absolute end "x".
+	if ok, err := s.Touch(ctx, "u", n1, time.Hour); err != nil || !ok {
+		t.Fatalf("touch: %v %v", ok, err)
+	}
+	if left := rdb.PTTL(ctx, s.Session("u", n1)).Val(); left > time.Minute {
+		t.Errorf("touch extended past x: %v", left)
+	}
+	// A single-mode Sign issued before the old session's "o" is superseded;
+	// one issued after it ends it.
+	a := store.SignArgs{ID: "u", Nano: "ccccccccccccccccccccc", TTL: time.Hour, Single: true, Issued: now.Add(-2 * time.Second)}
+	if _, err := s.Sign(ctx, a); err != store.ErrSuperseded {
+		t.Fatalf("older single Sign: %v, want ErrSuperseded", err)
+	}
+	a.Nano, a.Issued = "ddddddddddddddddddddd", now
+	if n, err := s.Sign(ctx, a); err != nil || n != 1 {
+		t.Fatalf("newer single Sign: %d %v", n, err)
+	}
+	// ...and the new layout's relative "o" is read the same way.
+	a.Nano, a.Issued = "eeeeeeeeeeeeeeeeeeeee", now.Add(-time.Second)
+	if _, err := s.Sign(ctx, a); err != store.ErrSuperseded {
+		t.Fatalf("single Sign older than the new-layout session: %v, want ErrSuperseded", err)
+	}
+	// Refresh of an old session moves its "x"; Revoke ends it.
+	old("v", n2, ms, "r", "rrrrrrrrrrrrrrrrrrrrr", "a", 60_000)
+	r, err := s.Refresh(ctx, store.RefreshArgs{ID: "v", Nano: n2, Presented: "rrrrrrrrrrrrrrrrrrrrr", Next: "sssssssssssssssssssss", TTL: time.Hour})
+	if err != nil || r.Status != store.Rotated {
+		t.Fatalf("refresh: %+v %v", r, err)
+	}
+	if x, _ := rdb.HGet(ctx, s.Session("v", n2), "x").Int64(); x < ms+59*60_000 {
+		t.Errorf("refresh left the old x at %d", x)
+	}
+	if ok, err := s.Revoke(ctx, "v", n2); err != nil || !ok {
+		t.Fatalf("revoke: %v %v", ok, err)
+	}
+}
