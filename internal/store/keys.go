@@ -44,7 +44,10 @@ import (
 //	                        request id), kept 60s so that a call Redis ran
 //	                        twice (a retry after a lost reply) reports what
 //	                        the first run did, and a Sign run again never
-//	                        recreates a session revoked since.
+//	                        recreates a session revoked since. A Sign's is
+//	                        kept only until its caller's deadline plus the
+//	                        skew plus 1s (60s without a deadline): a later
+//	                        run is refused as late, by the same clock.
 //
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the

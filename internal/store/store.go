@@ -348,8 +348,9 @@ type SignArgs struct {
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
 // the user it ended (single mode, or the limit in multiple mode). One round
-// trip. Run twice, the second run finds the first's answer (kept 60 s under
-// op:<nanoid>) and changes nothing, even if the session was revoked or
+// trip. Run twice, the second run finds the first's answer (kept under
+// op:<nanoid> until the call's deadline plus the skew plus 1 s, the window
+// in which a run can still write; 60 s without a deadline) and changes nothing, even if the session was revoked or
 // replaced meanwhile: it never brings a revoked session back.
 func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	ctx, cancel := s.Bound(ctx)
