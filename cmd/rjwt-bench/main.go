@@ -104,6 +104,11 @@ func main() {
 		}
 	}
 
+	// Sign alone: its ratio at 50 in flight, and its cost inside Redis.
+	if part["sign"] {
+		b.signCost(*rounds, *duration)
+	}
+
 	// Revocation visibility.
 	if part["visibility"] {
 		p50, p99 := b.visibility(*revokes)
@@ -601,4 +606,40 @@ func kops(v float64) string {
 		return fmt.Sprintf("%.2fM", v/1e6)
 	}
 	return fmt.Sprintf("%.1fk", v/1e3)
+}
+
+// signCost prints Sign / SET EX at 50 in flight (interleaved rounds) and
+// what one Sign costs inside Redis: EVALSHA's usec_per_call from INFO
+// commandstats over a run of Signs alone, and the commands it called.
+func (b *bench) signCost(rounds int, d time.Duration) {
+	var ratios, signs, sets []float64
+	for range rounds {
+		sg := b.rate("sign", 50, d)
+		st := b.rate("setex", 50, d)
+		signs, sets, ratios = append(signs, sg), append(sets, st), append(ratios, sg/st)
+	}
+	fmt.Printf("Sign / go-redis SET EX at 50 in flight: %.2fx (%s vs %s ops/s, median of %d)\n", median(ratios), kops(median(signs)), kops(median(sets)), rounds)
+	var costs []float64
+	var stats string
+	for range rounds {
+		b.rdb.ConfigResetStat(b.ctx)
+		b.rate("sign", 50, d)
+		stats = b.rdb.Info(b.ctx, "commandstats").Val()
+		for _, line := range strings.Split(stats, "\n") {
+			if strings.HasPrefix(line, "cmdstat_evalsha:") {
+				for _, kv := range strings.Split(strings.TrimSpace(strings.TrimPrefix(line, "cmdstat_evalsha:")), ",") {
+					if v, ok := strings.CutPrefix(kv, "usec_per_call="); ok {
+						f, _ := strconv.ParseFloat(v, 64)
+						costs = append(costs, f)
+					}
+				}
+			}
+		}
+	}
+	fmt.Printf("Sign inside Redis (EVALSHA usec_per_call, median of %d): %.2f us; commands of the last run:\n", rounds, median(costs))
+	for _, line := range strings.Split(stats, "\n") {
+		if strings.HasPrefix(line, "cmdstat_") {
+			fmt.Println("  " + strings.TrimSpace(line))
+		}
+	}
 }
