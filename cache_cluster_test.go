@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,10 +280,76 @@ func TestCacheClusterFailover(t *testing.T) {
 		_, err := a.Verify(ctx, tok)
 		assert.ErrorIs(t, err, rjwt.ErrSessionNotFound)
 	}
+
+	// A resharding moves a surviving user's slot to another master: the
+	// cache follows (MIGRATE deletes the keys on the old master, which
+	// invalidates them; the next read there meets MOVED, the slot map is
+	// read again) and answers the user from the new master's reads, whose
+	// invalidations it gets.
+	var mover string
+	for _, id := range survivors {
+		mover = id
+		break
+	}
+	src := tp.masterOf(idx(prefix, mover))
+	dst := victimAddr
+	for _, m := range tp.masters() {
+		if m != src {
+			dst = m
+			break
+		}
+	}
+	tok, err := plain.Sign(ctx, mover)
+	require.NoError(t, err)
+	cached(t, idle, tok)
+	moveSlot(t, cl.Slot(idx(prefix, mover)), src, dst, tp.masters())
+	require.Equal(t, dst, tp.masterOf(idx(prefix, mover)))
+	cached(t, idle, tok)
+	require.NoError(t, plain.Revoke(ctx, claimOf(t, tok, "rjwt")))
+	gone(t, idle, tok, 5*time.Second)
+
 	st := a.CacheStats()
 	t.Logf("%d sessions revoked (%d after the kill), %d false accepts; cache: %+v; idle cache: %+v",
 		len(revoked), revokedN.Load()-before, falseAccepts.Load(), st, idle.CacheStats())
 	assert.Zero(t, falseAccepts.Load())
 	assert.Greater(t, revokedN.Load(), before, "revocations went on")
 	assert.Positive(t, st.Flushes, "the killed master's entries were dropped")
+}
+
+// moveSlot moves one hash slot and its keys from master src to master dst,
+// as redis-cli --cluster reshard does: IMPORTING/MIGRATING, MIGRATE of its
+// keys, then SETSLOT NODE on dst, src and the other masters.
+func moveSlot(t *testing.T, slot int, src, dst string, masters []string) {
+	t.Helper()
+	ctx := context.Background()
+	s, d := admin(t, src), admin(t, dst)
+	srcID, err := s.Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	dstID, err := d.Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	require.NoError(t, d.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID).Err())
+	require.NoError(t, s.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID).Err())
+	host, port, err := net.SplitHostPort(dst)
+	require.NoError(t, err)
+	for {
+		keys, err := s.ClusterGetKeysInSlot(ctx, slot, 100).Result()
+		require.NoError(t, err)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		require.NoError(t, s.Do(ctx, args...).Err())
+	}
+	order := []string{dst, src}
+	for _, m := range masters {
+		if m != dst && m != src {
+			order = append(order, m)
+		}
+	}
+	for _, m := range order {
+		require.NoError(t, admin(t, m).Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", dstID).Err())
+	}
 }

@@ -415,7 +415,12 @@ func (t *tracker) run(n *trackNode) {
 	for n.ctx.Err() == nil {
 		err := t.session(n)
 		t.lose(n)
-		t.topologyChanged()
+		if err == nil || backoff == 50*time.Millisecond {
+			// A Cluster master lost after it served, or at its first try:
+			// has it failed over? (While it stays down, the periodic read
+			// of the slot map is enough.)
+			t.topologyChanged()
+		}
 		if n.ctx.Err() != nil {
 			return
 		}
