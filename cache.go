@@ -31,12 +31,28 @@ import (
 // and Verify asks Redis until invalidation is confirmed again: a
 // revocation is never served from memory more than one window after it.
 //
-// Costs: one extra connection per Redis node (the invalidation
-// subscription) and a PING on it every quarter window; Redis keeps a
-// tracking entry for each key the process read (tracking-table-max-keys).
-// Concurrent misses for one session share one round trip. Only a
-// single-node or Sentinel client is tracked so far: on a Cluster the cache
-// stays bypassed and an EventError says so.
+// It works on a single node, on Sentinel (a failover client) and on a Redis
+// Cluster (a ClusterClient): there, every master serving slots has its own
+// invalidation connection and its own trust, and a session is answered
+// from memory only while the master serving its hash slot is trusted and
+// still serves it. One master lost (killed, failed over, its connection
+// killed, silent for a window) drops that master's entries only and stops
+// hits for its slots; the other masters' sessions keep theirs. The slot map
+// is read again every second and at once when a master's connection ends
+// or a read finds its slot moved: a promoted replica or a new master is
+// tracked, and entries of a slot that changed master are dropped. The one
+// longer bound on a Cluster: a master that stays reachable and confirmed
+// while its slots are given to another (a manual CLUSTER FAILOVER, a
+// partition that cuts it from the cluster but not from this process) may
+// answer for them until the slot map is read again, about a second.
+//
+// Costs: one extra connection per Redis node (per master on a Cluster: the
+// invalidation subscription) and a PING on it every quarter window, plus
+// the connection misses are read on; on a Cluster, CLUSTER MYID and CLUSTER
+// SLOTS to each master every second. Redis keeps a tracking entry for each
+// key the process read (tracking-table-max-keys). Concurrent misses for
+// one session share one round trip. Any other go-redis client (a Ring) is
+// not tracked: the cache stays bypassed and an EventError says so.
 func WithLocalCache(maxEntries int) Option {
 	return func(c *config) error {
 		if maxEntries < 0 {
@@ -69,7 +85,7 @@ func WithCacheWindow(d time.Duration) Option {
 type CacheStats struct {
 	Hits, Misses  uint64 // Verify calls answered from memory / that asked Redis
 	Invalidations uint64 // entries dropped because Redis said the session changed
-	Flushes       uint64 // whole-cache drops because invalidation could not be trusted
+	Flushes       uint64 // drops because invalidation could not be trusted: the whole cache, or on a Cluster one master's entries
 }
 
 // CacheStats returns the local cache's counters (all zero without
