@@ -31,12 +31,28 @@ import (
 // and Verify asks Redis until invalidation is confirmed again: a
 // revocation is never served from memory more than one window after it.
 //
-// Costs: one extra connection per Redis node (the invalidation
-// subscription) and a PING on it every quarter window; Redis keeps a
-// tracking entry for each key the process read (tracking-table-max-keys).
-// Concurrent misses for one session share one round trip. Only a
-// single-node or Sentinel client is tracked so far: on a Cluster the cache
-// stays bypassed and an EventError says so.
+// It works on a single node, on Sentinel (a failover client) and on a Redis
+// Cluster (a ClusterClient): there, every master serving slots has its own
+// invalidation connection and its own trust, and a session is answered
+// from memory only while the master serving its hash slot is trusted and
+// still serves it. One master lost (killed, failed over, its connection
+// killed, silent for a window) drops that master's entries only and stops
+// hits for its slots; the other masters' sessions keep theirs. The slot map
+// is read again every second and at once when a master's connection ends
+// or a read finds its slot moved: a promoted replica or a new master is
+// tracked, and entries of a slot that changed master are dropped. The one
+// longer bound on a Cluster: a master that stays reachable and confirmed
+// while its slots are given to another (a manual CLUSTER FAILOVER, a
+// partition that cuts it from the cluster but not from this process) may
+// answer for them until the slot map is read again, about a second.
+//
+// Costs: one extra connection per Redis node (per master on a Cluster: the
+// invalidation subscription) and a PING on it every quarter window, plus
+// the connection misses are read on; on a Cluster, CLUSTER MYID and CLUSTER
+// SLOTS to each master every second. Redis keeps a tracking entry for each
+// key the process read (tracking-table-max-keys). Concurrent misses for
+// one session share one round trip. Any other go-redis client (a Ring) is
+// not tracked: the cache stays bypassed and an EventError says so.
 func WithLocalCache(maxEntries int) Option {
 	return func(c *config) error {
 		if maxEntries < 0 {
@@ -69,7 +85,7 @@ func WithCacheWindow(d time.Duration) Option {
 type CacheStats struct {
 	Hits, Misses  uint64 // Verify calls answered from memory / that asked Redis
 	Invalidations uint64 // entries dropped because Redis said the session changed
-	Flushes       uint64 // whole-cache drops because invalidation could not be trusted
+	Flushes       uint64 // drops because invalidation could not be trusted: the whole cache, or on a Cluster one master's entries
 }
 
 // CacheStats returns the local cache's counters (all zero without
@@ -88,9 +104,7 @@ type localCache struct {
 	shards  []cacheShard
 	mask    uint64
 	seed    maphash.Seed
-	base    time.Time     // mono clock origin
-	until   atomic.Int64  // mono ns up to which invalidation is trusted; 0: not
-	epoch   atomic.Uint64 // bumped by every flush
+	base    time.Time // mono clock origin
 	flushes atomic.Uint64
 	tracker *tracker
 }
@@ -114,6 +128,10 @@ type cacheEntry struct {
 	data        []byte
 	hasData     bool
 	expires     int64 // mono ns: the session's expiry in Redis (0: none)
+
+	node  *trackNode // the node it was read from
+	epoch uint64     // node's epoch when the read was sent
+	slot  int        // its hash slot on a Cluster; -1 elsewhere
 
 	prev, next   *cacheEntry // recency list
 	uprev, unext *cacheEntry // the user's entries
@@ -148,10 +166,6 @@ func newLocalCache(maxEntries int) *localCache {
 
 func (lc *localCache) now() int64 { return int64(time.Since(lc.base)) }
 
-func (lc *localCache) setUntil(v int64) { lc.until.Store(v) }
-
-func (lc *localCache) trusted(now int64) bool { return now < lc.until.Load() }
-
 func (lc *localCache) shard(id string) *cacheShard {
 	return &lc.shards[maphash.String(lc.seed, id)&lc.mask]
 }
@@ -159,13 +173,10 @@ func (lc *localCache) shard(id string) *cacheShard {
 // get answers a session from memory: ok, and its data when withData.
 func (lc *localCache) get(id, session string, withData bool) (data []byte, ok bool) {
 	now := lc.now()
-	if !lc.trusted(now) {
-		return nil, false
-	}
 	s := lc.shard(id)
 	s.mu.Lock()
 	e := s.entries[session]
-	if e == nil || (e.expires != 0 && now >= e.expires) || (withData && !e.hasData) {
+	if e == nil || (e.expires != 0 && now >= e.expires) || (withData && !e.hasData) || !lc.tracker.serves(e, now) {
 		if e != nil && e.expires != 0 && now >= e.expires {
 			s.remove(e)
 		}
@@ -236,12 +247,14 @@ func (c *Client) verifyCached(ctx context.Context, id, nano, session string, wit
 	s.mu.Lock()
 	s.misses++
 	now := lc.now()
-	n := lc.tracker.node(id)
+	n, slot := lc.tracker.node(id)
 	var reads *redis.Client
 	if n != nil {
 		reads = n.reads.Load()
 	}
-	if !lc.trusted(now) || reads == nil {
+	if n == nil || !n.usable(now) || reads == nil {
+		// No trusted node serves the user's slot (on a Cluster: unknown,
+		// lost, or moving): an ordinary Verify.
 		s.mu.Unlock()
 		return c.st.Verify(ctx, id, nano, withData)
 	}
@@ -249,8 +262,8 @@ func (c *Client) verifyCached(ctx context.Context, id, nano, session string, wit
 	if call == nil {
 		call = &missCall{done: make(chan struct{})}
 		s.inflight[session] = call
-		gen, epoch := s.gen, lc.epoch.Load()
-		go c.fill(s, call, n, reads, id, nano, session, gen, epoch)
+		gen, epoch := s.gen, n.epoch.Load()
+		go c.fill(s, call, n, reads, id, nano, session, slot, gen, epoch)
 	}
 	s.mu.Unlock()
 	select {
@@ -274,11 +287,12 @@ func (c *Client) verifyCached(ctx context.Context, id, nano, session string, wit
 	return true, data, nil
 }
 
-// fill runs one shared miss and remembers a live answer unless the session
-// may have changed since the request was sent: an invalidation in its shard
-// (the reply and the invalidation travel on different connections, so the
-// invalidation can arrive first) or a flush.
-func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.Client, id, nano, session string, gen, epoch uint64) {
+// fill runs one shared miss on node n and remembers a live answer unless
+// the session may have changed since the request was sent: an invalidation
+// in its shard (the reply and the invalidation travel on different
+// connections, so the invalidation can arrive first) or a drop of n's
+// entries.
+func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.Client, id, nano, session string, slot int, gen, epoch uint64) {
 	lc := c.cache
 	ctx, cancel := c.st.Bound(c.ev.ctx)
 	defer cancel()
@@ -297,10 +311,13 @@ func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.
 		// tracked is no longer watched.
 		lc.tracker.lose(n)
 	}
+	if call.err != nil && store.TopologyMayHaveChanged(call.err) {
+		lc.tracker.topologyChanged() // MOVED, ASK, the master gone
+	}
 	s.mu.Lock()
 	delete(s.inflight, session)
-	if call.err == nil && call.t.Live && call.t.Left != 0 && s.gen == gen && lc.epoch.Load() == epoch && lc.trusted(lc.now()) {
-		e := &cacheEntry{session: session, id: id, data: call.t.Data, hasData: call.t.HasData}
+	if call.err == nil && call.t.Live && call.t.Left != 0 && s.gen == gen && n.epoch.Load() == epoch && n.usable(lc.now()) {
+		e := &cacheEntry{session: session, id: id, data: call.t.Data, hasData: call.t.HasData, node: n, epoch: epoch, slot: slot}
 		if call.t.Left > 0 {
 			e.expires = sent + int64(call.t.Left)
 		}
@@ -371,20 +388,46 @@ func (c *Client) forgetUser(id string) {
 	}
 }
 
-// flushAll forgets everything; counted when trust was lost.
-func (lc *localCache) flushAll(count bool) {
-	lc.epoch.Add(1)
+// dropNode forgets every entry read from node n (on one node, the whole
+// cache); counted as a flush when trust was lost. Bumping n's epoch first
+// makes them unusable at once, and keeps fills in flight from adding any.
+func (lc *localCache) dropNode(n *trackNode, count bool) {
+	n.epoch.Add(1)
+	all := lc.tracker.single == n
 	for i := range lc.shards {
 		s := &lc.shards[i]
 		s.mu.Lock()
 		s.gen++
-		clear(s.entries)
-		clear(s.users)
-		s.lru.prev, s.lru.next = &s.lru, &s.lru
+		if all {
+			clear(s.entries)
+			clear(s.users)
+			s.lru.prev, s.lru.next = &s.lru, &s.lru
+		} else {
+			for _, e := range s.entries {
+				if e.node == n {
+					s.remove(e)
+				}
+			}
+		}
 		s.mu.Unlock()
 	}
 	if count {
 		lc.flushes.Add(1)
+	}
+}
+
+// dropMoved forgets the entries whose slot is served by another node (or
+// none) in the Cluster's new slot map.
+func (lc *localCache) dropMoved(sm *slotMap) {
+	for i := range lc.shards {
+		s := &lc.shards[i]
+		s.mu.Lock()
+		for _, e := range s.entries {
+			if e.slot >= 0 && sm.owner[e.slot] != e.node {
+				s.remove(e)
+			}
+		}
+		s.mu.Unlock()
 	}
 }
 

@@ -63,7 +63,8 @@
 // Give rjwt a go-redis ClusterClient or failover client with
 // WithRedisClient. On a Cluster one dead master fails only the calls for its
 // slots, until its replica is promoted (rjwt has go-redis reload the slot
-// map at once); the event monitor follows the masters as they change.
+// map at once); the event monitor and the local cache's invalidation
+// trackers follow the masters as they change.
 // Redis replicates asynchronously: WithReplicaAck makes revocations wait for
 // replicas so that a failover cannot undo them. docs/cluster.md has the
 // details and measured failover timelines.

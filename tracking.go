@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // Invalidation for the local cache (WithLocalCache) comes from Redis's
@@ -37,27 +39,69 @@ import (
 // reading connections: go-redis reads an idle pooled connection only when
 // it is next used, so pushes on it would wait; a dedicated reader does not.
 //
-// Trust. The cache answers only while every node's invalidations are known
-// to arrive: confirmed by a PONG to a heartbeat PING sent at most the cache
-// window (WithCacheWindow, 1 s by default) ago. Redis sends invalidations
-// and the PONG in order on one connection, so a PONG to a PING sent at t
-// proves that every invalidation of a write before t has been applied.
-// A broken subscription (CLIENT KILL, a restart, a failover) flushes the
-// cache at once; a silent network stops the PONGs, and hits stop when the
-// last confirmation is a window old: a revocation is seen at most one
-// window after it, whatever happens to the network. When trust returns the
-// cache starts empty.
+// Trust is per node. Node n's entries answer only while n's invalidations
+// are known to arrive: confirmed by a PONG to a heartbeat PING sent at most
+// the cache window (WithCacheWindow, 1 s by default) ago. Redis sends
+// invalidations and the PONG in order on one connection, so a PONG to a
+// PING sent at t proves that every invalidation of a write before t has
+// been applied. A broken subscription (CLIENT KILL, a restart, a failover)
+// drops the node's entries at once; a silent network stops the PONGs, and
+// the node's hits stop when its last confirmation is a window old: a
+// revocation is seen at most one window after it, whatever happens to the
+// network. When trust returns the node's entries start empty. On a single
+// node or Sentinel there is one node, so this is the whole cache.
+//
+// On a Cluster there is one trackNode per master serving slots, each with
+// its own subscriber, reads client and trust. A user's keys are in one hash
+// slot (the hash tag "{escaped id}", see internal/store/keys.go), and a miss
+// is read through the reads client of the master that serves that slot in
+// the tracker's slot map; an entry remembers the master and slot it was read
+// from and answers only while that master is trusted and still serves the
+// slot in the current map. A lost master stops the hits of its slots only
+// and drops its entries (counted as one flush); the other masters' sessions
+// keep their entries and hits. The slot map is re-read every second
+// (CLUSTER SLOTS from every master, CLUSTER MYID to know which client is
+// which node; a slot on which the masters disagree is served by no one until
+// they agree) and at once when a subscription ends or a read finds the slot
+// moved or the master gone: new masters (a promoted replica, a resharding)
+// get a trackNode, masters that serve no slot lose theirs (and their
+// entries), and entries whose slot changed master are dropped. A slot with
+// no known trusted master is read the ordinary way, uncached.
+//
+// The worst case on a Cluster is the window, as on one node, for every way
+// a master can be lost to this process (killed, restarted, failed over,
+// partitioned). One case depends on the slot map instead: a master that
+// stays reachable and trusted while its slots are handed to another (a
+// manual CLUSTER FAILOVER, or a partition that cuts it from the cluster but
+// not from this process) keeps answering for them until the map is re-read,
+// about a second, or the old master applies the write it replicates; a
+// resharding moves keys with MIGRATE, which deletes them on the old master
+// and so invalidates them there at once.
 
 // trackNode is the invalidation connection of one node.
 type trackNode struct {
-	addr string
-	opts *redis.Options // the node's options, for its subscriber
+	key    string         // the Cluster node's ID and address; "" on one node
+	addr   string         // for errors
+	opts   *redis.Options // the node's options, for its subscriber
+	ctx    context.Context
+	cancel context.CancelFunc // stops this node alone (it serves no slot now)
 
-	id      atomic.Int64                 // the subscriber's CLIENT ID while subscribed, else 0
-	reads   atomic.Pointer[redis.Client] // misses read through it; nil while none
-	readsID atomic.Int64                 // CLIENT ID of reads' one connection
-	until   int64                        // under tracker.mu: mono ns up to which it is trusted; 0 lost
+	id       atomic.Int64                 // the subscriber's CLIENT ID while subscribed, else 0
+	reads    atomic.Pointer[redis.Client] // misses read through it; nil while none
+	readsID  atomic.Int64                 // CLIENT ID of reads' one connection
+	hitUntil atomic.Int64                 // mono ns up to which its entries answer; 0: not trusted
+	epoch    atomic.Uint64                // bumped whenever its entries are dropped
+
+	until   int64 // under tracker.mu: mono ns up to which it is confirmed; 0 lost
+	trusted bool  // under tracker.mu: trust was given and not yet withdrawn
 }
+
+// usable says whether n's invalidations are trusted at mono time now.
+func (n *trackNode) usable(now int64) bool { return now < n.hitUntil.Load() }
+
+// slotMap is which trackNode serves each hash slot of a Cluster (nil: none
+// known, or the masters disagree).
+type slotMap struct{ owner [store.SlotCount]*trackNode }
 
 // tracker runs the trackNodes and owns the trust state.
 type tracker struct {
@@ -67,35 +111,64 @@ type tracker struct {
 	c      *Client
 	cache  *localCache
 	window time.Duration
-	nodes  []*trackNode
+
+	single *trackNode              // the node of a *redis.Client; nil on a Cluster
+	cc     *redis.ClusterClient    // the Cluster; nil elsewhere
+	slots  atomic.Pointer[slotMap] // Cluster: the current slot map; nil until read
+	kick   chan struct{}           // Cluster: read the slot map now
 
 	mu      sync.Mutex
-	trusted bool                       // trust was given and not yet withdrawn
-	retired map[*redis.Client]struct{} // old reads clients, closed after the timeout
-	subs    map[*redis.PubSub]struct{} // open subscriptions, closed by stop
+	nodes   map[string]*trackNode        // Cluster: the tracked masters, by key
+	retired map[*redis.Client]struct{}   // old reads clients, closed after the timeout
+	subs    map[*redis.PubSub]*trackNode // open subscriptions, closed by stop
 }
 
 // cacheRefused is set once Redis refuses CLIENT TRACKING (Redis < 6, or a
 // proxy that does not pass it): the cache then stays off.
 var errTrackingRefused = errors.New("rjwt: local cache: Redis refused CLIENT TRACKING; the cache is off")
 
-// startTracking starts the invalidation connections. Only a *redis.Client
-// (single node, or Sentinel failover) is tracked so far; on a Cluster the
-// cache stays bypassed (every Verify asks Redis) and an EventError says so.
+// clusterRefresh is how often the slot map is re-read on a Cluster.
+const clusterRefresh = time.Second
+
+// startTracking starts the invalidation connections: one node for a
+// *redis.Client (single node, or Sentinel failover), one per master serving
+// slots for a *redis.ClusterClient, following the Cluster's topology. Any
+// other client is not tracked: the cache stays bypassed (every Verify asks
+// Redis) and an EventError says so.
 func (c *Client) startTracking(window time.Duration) {
-	t := &tracker{c: c, cache: c.cache, window: window, subs: map[*redis.PubSub]struct{}{}, retired: map[*redis.Client]struct{}{}}
+	t := &tracker{c: c, cache: c.cache, window: window, subs: map[*redis.PubSub]*trackNode{},
+		retired: map[*redis.Client]struct{}{}, nodes: map[string]*trackNode{}, kick: make(chan struct{}, 1)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	c.cache.tracker = t
-	rc, ok := c.rdb.(*redis.Client)
-	if !ok {
-		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: local cache: a %T is not tracked yet (only a single node or Sentinel failover client): Verify asks Redis every time", c.rdb)})
-		return
+	switch rdb := c.rdb.(type) {
+	case *redis.Client:
+		t.single = t.start("", rdb.Options())
+	case *redis.ClusterClient:
+		t.cc = rdb
+		t.wg.Add(1)
+		go t.follow()
+	default:
+		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: local cache: a %T is not tracked (only a single node, Sentinel failover or Cluster client): Verify asks Redis every time", c.rdb)})
 	}
-	opts := rc.Options()
-	t.nodes = []*trackNode{{addr: opts.Addr, opts: opts}}
-	t.wg.Add(len(t.nodes))
-	for _, n := range t.nodes {
-		go t.run(n)
+}
+
+// start starts tracking one node.
+func (t *tracker) start(key string, opts *redis.Options) *trackNode {
+	n := &trackNode{key: key, addr: opts.Addr, opts: opts}
+	n.ctx, n.cancel = context.WithCancel(t.ctx)
+	t.wg.Add(1)
+	go t.run(n)
+	return n
+}
+
+// stopNode stops tracking a node that no longer serves slots; its goroutine
+// drops its entries as it ends. Under t.mu.
+func (t *tracker) stopNode(n *trackNode) {
+	n.cancel()
+	for ps, owner := range t.subs {
+		if owner == n {
+			ps.Close() // unblocks Receive
+		}
 	}
 }
 
@@ -111,17 +184,200 @@ func (t *tracker) stop() {
 	t.wg.Wait()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.cache.setUntil(0)
+	if t.single != nil {
+		t.single.hitUntil.Store(0)
+	}
+	for _, n := range t.nodes {
+		n.hitUntil.Store(0)
+	}
+	t.slots.Store(nil)
 	for r := range t.retired {
 		r.Close()
 	}
 	clear(t.retired)
 }
 
-// node is the trackNode that serves session keys of user id, or nil.
-func (t *tracker) node(id string) *trackNode {
-	if len(t.nodes) == 1 {
-		return t.nodes[0]
+// node is the trackNode that serves the keys of user id, and their hash
+// slot on a Cluster (-1 elsewhere); nil when no node is known to.
+func (t *tracker) node(id string) (*trackNode, int) {
+	if t.single != nil {
+		return t.single, -1
+	}
+	sm := t.slots.Load()
+	if sm == nil {
+		return nil, -1
+	}
+	slot := t.c.st.Slot(id)
+	return sm.owner[slot], slot
+}
+
+// serves says whether entry e may answer at mono time now: its node is
+// trusted, has not dropped its entries since e was read and, on a Cluster,
+// still serves e's slot.
+func (t *tracker) serves(e *cacheEntry, now int64) bool {
+	n := e.node
+	if n == nil || !n.usable(now) || n.epoch.Load() != e.epoch {
+		return false
+	}
+	if e.slot < 0 {
+		return true
+	}
+	sm := t.slots.Load()
+	return sm != nil && sm.owner[e.slot] == n
+}
+
+// topologyChanged asks for the slot map to be read again now (a Cluster
+// node's subscription ended, or a read found the slot moved or the master
+// gone).
+func (t *tracker) topologyChanged() {
+	if t.cc == nil {
+		return
+	}
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// follow keeps the Cluster's trackNodes and slot map in step with the
+// Cluster: it reads the slot map every clusterRefresh, and at once (at most
+// every 100ms) when asked.
+func (t *tracker) follow() {
+	defer t.wg.Done()
+	failing := false
+	for {
+		err := t.refresh()
+		if t.ctx.Err() != nil {
+			return
+		}
+		if err != nil && !failing {
+			t.c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: local cache: reading the Cluster's slot map: %w", err)})
+		}
+		failing = err != nil
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		timer := time.NewTimer(clusterRefresh - 100*time.Millisecond)
+		select {
+		case <-t.ctx.Done():
+			timer.Stop()
+			return
+		case <-t.kick:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// refresh reads the slot map once: each master go-redis knows (ForEachMaster,
+// which also reloads go-redis's own map) says who it is (CLUSTER MYID) and
+// what serves each slot (CLUSTER SLOTS). A slot's owner is the master every
+// answer names; slots the answers disagree on, or whose master did not
+// answer and is not tracked yet, have none. Then the trackNodes follow the
+// map: new masters are started, masters that serve no slot are stopped, and
+// entries of slots whose master changed are dropped.
+func (t *tracker) refresh() error {
+	ctx, cancel := context.WithTimeout(t.ctx, 2*time.Second)
+	defer cancel()
+	type answer struct {
+		id    string
+		opts  *redis.Options
+		slots []redis.ClusterSlot
+	}
+	var mu sync.Mutex
+	var answers []answer
+	err := t.cc.ForEachMaster(ctx, func(ctx context.Context, cl *redis.Client) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		id, err := cl.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			return nil // not answering: its slots keep their node, if tracked
+		}
+		slots, err := cl.ClusterSlots(ctx).Result()
+		if err != nil {
+			return nil
+		}
+		mu.Lock()
+		answers = append(answers, answer{id, cl.Options(), slots})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(answers) == 0 {
+		return errors.New("no master answered CLUSTER SLOTS")
+	}
+	// Agree on each slot's owner, by node ID.
+	owner := make([]string, store.SlotCount)
+	disputed := make([]bool, store.SlotCount)
+	mine := make([]string, store.SlotCount)
+	opts := map[string]*redis.Options{} // node ID → its client's options
+	for i, a := range answers {
+		opts[a.id] = a.opts
+		clear(mine)
+		for _, r := range a.slots {
+			if len(r.Nodes) == 0 || r.Start < 0 || r.End >= store.SlotCount || r.Start > r.End {
+				continue
+			}
+			for s := r.Start; s <= r.End; s++ {
+				mine[s] = r.Nodes[0].ID
+			}
+		}
+		if i == 0 {
+			copy(owner, mine)
+			continue
+		}
+		for s := range owner {
+			if owner[s] != mine[s] {
+				disputed[s] = true
+			}
+		}
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return nil
+	}
+	byID := map[string]*trackNode{}
+	for _, n := range t.nodes {
+		id, _, _ := strings.Cut(n.key, "@")
+		byID[id] = n
+	}
+	next := &slotMap{}
+	want := map[string]*trackNode{} // node ID → its trackNode, for the IDs serving slots
+	for s, id := range owner {
+		if id == "" || disputed[s] {
+			continue
+		}
+		n, ok := want[id]
+		if !ok {
+			n = byID[id]
+			if o := opts[id]; o != nil && (n == nil || n.key != id+"@"+o.Addr) {
+				n = t.start(id+"@"+o.Addr, o) // a new master, or one at a new address
+				t.nodes[n.key] = n
+			}
+			want[id] = n
+		}
+		next.owner[s] = n // nil: not answering and not tracked yet
+	}
+	for key, n := range t.nodes {
+		id, _, _ := strings.Cut(key, "@")
+		if want[id] != n {
+			t.stopNode(n) // serves no slot now; its entries go when it ends
+			delete(t.nodes, key)
+		}
+	}
+	prev := t.slots.Load()
+	if prev != nil && prev.owner == next.owner {
+		return nil
+	}
+	t.slots.Store(next)
+	if prev != nil {
+		t.cache.dropMoved(next)
 	}
 	return nil
 }
@@ -156,10 +412,16 @@ func clone(o *redis.Options, onConnect func(context.Context, *redis.Conn) error)
 func (t *tracker) run(n *trackNode) {
 	defer t.wg.Done()
 	backoff := 50 * time.Millisecond
-	for t.ctx.Err() == nil {
+	for n.ctx.Err() == nil {
 		err := t.session(n)
 		t.lose(n)
-		if t.ctx.Err() != nil {
+		if err == nil || backoff == 50*time.Millisecond {
+			// A Cluster master lost after it served, or at its first try:
+			// has it failed over? (While it stays down, the periodic read
+			// of the slot map is enough.)
+			t.topologyChanged()
+		}
+		if n.ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, errTrackingRefused) {
@@ -167,7 +429,7 @@ func (t *tracker) run(n *trackNode) {
 			return
 		}
 		select {
-		case <-t.ctx.Done():
+		case <-n.ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
@@ -181,7 +443,7 @@ func (t *tracker) run(n *trackNode) {
 // session is one subscriber connection's life. It returns when the
 // connection fails (nil after it was confirmed at least once).
 func (t *tracker) session(n *trackNode) error {
-	ctx := t.ctx
+	ctx := n.ctx
 	var id atomic.Int64
 	o := clone(n.opts, func(ctx context.Context, cn *redis.Conn) error {
 		v, err := cn.ClientID(ctx).Result()
@@ -194,7 +456,7 @@ func (t *tracker) session(n *trackNode) error {
 	sctx, cancel := context.WithTimeout(ctx, t.window+time.Second)
 	ps := sub.Subscribe(sctx, "__redis__:invalidate")
 	t.mu.Lock()
-	t.subs[ps] = struct{}{}
+	t.subs[ps] = n
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
@@ -284,7 +546,7 @@ func (t *tracker) session(n *trackNode) error {
 			if m.Payload == "" && m.PayloadSlice == nil {
 				// A null invalidation: FLUSHALL/FLUSHDB, or tracking turned
 				// off. Everything may have changed.
-				t.cache.flushAll(false)
+				t.cache.dropNode(n, false)
 				continue
 			}
 			keys := m.PayloadSlice
@@ -326,7 +588,7 @@ func (t *tracker) redirect(n *trackNode, id int64) (*redis.Client, int64, error)
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 1, 1
 	o.ConnMaxIdleTime, o.ConnMaxLifetime = -1, 0
 	reads := redis.NewClient(o)
-	ctx, cancel := context.WithTimeout(t.ctx, t.window+time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, t.window+time.Second)
 	err := reads.Ping(ctx).Err()
 	cancel()
 	if err != nil {
@@ -366,53 +628,47 @@ func (t *tracker) confirm(n *trackNode, at int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n.until = max(n.until, at+int64(t.window))
-	t.update()
+	t.update(n)
 }
 
-// lose withdraws node n's trust (its connection failed): the cache is
-// flushed at once.
+// lose withdraws node n's trust (its connection failed): its entries (on
+// one node, the whole cache) are dropped at once.
 func (t *tracker) lose(n *trackNode) {
 	n.id.Store(0)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n.until = 0
-	t.update()
+	t.update(n)
 }
 
 // checkLapse withdraws trust that ran out without a PONG (a silent
-// network), so the cache is flushed and counted even before the connection
-// is known dead. Hits stop at the deadline by themselves.
+// network), so the node's entries are dropped and counted even before the
+// connection is known dead. Hits stop at the deadline by themselves.
 func (t *tracker) checkLapse(n *trackNode, now int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.trusted && n.until != 0 && now >= n.until {
-		t.update()
+	if n.trusted && n.until != 0 && now >= n.until {
+		t.update(n)
 	}
 }
 
-// update recomputes the cache's deadline from the nodes' under t.mu. Trust
-// lost, or found lapsed, flushes the cache: whatever was learned before may
-// have missed an invalidation.
-func (t *tracker) update() {
-	until := int64(0)
-	for i, n := range t.nodes {
-		if i == 0 || n.until < until {
-			until = n.until
-		}
-	}
+// update recomputes node n's deadline under t.mu. Trust lost, or found
+// lapsed, drops its entries: whatever was learned before may have missed an
+// invalidation.
+func (t *tracker) update(n *trackNode) {
 	now := t.cache.now()
-	if t.trusted && (until <= now || t.cache.until.Load() <= now) {
+	if n.trusted && (n.until <= now || n.hitUntil.Load() <= now) {
 		// Lost, or lapsed (no PONG for a window) even if a late one is
-		// here now: start again from an empty cache.
-		t.trusted = false
-		t.cache.setUntil(0)
-		t.cache.flushAll(true)
+		// here now: start again from no entries.
+		n.trusted = false
+		n.hitUntil.Store(0)
+		t.cache.dropNode(n, true)
 	}
-	if until > now {
-		if !t.trusted {
-			t.cache.flushAll(false) // nothing learned while untrusted is kept
-			t.trusted = true
+	if n.until > now {
+		if !n.trusted {
+			t.cache.dropNode(n, false) // nothing learned while untrusted is kept
+			n.trusted = true
 		}
-		t.cache.setUntil(until)
+		n.hitUntil.Store(n.until)
 	}
 }

@@ -201,8 +201,9 @@ const CacheResultKey = attribute.Key("rjwt.cache.result")
 
 // ObserveCache reports a client's local cache (rjwt.WithLocalCache) as the
 // observable counter rjwt.cache, by rjwt.cache.result: hits and misses of
-// Verify, entries invalidated by Redis, and whole-cache flushes (invalidation
-// could not be trusted). It reads Client.CacheStats at each collection, so
+// Verify, entries invalidated by Redis, and flushes (the whole cache, or on
+// a Cluster one master's entries, dropped because invalidation could not be
+// trusted). It reads Client.CacheStats at each collection, so
 // it costs Verify nothing. Unregister the returned registration when the
 // client closes.
 func ObserveCache(c *rjwt.Client, opts ...Option) (metric.Registration, error) {
@@ -217,7 +218,7 @@ func ObserveCache(c *rjwt.Client, opts ...Option) (metric.Registration, error) {
 	}
 	meter := cfg.mp.Meter(ScopeName)
 	counter, err := meter.Int64ObservableCounter("rjwt.cache",
-		metric.WithDescription("local verify cache: Verify hits and misses, invalidations from Redis, whole-cache flushes"),
+		metric.WithDescription("local verify cache: Verify hits and misses, invalidations from Redis, flushes"),
 		metric.WithUnit("{event}"))
 	if err != nil {
 		return nil, fmt.Errorf("rjwtotel: %w", err)

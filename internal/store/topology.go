@@ -54,3 +54,9 @@ func topologyMayHaveChanged(err error) bool {
 	}
 	return false
 }
+
+// TopologyMayHaveChanged is topologyMayHaveChanged for the local cache's
+// reads, which go to one master directly: a refused dial, a broken
+// connection, CLUSTERDOWN, or MOVED/ASK (the master no longer serves the
+// slot) mean the slot map is worth reading again.
+func TopologyMayHaveChanged(err error) bool { return topologyMayHaveChanged(err) }
