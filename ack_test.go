@@ -125,7 +125,7 @@ func testReplicaAckCounts(t *testing.T, tp *topology) {
 		c := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithRefreshGrace(0), rjwt.WithReplicaAck(1, 100*time.Millisecond))
 		replica := admin(t, tp.replicaOf(t, prefixOf(t, c)+"{stalled}:idx"))
 		slept := make(chan error, 1)
-		go func() { slept <- replica.Do(ctx, "DEBUG", "SLEEP", "1.5").Err() }()
+		go func() { slept <- replica.Do(ctx, "DEBUG", "SLEEP", "3").Err() }()
 		probe := redis.NewClient(&redis.Options{Addr: replica.Options().Addr, ReadTimeout: 30 * time.Millisecond, MaxRetries: -1})
 		defer probe.Close()
 		require.Eventually(t, func() bool { return probe.Ping(ctx).Err() != nil }, time.Second, 5*time.Millisecond,
