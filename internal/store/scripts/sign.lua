@@ -28,9 +28,10 @@
 -- was revoked or replaced since (RevokeAll, Revoke, a newer Sign in single
 -- mode, the cap): the hash alone cannot tell "ran before" from "never ran"
 -- once it is deleted, and recreating it would bring a revoked session back.
--- The answer is kept 60s, or with a deadline (ARGV[12]) only until then plus
--- a second: a run arriving later is refused as late anyway (both by Redis's
--- clock), so the key need not outlive the window in which a run can write.
+-- With a deadline (ARGV[12]) the answer is kept until then plus a second,
+-- however long that is (a run arriving later is refused as late anyway, both
+-- by Redis's clock, and a key that expired sooner would let a run inside the
+-- window recreate a revoked session); 60s without one.
 -- A second run that finds no answer key but the hash returns 0.
 --
 -- Layout written (keys.go): "d", "c"; in single mode "o" as issued - "c"
@@ -121,8 +122,11 @@ redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
+-- Kept as long as a run of this call can still write (until notAfter, by
+-- this clock, plus a second), however far that is: a shorter life lets a
+-- replay inside the window recreate a session revoked since.
 local keep = 60000
-if notAfter > 0 and notAfter - now + 1000 < keep then
+if notAfter > 0 then
   keep = notAfter - now + 1000
 end
 redis.call('SET', KEYS[3], ended, 'PX', keep)
