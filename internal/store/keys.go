@@ -12,9 +12,11 @@ import (
 //	                        "c" (created, Redis ms); "s" (last use, Redis
 //	                        ms, written by Verify when the last use, else
 //	                        "c", is a minute old, and by Refresh: absent
-//	                        means "c"); "o" in single mode (when the caller
-//	                        issued the Sign, as the difference from "c",
-//	                        ms: a small integer); with WithIdleTimeout "i"
+//	                        means "c"); "o" (when the caller issued the
+//	                        Sign, as the difference from "c", ms: a small
+//	                        integer; written in both modes, so that a
+//	                        single-mode Sign sees a newer multiple-mode
+//	                        login on the same prefix); with WithIdleTimeout "i"
 //	                        (idle timeout ms) and "x" (the absolute end: the
 //	                        refresh token's, else the token's expiry, Redis
 //	                        ms); "m" (device details, a JSON object) with

@@ -40,11 +40,11 @@ func TestSignLayout(t *testing.T) {
 		args store.SignArgs
 		want []string
 	}{
-		{"multiple", store.SignArgs{}, []string{"c", "d"}},
+		{"multiple", store.SignArgs{}, []string{"c", "d", "o"}},
 		{"single", store.SignArgs{Single: true}, []string{"c", "d", "o"}},
-		{"refresh", store.SignArgs{RefreshID: "rrrrrrrrrrrrrrrrrrrrr", AccessTTL: time.Minute}, []string{"a", "c", "d", "r"}},
-		{"idle", store.SignArgs{Idle: time.Minute}, []string{"c", "d", "i", "x"}},
-		{"meta", store.SignArgs{Meta: []byte(`{"ua":"x"}`)}, []string{"c", "d", "m"}},
+		{"refresh", store.SignArgs{RefreshID: "rrrrrrrrrrrrrrrrrrrrr", AccessTTL: time.Minute}, []string{"a", "c", "d", "o", "r"}},
+		{"idle", store.SignArgs{Idle: time.Minute}, []string{"c", "d", "i", "o", "x"}},
+		{"meta", store.SignArgs{Meta: []byte(`{"ua":"x"}`)}, []string{"c", "d", "m", "o"}},
 	}
 	for i, c := range cases {
 		a := c.args

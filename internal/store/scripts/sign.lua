@@ -34,8 +34,8 @@
 -- window recreate a revoked session); 60s without one.
 -- A second run that finds no answer key but the hash returns 0.
 --
--- Layout written (keys.go): "d", "c"; in single mode "o" as issued - "c"
--- (a small integer: the listpack stores it in a few bytes); "i" and "x" only
+-- Layout written (keys.go): "d", "c", "o" as issued - "c" (a small
+-- integer: the listpack stores it in a few bytes); "i" and "x" only
 -- with an idle timeout (without one the key's expiry is the session's end);
 -- "r", "a" with a refresh id; "m" with device details. No "s": the last use
 -- is "c" until Verify or Refresh writes one.
@@ -63,7 +63,9 @@ if notAfter > 0 and now > notAfter then
 end
 local issued = tonumber(ARGV[11])
 local old = {}
-local f = {'d', ARGV[2], 'c', now}
+-- "o" in every mode: a single-mode Sign must see a newer login made in
+-- multiple mode on the same prefix (a fleet switching modes).
+local f = {'d', ARGV[2], 'c', now, 'o', issued - now}
 if ARGV[4] == '1' then
   old = redis.call('ZRANGE', KEYS[1], 0, -1)
   for i = 1, #old do
@@ -77,7 +79,6 @@ if ARGV[4] == '1' then
       return -2
     end
   end
-  f[5] = 'o'; f[6] = issued - now
 end
 if ARGV[6] ~= '' then
   f[#f + 1] = 'r'; f[#f + 1] = ARGV[6]; f[#f + 1] = 'a'; f[#f + 1] = ARGV[7]
