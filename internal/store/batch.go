@@ -40,19 +40,22 @@ const (
 )
 
 type batchCall struct {
-	cmd  *redis.Cmd
+	cmds []redis.Cmder // sent in this order, in one pipeline
 	done chan struct{}
 }
 
-// do runs cmd in the next pipeline and waits for it, or for ctx. A call
-// that finds nothing queued and a flusher free goes at once on its own
-// goroutine and context, as without the batcher.
-func (b *batcher) do(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
+// do runs cmds, in order and in one pipeline, in the next batch and waits
+// for them, or for ctx: then it returns ctx's error, and the commands stay
+// in their pipeline (their late answers are not for the caller to read).
+// Otherwise each command carries its own result. A call that finds nothing
+// queued and a flusher free goes at once on its own goroutine and context,
+// as without the batcher.
+func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) error {
 	b.mu.Lock()
 	if len(b.queue) == 0 && b.flushers < maxFlushers {
 		b.flushers++
 		b.mu.Unlock()
-		_ = b.rdb.Process(ctx, cmd)
+		process(ctx, b.rdb, cmds)
 		b.mu.Lock()
 		if len(b.queue) > 0 { // calls queued behind this one: flush them
 			go b.flush()
@@ -60,9 +63,9 @@ func (b *batcher) do(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
 			b.flushers--
 		}
 		b.mu.Unlock()
-		return cmd
+		return nil
 	}
-	c := &batchCall{cmd: cmd, done: make(chan struct{})}
+	c := &batchCall{cmds: cmds, done: make(chan struct{})}
 	b.queue = append(b.queue, c)
 	if b.flushers < maxFlushers {
 		b.flushers++
@@ -71,13 +74,24 @@ func (b *batcher) do(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
 	b.mu.Unlock()
 	select {
 	case <-c.done:
-		return cmd
+		return nil
 	case <-ctx.Done():
-		// The command stays in its pipeline; its late answer is dropped.
-		late := redis.NewCmd(ctx, cmd.Args()...)
-		late.SetErr(ctx.Err())
-		return late
+		return ctx.Err()
 	}
+}
+
+// process sends cmds in one round trip: alone, or as one pipeline. Each
+// command carries its own error.
+func process(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder) {
+	if len(cmds) == 1 {
+		_ = rdb.Process(ctx, cmds[0])
+		return
+	}
+	p := rdb.Pipeline()
+	for _, cmd := range cmds {
+		_ = p.Process(ctx, cmd)
+	}
+	_, _ = p.Exec(ctx)
 }
 
 // flush sends the queue until it is empty.
@@ -100,11 +114,13 @@ func (b *batcher) flush() {
 			ctx, cancel = context.WithTimeout(ctx, b.timeout)
 		}
 		if len(batch) == 1 {
-			_ = b.rdb.Process(ctx, batch[0].cmd)
+			process(ctx, b.rdb, batch[0].cmds)
 		} else {
 			p := b.rdb.Pipeline()
 			for _, c := range batch {
-				_ = p.Process(ctx, c.cmd)
+				for _, cmd := range c.cmds {
+					_ = p.Process(ctx, cmd)
+				}
 			}
 			_, _ = p.Exec(ctx) // each command carries its own error
 		}
