@@ -180,8 +180,10 @@ func (c *Client) parseFast(k *key, token string, claims *Claims) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
-	if err := claims.UnmarshalJSON(raw[:n]); err != nil {
-		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+	if !claims.decodeFast(raw[:n]) {
+		if err := claims.UnmarshalJSON(raw[:n]); err != nil {
+			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		}
 	}
 	if err := c.validator.Validate(claims); err != nil {
 		return claimsErr(err)
