@@ -523,31 +523,15 @@ const (
 // Not on a Cluster: TIME names no key, and a Cluster pipeline would send it
 // to any node.
 func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
-	key := s.Session(id, nano)
-	idx := s.Index(id)
-	zs := redis.NewFloatCmd(ctx, "zscore", idx, nano)
-	hm := redis.NewSliceCmd(ctx, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute)
-	pt := redis.NewIntCmd(ctx, "pttl", key)
-	tm := redis.NewTimeCmd(ctx, "time")
-	cmds := []redis.Cmder{zs, hm, pt, tm}
-	_, err := s.retry(ctx, "verify", seenScript, func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
-		if s.batch != nil {
-			if err := s.batch.do(ctx, cmds...); err != nil {
-				return nil, err
-			}
-		} else {
-			process(ctx, s.rdb, cmds)
-		}
-		for _, c := range cmds {
-			if err := c.Err(); err != nil && err != redis.Nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
+	c := new(checkCall)
+	key, idx := s.Session(id, nano), s.index(id)
+	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, "pttl", nil, "time"}
+	c.args[10] = c.args[4] // the key, boxed once
+	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
 	if err != nil {
 		return CheckResult{}, false, err
 	}
+	zs, hm, pt, tm := &c.zs, &c.hm, &c.pt, &c.tm
 	if zs.Err() == redis.Nil {
 		return CheckResult{}, false, nil
 	}
@@ -590,6 +574,41 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	}
 	r.Fresh = time.Duration(max(fresh, 0)) * time.Millisecond
 	return r, due, nil
+}
+
+// checkCall holds checkReads' commands and their arguments, in one
+// allocation.
+type checkCall struct {
+	args [12]any
+	zs   redis.FloatCmd
+	hm   redis.SliceCmd
+	pt   redis.IntCmd
+	tm   redis.TimeCmd
+	cmds [4]redis.Cmder
+}
+
+// attempt sends the reads once, on fresh commands.
+func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, string) (*redis.Cmd, error) {
+	return func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
+		c.zs = *redis.NewFloatCmd(ctx, c.args[0:3:3]...)
+		c.hm = *redis.NewSliceCmd(ctx, c.args[3:9:9]...)
+		c.pt = *redis.NewIntCmd(ctx, c.args[9:11:11]...)
+		c.tm = *redis.NewTimeCmd(ctx, c.args[11:12:12]...)
+		c.cmds = [4]redis.Cmder{&c.zs, &c.hm, &c.pt, &c.tm}
+		if s.batch != nil {
+			if err := s.batch.do(ctx, c.cmds[:]...); err != nil {
+				return nil, err
+			}
+		} else {
+			process(ctx, s.rdb, c.cmds[:])
+		}
+		for _, cmd := range c.cmds {
+			if err := cmd.Err(); err != nil && err != redis.Nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
 }
 
 // msField reads a time or duration in ms as the scripts write it (a Lua
