@@ -279,3 +279,112 @@ func (d *fastDecoder) end(start int) (json.RawMessage, bool) {
 	}
 	return json.RawMessage(v[:len(v):len(v)]), true
 }
+
+// marshalClaims is json.Marshal of the claims as they stand in a token
+// (claimsWire), byte for byte. Claims whose strings and data need no
+// escaping or compacting (the usual case) are written in one pass; the rest
+// go to json.Marshal.
+func marshalClaims(c *Claims) ([]byte, error) {
+	if b, ok := appendClaims(make([]byte, 0, 256), c); ok {
+		return b, nil
+	}
+	return json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(c), TTL: int64(c.TTL.Seconds())})
+}
+
+// appendClaims writes c as json.Marshal writes claimsWire, or reports false
+// where that would take escaping, compacting or checks it does not do.
+func appendClaims(b []byte, c *Claims) ([]byte, bool) {
+	if jwt.TimePrecision != time.Second {
+		return nil, false
+	}
+	var ok bool
+	str := func(name, v string, omitEmpty bool) {
+		if !ok || (omitEmpty && v == "") {
+			return
+		}
+		if !plainJSON(v) {
+			ok = false
+			return
+		}
+		b = append(b, ',', '"')
+		b = append(b, name...)
+		b = append(b, '"', ':', '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	date := func(name string, d *jwt.NumericDate) {
+		if !ok || d == nil {
+			return
+		}
+		b = append(b, ',', '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+		b = strconv.AppendInt(b, d.Truncate(time.Second).Unix(), 10)
+	}
+	if !plainJSON(c.ID) {
+		return nil, false
+	}
+	ok = true
+	b = append(b, `{"id":"`...)
+	b = append(b, c.ID...)
+	b = append(b, '"')
+	str("rjwt", c.Session, false)
+	if ok && len(c.DataToken) > 0 {
+		for _, x := range c.DataToken {
+			if x <= ' ' || x >= 0x7f || x == '<' || x == '>' || x == '&' {
+				return nil, false // json.Marshal would compact or escape it
+			}
+		}
+		if !json.Valid(c.DataToken) {
+			return nil, false
+		}
+		b = append(b, `,"dataToken":`...)
+		b = append(b, c.DataToken...)
+	}
+	str("typ", c.Type, true)
+	str("rti", c.RefreshID, true)
+	str("iss", c.Issuer, true)
+	str("sub", c.Subject, true)
+	if ok && len(c.Audience) > 0 {
+		if len(c.Audience) == 1 && !jwt.MarshalSingleStringAsArray {
+			str("aud", c.Audience[0], false)
+		} else {
+			b = append(b, `,"aud":[`...)
+			for i, a := range c.Audience {
+				if !plainJSON(a) {
+					return nil, false
+				}
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '"')
+				b = append(b, a...)
+				b = append(b, '"')
+			}
+			b = append(b, ']')
+		}
+	}
+	date("exp", c.ExpiresAt)
+	date("nbf", c.NotBefore)
+	date("iat", c.IssuedAt)
+	str("jti", c.RegisteredClaims.ID, true)
+	if !ok {
+		return nil, false
+	}
+	b = append(b, `,"ttl":`...)
+	b = strconv.AppendInt(b, int64(c.TTL.Seconds()), 10)
+	b = append(b, '}')
+	return b, true
+}
+
+// plainJSON reports whether json.Marshal writes s as it is, in quotes:
+// printable ASCII without '"', '\\' or the characters it escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < ' ' || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -89,5 +90,51 @@ func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
 		if c.decodeFast([]byte(p)) {
 			t.Errorf("%s: fast path accepted", p)
 		}
+	}
+}
+
+// TestMarshalClaimsAsJSON checks the one-pass encoder against json.Marshal.
+func TestMarshalClaimsAsJSON(t *testing.T) {
+	at := jwt.NewNumericDate(time.Unix(1795516142, 600_000_000))
+	base := func() *Claims {
+		return &Claims{ID: "alice", Session: "alice:V1StGXR8_Z5jdHi6B-myT", TTL: 15 * time.Minute,
+			RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: at, IssuedAt: at, ID: "j1"}}
+	}
+	var cases []*Claims
+	add := func(f func(*Claims)) { c := base(); f(c); cases = append(cases, c) }
+	add(func(*Claims) {})
+	add(func(c *Claims) { c.DataToken = json.RawMessage(`{"role":"admin","n":[1,2]}`) })
+	add(func(c *Claims) { c.DataToken = json.RawMessage(`{ "a" : 1 }`) })
+	add(func(c *Claims) { c.DataToken = json.RawMessage(`{"a":"<b>"}`) })
+	add(func(c *Claims) { c.Type, c.RefreshID = "refresh", "r1" })
+	add(func(c *Claims) { c.Issuer, c.Audience = "me", jwt.ClaimStrings{"a"} })
+	add(func(c *Claims) { c.Audience = jwt.ClaimStrings{"a", "b"} })
+	add(func(c *Claims) { c.ID, c.Subject = `a"b`, `a"b` })
+	add(func(c *Claims) { c.ID = "é<&>" })
+	add(func(c *Claims) {
+		c.NotBefore = jwt.NewNumericDate(time.Unix(-5, 0))
+		c.ExpiresAt = nil
+		c.RegisteredClaims.ID = ""
+	})
+	add(func(c *Claims) { c.TTL = 1500 * time.Millisecond })
+	for _, single := range []bool{true, false} {
+		jwt.MarshalSingleStringAsArray = single
+		for _, c := range cases {
+			got, err := marshalClaims(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(c), TTL: int64(c.TTL.Seconds())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("single=%v:\n got %s\nwant %s", single, got, want)
+			}
+		}
+	}
+	jwt.MarshalSingleStringAsArray = true
+	if _, ok := appendClaims(nil, base()); !ok {
+		t.Error("the usual claims took the slow path")
 	}
 }
