@@ -30,18 +30,21 @@ type batcher struct {
 	timeout time.Duration // bound of one pipeline
 
 	mu       sync.Mutex
-	queue    []*batchCall
+	queue    []*batch // the last one takes new calls until it is full
 	flushers int
 }
 
 const (
 	maxFlushers = 2   // pipelines in flight at once
-	maxBatch    = 256 // commands in one pipeline
+	maxBatch    = 256 // calls in one pipeline
 )
 
-type batchCall struct {
-	cmds []redis.Cmder // sent in this order, in one pipeline
-	done chan struct{}
+// batch is the calls of one pipeline: their commands, each call's in its
+// order, and one channel closed when all are answered.
+type batch struct {
+	cmds  []redis.Cmder
+	calls int
+	done  chan struct{}
 }
 
 // do runs cmds, in order and in one pipeline, in the next batch and waits
@@ -65,15 +68,22 @@ func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) error {
 		b.mu.Unlock()
 		return nil
 	}
-	c := &batchCall{cmds: cmds, done: make(chan struct{})}
-	b.queue = append(b.queue, c)
+	var bt *batch
+	if n := len(b.queue); n > 0 && b.queue[n-1].calls < maxBatch {
+		bt = b.queue[n-1]
+	} else {
+		bt = &batch{cmds: make([]redis.Cmder, 0, 16), done: make(chan struct{})}
+		b.queue = append(b.queue, bt)
+	}
+	bt.cmds = append(bt.cmds, cmds...)
+	bt.calls++
 	if b.flushers < maxFlushers {
 		b.flushers++
 		go b.flush()
 	}
 	b.mu.Unlock()
 	select {
-	case <-c.done:
+	case <-bt.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -94,39 +104,26 @@ func process(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder)
 	_, _ = p.Exec(ctx)
 }
 
-// flush sends the queue until it is empty.
+// flush sends the queued batches until none is left.
 func (b *batcher) flush() {
 	for {
 		b.mu.Lock()
-		n := min(len(b.queue), maxBatch)
-		if n == 0 {
+		if len(b.queue) == 0 {
 			b.flushers--
 			b.mu.Unlock()
 			return
 		}
-		batch := make([]*batchCall, n)
-		copy(batch, b.queue)
-		b.queue = append(b.queue[:0], b.queue[n:]...)
+		bt := b.queue[0]
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
 		b.mu.Unlock()
 
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if b.timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, b.timeout)
 		}
-		if len(batch) == 1 {
-			process(ctx, b.rdb, batch[0].cmds)
-		} else {
-			p := b.rdb.Pipeline()
-			for _, c := range batch {
-				for _, cmd := range c.cmds {
-					_ = p.Process(ctx, cmd)
-				}
-			}
-			_, _ = p.Exec(ctx) // each command carries its own error
-		}
+		process(ctx, b.rdb, bt.cmds)
 		cancel()
-		for _, c := range batch {
-			close(c.done)
-		}
+		close(bt.done)
 	}
 }
