@@ -2,7 +2,9 @@ package rjwt
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -38,5 +40,101 @@ func TestClaimsDecodeDatesAsGolangJWTDoes(t *testing.T) {
 		if !same(ours.ExpiresAt, ref.Exp) || !same(ours.IssuedAt, ref.Iat) || !same(ours.NotBefore, ref.Nbf) {
 			t.Errorf("%s: ours %v/%v/%v, golang-jwt %v/%v/%v", v, ours.ExpiresAt, ours.IssuedAt, ours.NotBefore, ref.Exp, ref.Iat, ref.Nbf)
 		}
+	}
+}
+
+// TestClaimsDecodeFastAsUnmarshalJSON checks the fast decoder against
+// UnmarshalJSON: where it accepts a payload it decodes it the same, and it
+// accepts the payloads rjwt signs.
+func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
+	must := []string{
+		`{"id":"alice","rjwt":"alice:V1StGXR8_Z5jdHi6B-myT","ttl":900,"sub":"alice","exp":1795516142,"iat":1795515242,"jti":"abc"}`,
+		`{"id":"al\u00e9","rjwt":"x","ttl":1}`[:0] + `{"id":"alé","rjwt":"alé:x","dataToken":{"role":"admin","n":[1,2,{"a":"b\"}"}]},"ttl":60,"iss":"me","aud":["a","b"],"exp":1,"nbf":2,"iat":3,"jti":"j"}`,
+		`{"id":"u","rjwt":"u:n","dataToken":"str","ttl":0,"typ":"refresh","rti":"r","aud":"one"}`,
+		`{"id":"u","dataToken":12.5e3,"ttl":-5}`,
+		`{"id":"u","dataToken":[],"ttl":1}`,
+		`{"id":"u","dataToken":true}`,
+		` { "id" : "u" , "dataToken" : { } , "ttl" : 7 } `,
+		`{}`,
+	}
+	other := []string{
+		`{"id":"a\"b"}`, `{"ID":"x"}`, `{"id":"a","id":"b"}`, `{"ttl":1.5}`, `{"ttl":"1"}`, `{"exp":1.5}`,
+		`{"exp":"1"}`, `{"exp":null}`, `{"dataToken":null}`, `{"aud":[]}`, `{"aud":null}`, `{"other":1}`,
+		`{"id":"\xff"}`, `{"id":"a"} x`, `{"id":"a",}`, `{"dataToken":{"a":}}`, `{"ttl":01}`, `{"ttl":99999999999999999999}`,
+		`[]`, ``, `{"id":"a"`, `{"dataToken":{"a":"b}`, `{"exp":1e3}`, `{"aud":["a",1]}`, "{\"id\":\"a\tb\"}",
+	}
+	for _, p := range append(must, other...) {
+		var fast, slow Claims
+		ok := fast.decodeFast([]byte(p))
+		errSlow := slow.UnmarshalJSON([]byte(p))
+		if ok {
+			if errSlow != nil {
+				t.Errorf("%s: fast accepts, UnmarshalJSON fails: %v", p, errSlow)
+				continue
+			}
+			fj, _ := json.Marshal(fast)
+			sj, _ := json.Marshal(slow)
+			if string(fj) != string(sj) || !reflect.DeepEqual(fast, slow) {
+				t.Errorf("%s:\n fast %s\n slow %s", p, fj, sj)
+			}
+		}
+	}
+	for _, p := range must {
+		var c Claims
+		if !c.decodeFast([]byte(p)) {
+			t.Errorf("%s: fast path refused", p)
+		}
+	}
+	for _, p := range other {
+		var c Claims
+		if c.decodeFast([]byte(p)) {
+			t.Errorf("%s: fast path accepted", p)
+		}
+	}
+}
+
+// TestMarshalClaimsAsJSON checks the one-pass encoder against json.Marshal.
+func TestMarshalClaimsAsJSON(t *testing.T) {
+	at := jwt.NewNumericDate(time.Unix(1795516142, 600_000_000))
+	base := func() *Claims {
+		return &Claims{ID: "alice", Session: "alice:V1StGXR8_Z5jdHi6B-myT", TTL: 15 * time.Minute,
+			RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: at, IssuedAt: at, ID: "j1"}}
+	}
+	var cases []*Claims
+	add := func(f func(*Claims)) { c := base(); f(c); cases = append(cases, c) }
+	add(func(*Claims) {})
+	add(func(c *Claims) { c.DataToken = json.RawMessage(`{"role":"admin","n":[1,2]}`) })
+	add(func(c *Claims) { c.DataToken = json.RawMessage(`{ "a" : 1 }`) })
+	add(func(c *Claims) { c.DataToken = json.RawMessage(`{"a":"<b>"}`) })
+	add(func(c *Claims) { c.Type, c.RefreshID = "refresh", "r1" })
+	add(func(c *Claims) { c.Issuer, c.Audience = "me", jwt.ClaimStrings{"a"} })
+	add(func(c *Claims) { c.Audience = jwt.ClaimStrings{"a", "b"} })
+	add(func(c *Claims) { c.ID, c.Subject = `a"b`, `a"b` })
+	add(func(c *Claims) { c.ID = "é<&>" })
+	add(func(c *Claims) {
+		c.NotBefore = jwt.NewNumericDate(time.Unix(-5, 0))
+		c.ExpiresAt = nil
+		c.RegisteredClaims.ID = ""
+	})
+	add(func(c *Claims) { c.TTL = 1500 * time.Millisecond })
+	for _, single := range []bool{true, false} {
+		jwt.MarshalSingleStringAsArray = single
+		for _, c := range cases {
+			got, err := marshalClaims(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(c), TTL: int64(c.TTL.Seconds())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("single=%v:\n got %s\nwant %s", single, got, want)
+			}
+		}
+	}
+	jwt.MarshalSingleStringAsArray = true
+	if _, ok := appendClaims(nil, base()); !ok {
+		t.Error("the usual claims took the slow path")
 	}
 }

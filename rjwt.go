@@ -36,9 +36,10 @@
 //
 // # Costs
 //
-// Sign is one Redis round trip (one Lua script), Verify one (a read-only
-// script that checks the session's index entry and hash), Revoke, RevokeAll
-// and Sessions one each. Concurrent Verify, Sessions and Sign calls share
+// Sign is one Redis round trip (one Lua script), Verify one (plain reads of
+// the session's index entry and hash, in one pipeline; a script in a second
+// when the session's last use or idle extension is due to be written),
+// Revoke, RevokeAll and Sessions one each. Concurrent Verify, Sessions and Sign calls share
 // pipelines (WithAutoPipeline, on by default). With WithLocalCache, Verify
 // answers sessions it has seen live from memory, with no round trip, until
 // Redis invalidates them (CLIENT TRACKING); a revocation anywhere is seen

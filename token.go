@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/asn1"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -77,7 +76,7 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 	if k == nil {
 		return "", fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
 	}
-	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
+	payload, err := marshalClaims(claims)
 	if err != nil {
 		return "", err
 	}
@@ -140,7 +139,7 @@ func (c *Client) tokenLen(claims *Claims) (int, error) {
 	if k == nil {
 		return 0, fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
 	}
-	payload, err := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(claims), TTL: int64(claims.TTL.Seconds())})
+	payload, err := marshalClaims(claims)
 	if err != nil {
 		return 0, err
 	}
@@ -180,8 +179,10 @@ func (c *Client) parseFast(k *key, token string, claims *Claims) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
-	if err := claims.UnmarshalJSON(raw[:n]); err != nil {
-		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+	if !claims.decodeFast(raw[:n]) {
+		if err := claims.UnmarshalJSON(raw[:n]); err != nil {
+			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		}
 	}
 	if err := c.validator.Validate(claims); err != nil {
 		return claimsErr(err)

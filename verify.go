@@ -25,7 +25,8 @@ func withSession(o *verifyOptions) { o.session = true }
 // Verify checks a token and returns its claims. A token verifies only if its
 // signature, algorithm (its key's, chosen by kid) and expiry (give or take
 // the leeway, WithLeeway) are valid AND its session still
-// exists in Redis. One Redis round trip.
+// exists in Redis. One Redis round trip (a pipeline of plain reads), and a
+// second when a use must be recorded (below).
 //
 // Errors: ErrInvalidToken (malformed, over MaxTokenSize, not canonical
 // base64url, bad signature, a "crit" header, another algorithm or "none"),
@@ -34,14 +35,18 @@ func withSession(o *verifyOptions) { o.session = true }
 // unreachable or slow: never a successful verification), or another wrapped
 // Redis error.
 //
-// Verify also records the use, in the same round trip: the session's last
-// use (SessionInfo.LastSeen) when the one stored is a minute old, and for a
+// Verify also records the use: the session's last use
+// (SessionInfo.LastSeen) when the one stored is a minute old, and for a
 // session with an idle timeout (WithIdleTimeout) an extension when less
-// than half its window is left. Those writes never grow memory, so Verify
-// runs when Redis is out of memory; a retry of it is harmless. Where Redis
-// refuses them (a read-only replica; out of memory on a Redis that cannot
-// read script flags) Verify answers from a read-only script in a second
-// round trip and records nothing.
+// than half its window is left. The reads find when that is due, and only
+// then a second round trip runs a script that checks the session again and
+// writes: about once a minute per session in use (or per half idle window). On a
+// Redis Cluster Verify runs that script every time, in one round trip.
+// Those writes never grow memory, so Verify runs when Redis is out of
+// memory; a retry of it is harmless. Where Redis refuses them (a read-only
+// replica; out of memory on a Redis that cannot read script flags) Verify
+// answers from its reads (on a Cluster from a read-only script in a second
+// round trip) and records nothing.
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (_ *Claims, err error) {
 	ctx, call := c.begin(ctx, OpVerify)
 	defer func() { c.end(ctx, call, err) }()

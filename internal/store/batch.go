@@ -30,29 +30,35 @@ type batcher struct {
 	timeout time.Duration // bound of one pipeline
 
 	mu       sync.Mutex
-	queue    []*batchCall
+	queue    []*batch // the last one takes new calls until it is full
 	flushers int
 }
 
 const (
 	maxFlushers = 2   // pipelines in flight at once
-	maxBatch    = 256 // commands in one pipeline
+	maxBatch    = 256 // calls in one pipeline
 )
 
-type batchCall struct {
-	cmd  *redis.Cmd
-	done chan struct{}
+// batch is the calls of one pipeline: their commands, each call's in its
+// order, and one channel closed when all are answered.
+type batch struct {
+	cmds  []redis.Cmder
+	calls int
+	done  chan struct{}
 }
 
-// do runs cmd in the next pipeline and waits for it, or for ctx. A call
-// that finds nothing queued and a flusher free goes at once on its own
-// goroutine and context, as without the batcher.
-func (b *batcher) do(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
+// do runs cmds, in order and in one pipeline, in the next batch and waits
+// for them, or for ctx: then it returns ctx's error, and the commands stay
+// in their pipeline (their late answers are not for the caller to read).
+// Otherwise each command carries its own result. A call that finds nothing
+// queued and a flusher free goes at once on its own goroutine and context,
+// as without the batcher.
+func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) error {
 	b.mu.Lock()
 	if len(b.queue) == 0 && b.flushers < maxFlushers {
 		b.flushers++
 		b.mu.Unlock()
-		_ = b.rdb.Process(ctx, cmd)
+		process(ctx, b.rdb, cmds)
 		b.mu.Lock()
 		if len(b.queue) > 0 { // calls queued behind this one: flush them
 			go b.flush()
@@ -60,57 +66,64 @@ func (b *batcher) do(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
 			b.flushers--
 		}
 		b.mu.Unlock()
-		return cmd
+		return nil
 	}
-	c := &batchCall{cmd: cmd, done: make(chan struct{})}
-	b.queue = append(b.queue, c)
+	var bt *batch
+	if n := len(b.queue); n > 0 && b.queue[n-1].calls < maxBatch {
+		bt = b.queue[n-1]
+	} else {
+		bt = &batch{cmds: make([]redis.Cmder, 0, 16), done: make(chan struct{})}
+		b.queue = append(b.queue, bt)
+	}
+	bt.cmds = append(bt.cmds, cmds...)
+	bt.calls++
 	if b.flushers < maxFlushers {
 		b.flushers++
 		go b.flush()
 	}
 	b.mu.Unlock()
 	select {
-	case <-c.done:
-		return cmd
+	case <-bt.done:
+		return nil
 	case <-ctx.Done():
-		// The command stays in its pipeline; its late answer is dropped.
-		late := redis.NewCmd(ctx, cmd.Args()...)
-		late.SetErr(ctx.Err())
-		return late
+		return ctx.Err()
 	}
 }
 
-// flush sends the queue until it is empty.
+// process sends cmds in one round trip: alone, or as one pipeline. Each
+// command carries its own error.
+func process(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder) {
+	if len(cmds) == 1 {
+		_ = rdb.Process(ctx, cmds[0])
+		return
+	}
+	p := rdb.Pipeline()
+	for _, cmd := range cmds {
+		_ = p.Process(ctx, cmd)
+	}
+	_, _ = p.Exec(ctx)
+}
+
+// flush sends the queued batches until none is left.
 func (b *batcher) flush() {
 	for {
 		b.mu.Lock()
-		n := min(len(b.queue), maxBatch)
-		if n == 0 {
+		if len(b.queue) == 0 {
 			b.flushers--
 			b.mu.Unlock()
 			return
 		}
-		batch := make([]*batchCall, n)
-		copy(batch, b.queue)
-		b.queue = append(b.queue[:0], b.queue[n:]...)
+		bt := b.queue[0]
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
 		b.mu.Unlock()
 
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if b.timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, b.timeout)
 		}
-		if len(batch) == 1 {
-			_ = b.rdb.Process(ctx, batch[0].cmd)
-		} else {
-			p := b.rdb.Pipeline()
-			for _, c := range batch {
-				_ = p.Process(ctx, c.cmd)
-			}
-			_, _ = p.Exec(ctx) // each command carries its own error
-		}
+		process(ctx, b.rdb, bt.cmds)
 		cancel()
-		for _, c := range batch {
-			close(c.done)
-		}
+		close(bt.done)
 	}
 }

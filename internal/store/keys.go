@@ -92,7 +92,15 @@ func (k Keys) Session(id, nano string) string {
 }
 
 // Index is the key of the user's session index.
-func (k Keys) Index(id string) string { return k.UserBase(id) + indexSuffix }
+func (k Keys) Index(id string) string { return k.index(id) }
+
+// index is Index, built in one allocation.
+func (k Keys) index(id string) string {
+	if !strings.ContainsAny(id, "%{}") {
+		return k.Prefix + "{" + id + "}:" + indexSuffix
+	}
+	return k.UserBase(id) + indexSuffix
+}
 
 // op is the key that remembers the answer of one request.
 func (k Keys) op(id, req string) string { return k.UserBase(id) + opInfix + req }

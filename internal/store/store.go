@@ -38,9 +38,11 @@
 // Revoke and RevokeAll carry allow-oom (they free memory), and so does
 // Verify's seen script, whose writes (a last-use time, an idle extension)
 // replace values and never grow memory. Sessions and the read-only verify
-// script (no-writes) run out of memory and on replicas; Verify falls back
-// to the latter where the seen script is refused (a read-only replica, an
-// out-of-memory Redis that cannot read script flags).
+// script (no-writes) run out of memory and on replicas. Verify reads with
+// plain commands (checkReads) and runs the seen script only when a write
+// is due; where the script is refused (a read-only replica, an
+// out-of-memory Redis that cannot read script flags) the reads answer, and
+// on a Cluster, where Verify always runs the script, the verify script.
 package store
 
 import (
@@ -48,6 +50,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -255,7 +258,14 @@ func (p pipedScripter) eval(ctx context.Context, name, script string, keys []str
 		all = append(all, k)
 	}
 	all = append(all, args...)
-	return p.b.do(ctx, redis.NewCmd(ctx, all...))
+	cmd := redis.NewCmd(ctx, all...)
+	if err := p.b.do(ctx, cmd); err != nil {
+		// cmd stays in its pipeline; its late answer is dropped.
+		late := redis.NewCmd(ctx, all...)
+		late.SetErr(err)
+		return late
+	}
+	return cmd
 }
 
 // scripter is what runOn needs of a client: go-redis's Scripter's two calls.
@@ -428,20 +438,45 @@ type CheckResult struct {
 // where Redis refuses that script's writes (a read-only replica, or out of
 // memory on a server that cannot read script flags) a second one runs the
 // read-only verify script and nothing is recorded. Safe to run twice.
+//
+// The common path reads without a script (checkReads): the seen script runs
+// only when the reads find a write due, and then checks again itself.
 func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (CheckResult, error) {
+	every := s.seenEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	if s.cluster == nil {
+		r, due, err := s.checkReads(ctx, id, nano, withData, every)
+		if err != nil || !due {
+			return r, err
+		}
+		sr, err := s.checkScript(ctx, id, nano, withData, every, false)
+		if err != nil && writeRefused(err) {
+			// Where the script's writes are refused, the reads are the
+			// answer (what the read-only verify script would say): nothing
+			// is recorded.
+			r.Fresh = 0
+			return r, nil
+		}
+		return sr, err
+	}
+	return s.checkScript(ctx, id, nano, withData, every, true)
+}
+
+// checkScript is Check in one round trip of the seen script. With fallback,
+// where Redis refuses the script's writes the read-only verify script
+// answers in a second round trip; without, that refusal is returned.
+func (s *Store) checkScript(ctx context.Context, id, nano string, withData bool, every time.Duration, fallback bool) (CheckResult, error) {
 	base := s.UserBase(id)
 	flag := "0"
 	if withData {
 		flag = "1"
 	}
-	every := s.seenEvery
-	if every <= 0 {
-		every = time.Minute
-	}
 	keys := []string{base + indexSuffix, base + nano}
 	cmd, err := s.runPiped(ctx, "verify", seenScript, keys, nano, flag, every.Milliseconds())
 	if err != nil {
-		if !writeRefused(err) {
+		if !fallback || !writeRefused(err) {
 			return CheckResult{}, err
 		}
 		return s.verifyReadOnly(ctx, keys, nano, flag)
@@ -459,6 +494,139 @@ func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (Chec
 		return r, nil
 	}
 	return CheckResult{}, fmt.Errorf("rjwt: verify: unexpected reply %v", cmd.Val())
+}
+
+// Session hash fields Check reads (keys.go has the layout).
+const (
+	fieldData     = "d"
+	fieldSeen     = "s"
+	fieldIdle     = "i"
+	fieldAbsolute = "x"
+)
+
+// checkReads is Check's common path without a script: one pipeline (through
+// the batcher, when there is one; read-only, so safe to share and to retry)
+// of ZSCORE of the index entry, HMGET of the hash's data, last use, idle
+// timeout and absolute end, PTTL of the hash and TIME (Redis's clock, for
+// the decisions seen.lua makes). It reports due when seen.lua would write
+// (the last use is SeenEvery old, or an idle extension is due, or a field
+// it cannot read): the caller then runs the script, which checks again
+// atomically.
+//
+// The reads are not atomic, and need not be: Redis runs them in order, the
+// index entry's first. A session's two keys are created together (Sign) and
+// never recreated under the same nanoid, and a revocation removes both at
+// once; so a hash read present after an index entry read present means both
+// existed at the time of the ZSCORE, which is when this Verify takes effect.
+// An index entry or hash removed (revoked, expired, evicted) before its read
+// fails the call closed.
+//
+// Not on a Cluster: TIME names no key, and a Cluster pipeline would send it
+// to any node.
+func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
+	c := new(checkCall)
+	key, idx := s.Session(id, nano), s.index(id)
+	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, "pttl", nil, "time"}
+	c.args[10] = c.args[4] // the key, boxed once
+	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
+	if err != nil {
+		return CheckResult{}, false, err
+	}
+	zs, hm, pt, tm := &c.zs, &c.hm, &c.pt, &c.tm
+	if zs.Err() == redis.Nil {
+		return CheckResult{}, false, nil
+	}
+	h := hm.Val()
+	if len(h) != 4 {
+		return CheckResult{}, false, fmt.Errorf("rjwt: verify: unexpected reply %v", h)
+	}
+	d, ok := h[0].(string)
+	if !ok {
+		return CheckResult{}, false, nil
+	}
+	r := CheckResult{Live: true}
+	if withData && d != "" {
+		r.Data = []byte(d)
+	}
+	now := tm.Val().UnixMilli()
+	left := pt.Val()
+	seen, ok := msField(h[1])
+	due := !ok || now-seen >= every.Milliseconds()
+	fresh := left
+	if h[2] != nil && left >= 0 {
+		idle, ok := msField(h[2])
+		if !ok {
+			return r, true, nil
+		}
+		stop := now + idle
+		if h[3] != nil {
+			x, ok := msField(h[3])
+			if !ok {
+				return r, true, nil
+			}
+			stop = min(stop, x)
+		}
+		if 2*left < idle && stop-now > left {
+			return r, true, nil // an extension is due
+		}
+		if stop-now > left {
+			fresh = left - idle/2 // until the next extension is due
+		}
+	}
+	r.Fresh = time.Duration(max(fresh, 0)) * time.Millisecond
+	return r, due, nil
+}
+
+// checkCall holds checkReads' commands and their arguments, in one
+// allocation.
+type checkCall struct {
+	args [12]any
+	zs   redis.FloatCmd
+	hm   redis.SliceCmd
+	pt   redis.IntCmd
+	tm   redis.TimeCmd
+	cmds [4]redis.Cmder
+}
+
+// attempt sends the reads once, on fresh commands.
+func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, string) (*redis.Cmd, error) {
+	return func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
+		c.zs = *redis.NewFloatCmd(ctx, c.args[0:3:3]...)
+		c.hm = *redis.NewSliceCmd(ctx, c.args[3:9:9]...)
+		c.pt = *redis.NewIntCmd(ctx, c.args[9:11:11]...)
+		c.tm = *redis.NewTimeCmd(ctx, c.args[11:12:12]...)
+		c.cmds = [4]redis.Cmder{&c.zs, &c.hm, &c.pt, &c.tm}
+		if s.batch != nil {
+			if err := s.batch.do(ctx, c.cmds[:]...); err != nil {
+				return nil, err
+			}
+		} else {
+			process(ctx, s.rdb, c.cmds[:])
+		}
+		for _, cmd := range c.cmds {
+			if err := cmd.Err(); err != nil && err != redis.Nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
+}
+
+// msField reads a time or duration in ms as the scripts write it (a Lua
+// number: an integer, or in exponent form).
+func msField(v any) (int64, bool) {
+	str, ok := v.(string)
+	if !ok {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(str, 10, 64); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return int64(math.Floor(f)), true
 }
 
 // writeRefused reports a Redis that will not run a script that writes: a
