@@ -54,6 +54,16 @@ func TestCheckReadsAgreeWithTheSeenScript(t *testing.T) {
 			rdb.HSet(ctx, hash, "d", "", "s", now(), "i", 60_000, "x", now()+20_000)
 			rdb.PExpire(ctx, hash, 20*time.Second)
 		}},
+		{"new layout, created just now, no last use", func(idx, hash, nano string) {
+			rdb.ZAdd(ctx, idx, redis.Z{Score: 1, Member: nano})
+			rdb.HSet(ctx, hash, "d", "", "c", now(), "o", -1)
+			rdb.PExpire(ctx, hash, time.Hour)
+		}},
+		{"new layout, created long ago, no last use", func(idx, hash, nano string) {
+			rdb.ZAdd(ctx, idx, redis.Z{Score: 1, Member: nano})
+			rdb.HSet(ctx, hash, "d", "", "c", now()-2*every.Milliseconds(), "o", -1)
+			rdb.PExpire(ctx, hash, time.Hour)
+		}},
 		{"no index entry", func(idx, hash, nano string) {
 			rdb.HSet(ctx, hash, "d", "")
 		}},
@@ -96,6 +106,29 @@ func TestCheckReadsAgreeWithTheSeenScript(t *testing.T) {
 				t.Errorf("%s (auto %v): after the script %v, after the reads %v", tc.name, auto, state[0], state[1])
 			}
 		}
+	}
+}
+
+// TestCheckReadsNeedNoWriteForAFreshSession: a session Sign just wrote has
+// no last use, only its creation, which stands for it: its first Verify is
+// plain reads, with no second round trip for the seen script.
+func TestCheckReadsNeedNoWriteForAFreshSession(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	s := New(rdb, Config{Prefix: "f:", Timeout: time.Second, SeenEvery: time.Minute})
+	const nano = "abcdefghijklmnopqrstu"
+	if _, err := s.Sign(ctx, SignArgs{ID: "u", Nano: nano, TTL: time.Hour, Issued: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, due, err := s.checkReads(ctx, "u", nano, false, time.Minute)
+	if err != nil || !r.Live || due {
+		t.Fatalf("checkReads of a fresh session: %+v, due %v, %v", r, due, err)
+	}
+	rdb.HSet(ctx, s.Session("u", nano), "c", rdb.Time(ctx).Val().UnixMilli()-2*time.Minute.Milliseconds())
+	if _, due, err := s.checkReads(ctx, "u", nano, false, time.Minute); err != nil || !due {
+		t.Fatalf("checkReads of a session created two minutes ago and never used: due %v, %v", due, err)
 	}
 }
 

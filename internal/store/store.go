@@ -502,12 +502,14 @@ const (
 	fieldSeen     = "s"
 	fieldIdle     = "i"
 	fieldAbsolute = "x"
+	fieldCreated  = "c"
 )
 
 // checkReads is Check's common path without a script: one pipeline (through
 // the batcher, when there is one; read-only, so safe to share and to retry)
 // of ZSCORE of the index entry, HMGET of the hash's data, last use, idle
-// timeout and absolute end, PTTL of the hash and TIME (Redis's clock, for
+// timeout, absolute end and creation (the last use until one is written),
+// PTTL of the hash and TIME (Redis's clock, for
 // the decisions seen.lua makes). It reports due when seen.lua would write
 // (the last use is SeenEvery old, or an idle extension is due, or a field
 // it cannot read): the caller then runs the script, which checks again
@@ -526,8 +528,8 @@ const (
 func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
 	c := new(checkCall)
 	key, idx := s.Session(id, nano), s.index(id)
-	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, "pttl", nil, "time"}
-	c.args[10] = c.args[4] // the key, boxed once
+	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "pttl", nil, "time"}
+	c.args[11] = c.args[4] // the key, boxed once
 	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
 	if err != nil {
 		return CheckResult{}, false, err
@@ -537,7 +539,7 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 		return CheckResult{}, false, nil
 	}
 	h := hm.Val()
-	if len(h) != 4 {
+	if len(h) != 5 {
 		return CheckResult{}, false, fmt.Errorf("rjwt: verify: unexpected reply %v", h)
 	}
 	d, ok := h[0].(string)
@@ -550,7 +552,11 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	}
 	now := tm.Val().UnixMilli()
 	left := pt.Val()
-	seen, ok := msField(h[1])
+	last := h[1] // the last use, else the creation (as seen.lua reads them)
+	if last == nil {
+		last = h[4]
+	}
+	seen, ok := msField(last)
 	due := !ok || now-seen >= every.Milliseconds()
 	fresh := left
 	if h[2] != nil && left >= 0 {
@@ -580,7 +586,7 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 // checkCall holds checkReads' commands and their arguments, in one
 // allocation.
 type checkCall struct {
-	args [12]any
+	args [13]any
 	zs   redis.FloatCmd
 	hm   redis.SliceCmd
 	pt   redis.IntCmd
@@ -592,9 +598,9 @@ type checkCall struct {
 func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, string) (*redis.Cmd, error) {
 	return func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
 		c.zs = *redis.NewFloatCmd(ctx, c.args[0:3:3]...)
-		c.hm = *redis.NewSliceCmd(ctx, c.args[3:9:9]...)
-		c.pt = *redis.NewIntCmd(ctx, c.args[9:11:11]...)
-		c.tm = *redis.NewTimeCmd(ctx, c.args[11:12:12]...)
+		c.hm = *redis.NewSliceCmd(ctx, c.args[3:10:10]...)
+		c.pt = *redis.NewIntCmd(ctx, c.args[10:12:12]...)
+		c.tm = *redis.NewTimeCmd(ctx, c.args[12:13:13]...)
 		c.cmds = [4]redis.Cmder{&c.zs, &c.hm, &c.pt, &c.tm}
 		if s.batch != nil {
 			if err := s.batch.do(ctx, c.cmds[:]...); err != nil {
