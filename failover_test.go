@@ -141,7 +141,7 @@ func testFailoverUnderLoad(t *testing.T, tp *topology) {
 	}
 	var evMu sync.Mutex
 	var events []stamped
-	var killedFlag atomic.Bool
+	var killedFlag, healedFlag, ackedAfterHeal atomic.Bool
 	evDone := make(chan struct{})
 	go func() {
 		defer close(evDone)
@@ -187,6 +187,9 @@ func testFailoverUnderLoad(t *testing.T, tp *topology) {
 					if err == nil {
 						err = c.Revoke(cctx, cl.Session)
 						rec("revoke", err)
+						if err == nil && moved[id] && healedFlag.Load() {
+							ackedAfterHeal.Store(true)
+						}
 						if err == nil {
 							revoked[g] = append(revoked[g], tok)
 						}
@@ -214,7 +217,15 @@ func testFailoverUnderLoad(t *testing.T, tp *topology) {
 	tl.healed = time.Now()
 	tp.heal(t, victim)
 	tl.replicaBack = time.Now()
-	time.Sleep(500 * time.Millisecond) // acknowledged revocations on the moved slots again
+	healedFlag.Store(true)
+	// Acknowledged revocations on the moved slots again. The restarted node
+	// may first claim its old slots from its stale nodes.conf, and a client
+	// that reads the slot map from it then revokes there, unacknowledged
+	// (correctly reported), until gossip corrects it: wait up to 5 s.
+	for deadline := time.Now().Add(5 * time.Second); !ackedAfterHeal.Load() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
 
