@@ -120,7 +120,9 @@ else
   end
 end
 redis.call('ZADD', KEYS[1], now + life, ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ttl then
+-- The index lives as long as its longest session. In single mode it was
+-- just created (the old one deleted, or there was none): no TTL to compare.
+if ARGV[4] == '1' or redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
 -- Kept as long as a run of this call can still write (until notAfter, by
