@@ -64,20 +64,7 @@ func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
 		`[]`, ``, `{"id":"a"`, `{"dataToken":{"a":"b}`, `{"exp":1e3}`, `{"aud":["a",1]}`, "{\"id\":\"a\tb\"}",
 	}
 	for _, p := range append(must, other...) {
-		var fast, slow Claims
-		ok := fast.decodeFast([]byte(p))
-		errSlow := slow.UnmarshalJSON([]byte(p))
-		if ok {
-			if errSlow != nil {
-				t.Errorf("%s: fast accepts, UnmarshalJSON fails: %v", p, errSlow)
-				continue
-			}
-			fj, _ := json.Marshal(fast)
-			sj, _ := json.Marshal(slow)
-			if string(fj) != string(sj) || !reflect.DeepEqual(fast, slow) {
-				t.Errorf("%s:\n fast %s\n slow %s", p, fj, sj)
-			}
-		}
+		decodeFastAgrees(t, p)
 	}
 	for _, p := range must {
 		var c Claims
@@ -91,6 +78,68 @@ func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
 			t.Errorf("%s: fast path accepted", p)
 		}
 	}
+}
+
+// decodeFastAgrees checks that when decodeFast accepts p, UnmarshalJSON
+// accepts it too and decodes the same claims.
+func decodeFastAgrees(t *testing.T, p string) {
+	t.Helper()
+	var fast, slow Claims
+	ok := fast.decodeFast([]byte(p))
+	errSlow := slow.UnmarshalJSON([]byte(p))
+	if !ok {
+		return
+	}
+	if errSlow != nil {
+		t.Errorf("%q: fast accepts, UnmarshalJSON fails: %v", p, errSlow)
+		return
+	}
+	fj, _ := json.Marshal(fast)
+	sj, _ := json.Marshal(slow)
+	if string(fj) != string(sj) || !reflect.DeepEqual(fast, slow) {
+		t.Errorf("%q:\n fast %s\n slow %s", p, fj, sj)
+	}
+}
+
+// FuzzDecodeFastAgreesWithUnmarshalJSON: whatever the hand-written decoder
+// accepts, encoding/json decodes to the same claims (a token's payload is
+// only decoded after its MAC checked, but the decoder must not be the
+// weaker parser).
+func FuzzDecodeFastAgreesWithUnmarshalJSON(f *testing.F) {
+	for _, p := range []string{
+		`{"id":"alice","rjwt":"alice:V1StGXR8_Z5jdHi6B-myT","ttl":900,"sub":"alice","exp":1795516142,"iat":1795515242,"jti":"abc"}`,
+		`{"id":"alé","rjwt":"alé:x","dataToken":{"role":"admin","n":[1,2,{"a":"b\"}"}]},"ttl":60,"iss":"me","aud":["a","b"],"exp":1,"nbf":2,"iat":3,"jti":"j"}`,
+		`{"id":"u","rjwt":"u:n","dataToken":"str","ttl":0,"typ":"refresh","rti":"r","aud":"one"}`,
+		` { "id" : "u" , "dataToken" : { } , "ttl" : 7 } `, `{"ttl":-0}`, `{"exp":-1}`, `{"dataToken":-0.0e-1}`,
+	} {
+		f.Add(p)
+	}
+	f.Fuzz(decodeFastAgrees)
+}
+
+// FuzzMarshalClaimsAsJSON: the one-pass encoder writes what json.Marshal
+// writes, for any strings and any valid data.
+func FuzzMarshalClaimsAsJSON(f *testing.F) {
+	f.Add("alice", "alice:V1StGXR8_Z5jdHi6B-myT", `{"role":"admin"}`, "iss", "aud", int64(900), int64(1795516142))
+	f.Add(`a"b<>&\u2028`, "\x00é", `[1, 2 ,"x"]`, "", "", int64(-1), int64(-5))
+	f.Fuzz(func(t *testing.T, id, session, data, iss, aud string, ttl, exp int64) {
+		c := &Claims{ID: id, Session: session, TTL: time.Duration(ttl) * time.Second,
+			RegisteredClaims: jwt.RegisteredClaims{Subject: id, Issuer: iss, ExpiresAt: jwt.NewNumericDate(time.Unix(exp, 0))}}
+		if aud != "" {
+			c.Audience = jwt.ClaimStrings{aud}
+		}
+		if json.Valid([]byte(data)) {
+			c.DataToken = json.RawMessage(data)
+		}
+		got, err := marshalClaims(c)
+		want, werr := json.Marshal(claimsWire{claimsAlias: (*claimsAlias)(c), TTL: int64(c.TTL.Seconds())})
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("errors differ: %v vs json.Marshal %v", err, werr)
+		}
+		if err == nil && string(got) != string(want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
 }
 
 // TestMarshalClaimsAsJSON checks the one-pass encoder against json.Marshal.
