@@ -186,7 +186,7 @@ func New(opts ...Option) (*Client, error) {
 	}
 	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
 		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
-		Skew: cfg.leeway})
+		Skew: cfg.leeway, Idle: cfg.idle > 0})
 	c.startEvents(&cfg)
 	if cfg.cacheEntries > 0 {
 		c.cache = newLocalCache(cfg.cacheEntries)

@@ -130,6 +130,11 @@ type Config struct {
 	// replicas acknowledged them, for up to AckTimeout (ack.go). 0: off.
 	ReplicaAck int
 	AckTimeout time.Duration
+	// Idle says that the client signs sessions with an idle timeout: Verify's
+	// reads then include the session key's TTL, to extend it when due.
+	// Without it they do not, and a session that has one (signed by another
+	// client) goes through the seen script.
+	Idle bool
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -147,6 +152,7 @@ type Store struct {
 	ack        int
 	ackTimeout time.Duration
 	skew       time.Duration
+	idle       bool
 }
 
 // New makes a Store on rdb.
@@ -163,6 +169,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		ack:        cfg.ReplicaAck,
 		ackTimeout: cfg.AckTimeout,
 		skew:       cfg.Skew,
+		idle:       cfg.Idle,
 	}
 	// No shared pipelines on a Cluster: go-redis finishes a Cluster pipeline
 	// only when every node's part is done, so one dead master would hold
@@ -427,7 +434,8 @@ type CheckResult struct {
 	// Fresh is how long the session stays live for sure without another
 	// Check reaching Redis (barring a revocation): until its key expires,
 	// or with an idle timeout until an extension is due. A cache may answer
-	// for the session that long. 0 from the read-only fallback.
+	// for the session that long. 0 when unknown: from the read-only
+	// fallback, and from the reads of a store without Config.Idle.
 	Fresh time.Duration
 }
 
@@ -509,7 +517,8 @@ const (
 // the batcher, when there is one; read-only, so safe to share and to retry)
 // of ZSCORE of the index entry, HMGET of the hash's data, last use, idle
 // timeout, absolute end and creation (the last use until one is written),
-// PTTL of the hash and TIME (Redis's clock, for
+// TIME and, for a client with an idle timeout (Config.Idle), PTTL of the
+// hash (Redis's clock and the key's TTL, for
 // the decisions seen.lua makes). It reports due when seen.lua would write
 // (the last use is SeenEvery old, or an idle extension is due, or a field
 // it cannot read): the caller then runs the script, which checks again
@@ -528,8 +537,9 @@ const (
 func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
 	c := new(checkCall)
 	key, idx := s.Session(id, nano), s.index(id)
-	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "pttl", nil, "time"}
-	c.args[11] = c.args[4] // the key, boxed once
+	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "time", "pttl", nil}
+	c.args[12] = c.args[4] // the key, boxed once
+	c.ttl = s.idle
 	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
 	if err != nil {
 		return CheckResult{}, false, err
@@ -551,13 +561,19 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 		r.Data = []byte(d)
 	}
 	now := tm.Val().UnixMilli()
-	left := pt.Val()
 	last := h[1] // the last use, else the creation (as seen.lua reads them)
 	if last == nil {
 		last = h[4]
 	}
 	seen, ok := msField(last)
 	due := !ok || now-seen >= every.Milliseconds()
+	if !c.ttl {
+		// No TTL read: a session with an idle timeout is the seen
+		// script's to judge; others stay live until their key expires,
+		// which the next Verify sees (Fresh stays 0: unknown).
+		return r, due || h[2] != nil, nil
+	}
+	left := pt.Val()
 	fresh := left
 	if h[2] != nil && left >= 0 {
 		idle, ok := msField(h[2])
@@ -587,10 +603,11 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 // allocation.
 type checkCall struct {
 	args [13]any
+	ttl  bool // PTTL is read too
 	zs   redis.FloatCmd
 	hm   redis.SliceCmd
-	pt   redis.IntCmd
 	tm   redis.TimeCmd
+	pt   redis.IntCmd
 	cmds [4]redis.Cmder
 }
 
@@ -599,17 +616,22 @@ func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, strin
 	return func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
 		c.zs = *redis.NewFloatCmd(ctx, c.args[0:3:3]...)
 		c.hm = *redis.NewSliceCmd(ctx, c.args[3:10:10]...)
-		c.pt = *redis.NewIntCmd(ctx, c.args[10:12:12]...)
-		c.tm = *redis.NewTimeCmd(ctx, c.args[12:13:13]...)
-		c.cmds = [4]redis.Cmder{&c.zs, &c.hm, &c.pt, &c.tm}
+		c.tm = *redis.NewTimeCmd(ctx, c.args[10:11:11]...)
+		c.cmds = [4]redis.Cmder{&c.zs, &c.hm, &c.tm}
+		cmds := c.cmds[:3]
+		if c.ttl {
+			c.pt = *redis.NewIntCmd(ctx, c.args[11:13:13]...)
+			c.cmds[3] = &c.pt
+			cmds = c.cmds[:4]
+		}
 		if s.batch != nil {
-			if err := s.batch.do(ctx, c.cmds[:]...); err != nil {
+			if err := s.batch.do(ctx, cmds...); err != nil {
 				return nil, err
 			}
 		} else {
-			process(ctx, s.rdb, c.cmds[:])
+			process(ctx, s.rdb, cmds)
 		}
-		for _, cmd := range c.cmds {
+		for _, cmd := range cmds {
 			if err := cmd.Err(); err != nil && err != redis.Nil {
 				return nil, err
 			}
