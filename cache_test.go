@@ -419,15 +419,17 @@ func TestCacheOff(t *testing.T) {
 func TestCacheKeepsAnIdleSessionInUseAlive(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	a := cachedClient(t, srv.Addr(), rjwt.WithIdleTimeout("3 seconds"))
+	// A 5 s window: each extension is due 2.5 s after the last, so a
+	// machine stalled for less than that cannot let the session lapse.
+	a := cachedClient(t, srv.Addr(), rjwt.WithIdleTimeout("5 seconds"))
 	tok, err := a.Sign(ctx, "idle-cached", rjwt.WithTTL("1 minute"))
 	require.NoError(t, err)
 	cached(t, a, tok)
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	for end := time.Now().Add(7 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		_, err := a.Verify(ctx, tok)
 		require.NoError(t, err, "a session in use outlives its idle window")
 	}
 	assert.Positive(t, a.CacheStats().Hits)
-	time.Sleep(3500 * time.Millisecond) // unused for longer than the window
+	time.Sleep(5500 * time.Millisecond) // unused for longer than the window
 	gone(t, a, tok, time.Second)
 }
