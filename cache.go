@@ -301,9 +301,10 @@ func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.
 	call.t, call.err = c.st.VerifyTTL(ctx, reads, id, nano)
 	if call.err == nil && call.t.Live && call.t.Left == 0 {
 		// An idle session due for extension: seen.lua extends it (and
-		// records the use); the answer is not cached, the next miss is.
+		// records the use), in one more round trip, not Check's two; the
+		// answer is not cached, the next miss is.
 		var r store.CheckResult
-		r, call.err = c.st.Check(ctx, id, nano, false)
+		r, call.err = c.st.Record(ctx, id, nano)
 		call.t.Live = r.Live
 	}
 	if n.readsID.Load() != readsID {

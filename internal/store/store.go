@@ -450,10 +450,7 @@ type CheckResult struct {
 // The common path reads without a script (checkReads): the seen script runs
 // only when the reads find a write due, and then checks again itself.
 func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (CheckResult, error) {
-	every := s.seenEvery
-	if every <= 0 {
-		every = time.Minute
-	}
+	every := s.every()
 	if s.cluster == nil {
 		r, due, err := s.checkReads(ctx, id, nano, withData, every)
 		if err != nil || !due {
@@ -470,6 +467,22 @@ func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (Chec
 		return sr, err
 	}
 	return s.checkScript(ctx, id, nano, withData, every, true)
+}
+
+// Record is Check for a caller that already knows a write is due (the
+// local cache's read found an idle extension due): the seen script at once,
+// without Check's reads first. One round trip (two where Redis refuses the
+// script's writes); safe to run twice.
+func (s *Store) Record(ctx context.Context, id, nano string) (CheckResult, error) {
+	return s.checkScript(ctx, id, nano, false, s.every(), true)
+}
+
+// every is how stale a last use may get before Verify writes it again.
+func (s *Store) every() time.Duration {
+	if s.seenEvery <= 0 {
+		return time.Minute
+	}
+	return s.seenEvery
 }
 
 // checkScript is Check in one round trip of the seen script. With fallback,
