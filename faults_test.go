@@ -169,6 +169,21 @@ func TestLostReplies(t *testing.T) {
 		assert.Contains(t, string(got.DataSession), `"lost-views":3`)
 	})
 
+	t.Run("Verify whose reply is lost answers on the retry and changes nothing", func(t *testing.T) {
+		c := faultClient(t, px.Addr())
+		tok, err := c.Sign(ctx, "lost-verify")
+		require.NoError(t, err)
+		drop := px.DropReplyTo("{lost-verify}:idx")
+		_, err = c.Verify(ctx, tok)
+		fired(t, drop)
+		require.NoError(t, err, "the reads are sent again on a fresh connection")
+		require.NoError(t, c.Revoke(ctx, mustSession(t, c, tok)))
+		drop = px.DropReplyTo("{lost-verify}:idx")
+		_, err = c.Verify(ctx, tok)
+		fired(t, drop)
+		require.ErrorIs(t, err, rjwt.ErrSessionNotFound, "a retried read never brings a revoked session back")
+	})
+
 	t.Run("Sign retried creates one session", func(t *testing.T) {
 		c := faultClient(t, px.Addr())
 		old, err := c.Sign(ctx, "lost-sign")
@@ -618,4 +633,12 @@ func TestDeadlinesHoldOnASilentNetwork(t *testing.T) {
 		assert.Less(t, took, d+250*time.Millisecond, "the deadline bounds the call")
 	}
 	px.SetBlackhole(false)
+}
+
+// mustSession is the session a valid token names.
+func mustSession(t *testing.T, c *rjwt.Client, tok string) string {
+	t.Helper()
+	cl, err := c.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	return cl.Session
 }
