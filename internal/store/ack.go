@@ -22,6 +22,10 @@ import (
 // (a reused refresh token), as a second round trip on the same connection,
 // so a rotation costs nothing more.
 //
+// A revocation whose reply was lost is retried on another connection; its
+// script answers from the first run's answer key and renews that key, a
+// write, so that WAIT on the retry's connection covers the first run too.
+//
 // WAIT cannot go inside the script or a MULTI (Redis answers it there at
 // once, without waiting), and on a Cluster client go-redis would route a
 // keyless WAIT to any master, so both commands go to one node client's

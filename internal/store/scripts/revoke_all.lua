@@ -10,6 +10,12 @@
 -- (expired, evicted) is not counted.
 local done = redis.call('GET', KEYS[2])
 if done then
+  -- A write (the answer key renewed), so that WAIT on this run's
+  -- connection (WithReplicaAck) covers the first run's effects too: WAIT
+  -- waits for a connection's last write, and Redis versions whose call()
+  -- records that offset only for commands that propagate something (7.2
+  -- on) would otherwise measure nothing here and answer at once.
+  redis.call('PEXPIRE', KEYS[2], 60000)
   return tonumber(done)
 end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
