@@ -153,6 +153,7 @@ type Store struct {
 	ackTimeout time.Duration
 	skew       time.Duration
 	idle       bool
+	clock      *redisClock // Redis's time for checkReads
 }
 
 // New makes a Store on rdb.
@@ -170,6 +171,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		ackTimeout: cfg.AckTimeout,
 		skew:       cfg.Skew,
 		idle:       cfg.Idle,
+		clock:      newRedisClock(),
 	}
 	// No shared pipelines on a Cluster: go-redis finishes a Cluster pipeline
 	// only when every node's part is done, so one dead master would hold
@@ -530,9 +532,10 @@ const (
 // the batcher, when there is one; read-only, so safe to share and to retry)
 // of ZSCORE of the index entry, HMGET of the hash's data, last use, idle
 // timeout, absolute end and creation (the last use until one is written),
-// TIME and, for a client with an idle timeout (Config.Idle), PTTL of the
-// hash (Redis's clock and the key's TTL, for
-// the decisions seen.lua makes). It reports due when seen.lua would write
+// TIME when the clock's sample is a second old (redisClock: Redis's time is
+// otherwise told from the last sample) and, for a client with an idle
+// timeout (Config.Idle), PTTL of the hash (Redis's clock and the key's TTL,
+// for the decisions seen.lua makes). It reports due when seen.lua would write
 // (the last use is SeenEvery old, or an idle extension is due, or a field
 // it cannot read): the caller then runs the script, which checks again
 // atomically.
@@ -553,11 +556,17 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "time", "pttl", nil}
 	c.args[12] = c.args[4] // the key, boxed once
 	c.ttl = s.idle
+	now, known := s.clock.now()
+	c.time = !known
 	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
 	if err != nil {
 		return CheckResult{}, false, err
 	}
-	zs, hm, pt, tm := &c.zs, &c.hm, &c.pt, &c.tm
+	zs, hm, pt := &c.zs, &c.hm, &c.pt
+	if c.time {
+		now = c.tm.Val().UnixMilli()
+		s.clock.learn(c.tm.Val(), c.sent, c.recv)
+	}
 	if zs.Err() == redis.Nil {
 		return CheckResult{}, false, nil
 	}
@@ -573,7 +582,6 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	if withData && d != "" {
 		r.Data = []byte(d)
 	}
-	now := tm.Val().UnixMilli()
 	last := h[1] // the last use, else the creation (as seen.lua reads them)
 	if last == nil {
 		last = h[4]
@@ -615,13 +623,15 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 // checkCall holds checkReads' commands and their arguments, in one
 // allocation.
 type checkCall struct {
-	args [13]any
-	ttl  bool // PTTL is read too
-	zs   redis.FloatCmd
-	hm   redis.SliceCmd
-	tm   redis.TimeCmd
-	pt   redis.IntCmd
-	cmds [4]redis.Cmder
+	args       [13]any
+	ttl        bool // PTTL is read too
+	time       bool // TIME is read too (redisClock had no recent sample)
+	sent, recv time.Duration
+	zs         redis.FloatCmd
+	hm         redis.SliceCmd
+	tm         redis.TimeCmd
+	pt         redis.IntCmd
+	cmds       [4]redis.Cmder
 }
 
 // attempt sends the reads once, on fresh commands.
@@ -629,14 +639,17 @@ func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, strin
 	return func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
 		c.zs = *redis.NewFloatCmd(ctx, c.args[0:3:3]...)
 		c.hm = *redis.NewSliceCmd(ctx, c.args[3:10:10]...)
-		c.tm = *redis.NewTimeCmd(ctx, c.args[10:11:11]...)
-		c.cmds = [4]redis.Cmder{&c.zs, &c.hm, &c.tm}
-		cmds := c.cmds[:3]
+		c.cmds[0], c.cmds[1] = &c.zs, &c.hm
+		cmds := c.cmds[:2]
+		if c.time {
+			c.tm = *redis.NewTimeCmd(ctx, c.args[10:11:11]...)
+			cmds = append(cmds, &c.tm)
+		}
 		if c.ttl {
 			c.pt = *redis.NewIntCmd(ctx, c.args[11:13:13]...)
-			c.cmds[3] = &c.pt
-			cmds = c.cmds[:4]
+			cmds = append(cmds, &c.pt)
 		}
+		c.sent = s.clock.since()
 		if s.batch != nil {
 			if err := s.batch.do(ctx, cmds...); err != nil {
 				return nil, err
@@ -644,6 +657,7 @@ func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, strin
 		} else {
 			process(ctx, s.rdb, cmds)
 		}
+		c.recv = s.clock.since()
 		for _, cmd := range cmds {
 			if err := cmd.Err(); err != nil && err != redis.Nil {
 				return nil, err
