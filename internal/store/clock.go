@@ -7,24 +7,34 @@ import (
 
 // redisClock tells Redis's time without asking Redis each time. Verify's
 // reads need Redis's clock only to judge whether a write is due (the last
-// use older than SeenEvery, an idle extension, how long the cache may
-// answer), and the seen script that then runs judges again by TIME itself;
-// so the reads send TIME only when the last sample is older than
-// clockSampleFor, and otherwise add the time elapsed since that sample on
-// this host's monotonic clock. The host's wall clock never enters: a host
-// clock that jumps, or one that disagrees with Redis's, changes nothing.
+// use older than SeenEvery, an idle extension), and the seen script that
+// then runs judges again by TIME itself; whether a session is live never
+// depends on it. So the reads send TIME about once a second, and otherwise
+// add the time elapsed since the last sample on this host's monotonic
+// clock. The host's wall clock never enters: a host clock that jumps, or
+// one that disagrees with Redis's, changes nothing.
 //
-// The error is at most the sample's round trip plus the drift of the
-// monotonic clock over clockSampleFor, a few milliseconds against
-// SeenEvery's seconds; a Redis whose clock jumps is followed within
-// clockSampleFor.
+// A sample is dated by the arrival of its reply, so the estimate is never
+// ahead of Redis's clock (Redis read it earlier): it lags by at most the
+// sample's round trip, plus, for a call that retries, the time since the
+// call began. Lagging is the safe side: a write judged not yet due comes
+// with a later Verify, and the seen script never extends a session past
+// what its own TIME allows. A Redis whose clock jumps (a failover to a
+// host whose clock differs) is followed within clockSampleFor.
 type redisClock struct {
-	base time.Time // the monotonic reference
-	last atomic.Pointer[clockSample]
+	base       time.Time // the monotonic reference
+	last       atomic.Pointer[clockSample]
+	refreshing atomic.Bool // one call is asking TIME for a stale sample
 }
 
-// clockSampleFor is how long a TIME sample is used before another is asked.
-const clockSampleFor = time.Second
+const (
+	// clockSampleFor is how long a sample is used before a call asks TIME.
+	clockSampleFor = time.Second
+	// clockSampleMax is how long a sample is used at all: past
+	// clockSampleFor one call refreshes it while the others go on with it,
+	// so a burst of calls sends one TIME, not one each.
+	clockSampleMax = 2 * time.Second
+)
 
 // clockSample is Redis's time (Unix ms) at mono since base.
 type clockSample struct {
@@ -34,25 +44,35 @@ type clockSample struct {
 
 func newRedisClock() *redisClock { return &redisClock{base: time.Now()} }
 
-// now is Redis's time in Unix ms, and false when no sample is recent enough.
-func (c *redisClock) now() (int64, bool) {
+// now is Redis's time in Unix ms, with ok false when there is no usable
+// sample; ask is true when this call should send TIME (no usable sample, or
+// a stale one that no other call is refreshing). A caller given ask must
+// call learn or done.
+func (c *redisClock) now() (ms int64, ok, ask bool) {
 	s := c.last.Load()
 	if s == nil {
-		return 0, false
+		return 0, false, true
 	}
 	el := time.Since(c.base) - s.mono
-	if el < 0 || el >= clockSampleFor {
-		return 0, false
+	if el < 0 || el >= clockSampleMax {
+		return 0, false, true
 	}
-	return s.redisMs + el.Milliseconds(), true
+	ms = s.redisMs + el.Milliseconds()
+	if el >= clockSampleFor {
+		return ms, true, c.refreshing.CompareAndSwap(false, true)
+	}
+	return ms, true, false
 }
 
-// learn records a TIME reply: redis is what it said, sent when the command
-// left and recv when the reply came (Redis read its clock in between; the
-// middle is taken).
-func (c *redisClock) learn(redis time.Time, sent, recv time.Duration) {
-	c.last.Store(&clockSample{redisMs: redis.UnixMilli(), mono: sent + (recv-sent)/2})
+// learn records a TIME reply that arrived at recv (since base), and ends a
+// refresh.
+func (c *redisClock) learn(redis time.Time, recv time.Duration) {
+	c.last.Store(&clockSample{redisMs: redis.UnixMilli(), mono: recv})
+	c.refreshing.Store(false)
 }
+
+// done ends a refresh that got no reply.
+func (c *redisClock) done() { c.refreshing.Store(false) }
 
 // since is the time elapsed since the reference, for learn.
 func (c *redisClock) since() time.Duration { return time.Since(c.base) }

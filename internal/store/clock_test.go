@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,28 +15,46 @@ import (
 
 func TestRedisClockUsesASampleForASecond(t *testing.T) {
 	c := newRedisClock()
-	if _, ok := c.now(); ok {
-		t.Fatal("a clock without a sample told the time")
+	if _, ok, ask := c.now(); ok || !ask {
+		t.Fatal("a clock without a sample told the time, or did not ask for it")
 	}
 	redisNow := time.Now().Add(-time.Hour) // Redis an hour behind this host
-	at := c.since()
-	c.learn(redisNow, at, at)
-	got, ok := c.now()
-	if !ok {
-		t.Fatal("a fresh sample was not used")
+	c.learn(redisNow, c.since())
+	got, ok, ask := c.now()
+	if !ok || ask {
+		t.Fatalf("a fresh sample: ok %v, ask %v", ok, ask)
 	}
 	if d := got - redisNow.UnixMilli(); d < 0 || d > 100 {
 		t.Errorf("told %d ms after the sample, want Redis's time (the host's is an hour ahead)", d)
 	}
-	old := c.since() - clockSampleFor
-	c.learn(redisNow, old, old)
-	if _, ok := c.now(); ok {
-		t.Error("a sample a second old was used")
+
+	// Stale: one caller asks, the others go on with the sample meanwhile.
+	c.learn(redisNow, c.since()-clockSampleFor)
+	if _, ok, ask := c.now(); !ok || !ask {
+		t.Fatalf("a stale sample: ok %v, ask %v; want the first caller to ask", ok, ask)
 	}
-	future := c.since() + time.Minute // a sample the monotonic clock has not reached
-	c.learn(redisNow, future, future)
-	if _, ok := c.now(); ok {
-		t.Error("a sample from the future was used")
+	for range 10 {
+		if _, ok, ask := c.now(); !ok || ask {
+			t.Fatalf("a stale sample being refreshed: ok %v, ask %v; want no second TIME", ok, ask)
+		}
+	}
+	c.done() // the refresh failed: the next caller asks again
+	if _, _, ask := c.now(); !ask {
+		t.Fatal("after a failed refresh no caller asks")
+	}
+	c.learn(redisNow, c.since())
+	if _, _, ask := c.now(); ask {
+		t.Fatal("a refreshed sample is asked for again")
+	}
+
+	// Too old, or from the future: not used at all, every caller asks.
+	for _, mono := range []time.Duration{c.since() - clockSampleMax, c.since() + time.Minute} {
+		c.learn(redisNow, mono)
+		for range 2 {
+			if _, ok, ask := c.now(); ok || !ask {
+				t.Errorf("a sample at %v (now %v): ok %v, ask %v", mono, c.since(), ok, ask)
+			}
+		}
 	}
 }
 
@@ -73,9 +92,35 @@ func TestCheckReadsAskRedisTheTimeOncePerSecond(t *testing.T) {
 	if limit := int(elapsed/clockSampleFor) + 1; sent < 1 || sent > limit {
 		t.Errorf("300 checks in %v sent TIME %d times, want 1 to %d", elapsed, sent, limit)
 	}
-	told, ok := s.clock.now()
-	real := rdb.Time(ctx).Val().UnixMilli()
-	if !ok || told-real > 50 || real-told > 50 {
-		t.Errorf("the clock tells %d (%v), Redis %d", told, ok, real)
+	// Never ahead of Redis: between two TIMEs asked after it, and behind
+	// the later one by no more than a round trip or so.
+	if _, _, err := s.checkReads(ctx, "u", nano, false, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	lo := rdb.Time(ctx).Val().UnixMilli()
+	told, ok, _ := s.clock.now()
+	hi := rdb.Time(ctx).Val().UnixMilli()
+	if !ok || told > hi || told < lo-100 {
+		t.Errorf("the clock tells %d (%v); Redis said %d then %d", told, ok, lo, hi)
+	}
+
+	// A burst of concurrent checks on a stale sample sends one TIME.
+	s.clock.learn(time.UnixMilli(lo), s.clock.since()-clockSampleFor)
+	before = calls()
+	start = time.Now()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for range 20 {
+				if _, _, err := s.checkReads(ctx, "u", nano, false, time.Minute); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// (one more per second the burst lasts, on a slow machine)
+	if sent, limit := calls()-before, 1+int(time.Since(start)/clockSampleFor); sent < 1 || sent > limit {
+		t.Errorf("640 concurrent checks on a stale sample sent TIME %d times, want 1 (at most %d)", sent, limit)
 	}
 }

@@ -533,8 +533,9 @@ const (
 // the batcher, when there is one; read-only, so safe to share and to retry)
 // of ZSCORE of the index entry, HMGET of the hash's data, last use, idle
 // timeout, absolute end and creation (the last use until one is written),
-// TIME when the clock's sample is a second old (redisClock: Redis's time is
-// otherwise told from the last sample) and, for a client with an idle
+// TIME when the clock's sample is a second old and no other call is
+// refreshing it (redisClock: Redis's time is otherwise told from the last
+// sample) and, for a client with an idle
 // timeout (Config.Idle), PTTL of the hash (Redis's clock and the key's TTL,
 // for the decisions seen.lua makes). It reports due when seen.lua would write
 // (the last use is SeenEvery old, or an idle extension is due, or a field
@@ -557,9 +558,12 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "time", "pttl", nil}
 	c.args[12] = c.args[4] // the key, boxed once
 	c.ttl = s.idle
-	now, known := s.clock.now()
-	c.time = !known
+	now, _, ask := s.clock.now()
+	c.time = ask
 	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
+	if c.time && (err != nil || c.tm.Err() != nil) {
+		s.clock.done()
+	}
 	if err != nil {
 		// Not put back: a caller whose context ended leaves its commands
 		// in a pipeline that may still answer into them.
@@ -568,9 +572,9 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	// Every command has its answer: c is the pool's again once read.
 	defer checkCalls.Put(c)
 	zs, hm, pt := &c.zs, &c.hm, &c.pt
-	if c.time {
+	if c.time && c.tm.Err() == nil {
 		now = c.tm.Val().UnixMilli()
-		s.clock.learn(c.tm.Val(), c.sent, c.recv)
+		s.clock.learn(c.tm.Val(), c.recv)
 	}
 	if zs.Err() == redis.Nil {
 		return CheckResult{}, false, nil
@@ -628,15 +632,15 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 // checkCall holds checkReads' commands and their arguments, in one
 // allocation, reused (checkCalls) once every command is answered.
 type checkCall struct {
-	args       [13]any
-	ttl        bool // PTTL is read too
-	time       bool // TIME is read too (redisClock had no recent sample)
-	sent, recv time.Duration
-	zs         redis.FloatCmd
-	hm         redis.SliceCmd
-	tm         redis.TimeCmd
-	pt         redis.IntCmd
-	cmds       [4]redis.Cmder
+	args [13]any
+	ttl  bool          // PTTL is read too
+	time bool          // TIME is read too (redisClock asked for it)
+	recv time.Duration // when the reply came (redisClock.since)
+	zs   redis.FloatCmd
+	hm   redis.SliceCmd
+	tm   redis.TimeCmd
+	pt   redis.IntCmd
+	cmds [4]redis.Cmder
 }
 
 // checkCalls recycles checkCall: about 1 KB a Verify, a third of its
@@ -658,7 +662,6 @@ func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, strin
 			c.pt = *redis.NewIntCmd(ctx, c.args[11:13:13]...)
 			cmds = append(cmds, &c.pt)
 		}
-		c.sent = s.clock.since()
 		if s.batch != nil {
 			if err := s.batch.do(ctx, cmds...); err != nil {
 				return nil, err
