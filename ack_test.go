@@ -285,7 +285,9 @@ func testReplicaAckFailover(t *testing.T, tp *topology) {
 // connection measures nothing and answers at once, and a revocation no
 // replica has yet returns nil. Redis 7.0 records it after every command, so
 // there the outcome holds either way and the renewal is checked directly
-// (a PEXPIRE run by each retried script, INFO commandstats).
+// (a PEXPIRE run by each retried script, INFO commandstats). The same for
+// a revocation called again after an AckError, which finds nothing left to
+// end: with WithReplicaAck its zero answer is written (for a second).
 func TestReplicaAckRetriedRevocationWaitsForTheFirstRun(t *testing.T) {
 	ctx := context.Background()
 	master := redistest.Start(t)
@@ -354,7 +356,18 @@ func TestReplicaAckRetriedRevocationWaitsForTheFirstRun(t *testing.T) {
 	fired(t, drop)
 	require.ErrorIs(t, err, rjwt.ErrUnavailable)
 	require.ErrorContains(t, err, "0 of 1 replicas acknowledged it")
-	require.Less(t, time.Since(start), 3*time.Second, "the checks ran inside the sleep")
 	assert.Equal(t, before+2, pexpires(), "each retried script renewed its answer key")
+
+	// Called again after the AckError (a new request): nothing is left to
+	// end, and the call still waits for the first one's revocation, since
+	// its zero answer is written too (for a second) when it will WAIT.
+	sets := commandCalls(t, master.Addr(), "set")
+	err = c.Revoke(ctx, cl.Session)
+	require.ErrorIs(t, err, rjwt.ErrUnavailable, "not ErrSessionNotFound while the first revocation is unacknowledged")
+	n, err = c.RevokeAll(ctx, "lost-ack-all")
+	require.ErrorIs(t, err, rjwt.ErrUnavailable)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, sets+2, commandCalls(t, master.Addr(), "set"), "each zero answer was written")
+	require.Less(t, time.Since(start), 3*time.Second, "the checks ran inside the sleep")
 	require.NoError(t, <-slept)
 }

@@ -25,6 +25,11 @@ import (
 // A revocation whose reply was lost is retried on another connection; its
 // script answers from the first run's answer key and renews that key, a
 // write, so that WAIT on the retry's connection covers the first run too.
+// Likewise a revocation that finds nothing to end writes a one-second
+// answer key when it will WAIT (ackFlag), so that a call made again after
+// an AckError waits for the first call's revocation: WAIT waits for the
+// connection's last write, and Redis 7.2 on records none for a command
+// that wrote nothing.
 //
 // WAIT cannot go inside the script or a MULTI (Redis answers it there at
 // once, without waiting), and on a Cluster client go-redis would route a
@@ -83,6 +88,14 @@ func (s *Store) master(ctx context.Context, key string) (*redis.Client, error) {
 		return r, nil
 	}
 	return nil, errors.New(AcksSupported(s.rdb).Error())
+}
+
+// ackFlag is the revocation scripts' ARGV saying the caller will WAIT.
+func (s *Store) ackFlag() string {
+	if s.ack > 0 {
+		return "1"
+	}
+	return ""
 }
 
 // runRevocation runs a script that revokes. With replica acknowledgement on,

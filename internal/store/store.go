@@ -801,7 +801,7 @@ func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
 		return false, fmt.Errorf("rjwt: revoke: nanoid: %w", err)
 	}
 	base := s.UserBase(id)
-	cmd, err := s.runRevocation(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req}, nano)
+	cmd, err := s.runRevocation(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req}, nano, s.ackFlag())
 	if err != nil {
 		return false, err
 	}
@@ -817,7 +817,7 @@ func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("rjwt: revoke all: nanoid: %w", err)
 	}
 	base := s.UserBase(id)
-	cmd, err := s.runRevocation(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base)
+	cmd, err := s.runRevocation(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base, s.ackFlag())
 	if err != nil {
 		return 0, err
 	}

@@ -2,12 +2,16 @@
 -- revoke: end one session.
 -- KEYS[1] index   KEYS[2] session   KEYS[3] this request's answer key
 -- ARGV[1] nanoid
+-- ARGV[2] '1' when the caller WAITs for replicas (WithReplicaAck), else ''
 -- Returns 1 when it ended a live session, 0 when there was none.
 --
 -- Safe to run twice: an answer of 1 is kept 60s under KEYS[3], and a second
 -- run with the same request returns it instead of "none". An answer of 0 is
 -- not kept (a second run finds nothing either): a Revoke that ended nothing
--- writes nothing, so replayed logouts cannot grow Redis, even past maxmemory.
+-- writes nothing, so replayed logouts cannot grow Redis, even past maxmemory;
+-- except when the caller WAITs (ARGV[2]): then it keeps the 0 for a second,
+-- a write, so that WAIT covers whatever revoked the session before (a first
+-- call whose acknowledgement fell short, being called again).
 -- allow-oom: ending a session must work when Redis is out of memory (it
 -- frees memory, more than the answer key takes).
 local done = redis.call('GET', KEYS[3])
@@ -25,5 +29,8 @@ local d = redis.call('DEL', KEYS[2])
 if z == 1 and d == 1 then
   redis.call('SET', KEYS[3], 1, 'PX', 60000)
   return 1
+end
+if ARGV[2] == '1' then
+  redis.call('SET', KEYS[3], 0, 'PX', 1000)
 end
 return 0

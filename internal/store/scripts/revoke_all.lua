@@ -2,6 +2,9 @@
 -- revoke_all: end every session of one user (logout everywhere).
 -- KEYS[1] index   KEYS[2] this request's answer key
 -- ARGV[1] the user's key base (session key = base .. nanoid)
+-- ARGV[2] '1' when the caller WAITs for replicas (WithReplicaAck), else ''
+--         (then a zero answer is kept for a second, a write, so that WAIT
+--         covers whatever revoked the sessions before: see revoke.lua)
 -- Returns how many live sessions it ended.
 --
 -- Safe to run twice (a non-zero answer is kept 60s under KEYS[2]; a zero one
@@ -31,5 +34,7 @@ end
 redis.call('DEL', KEYS[1])
 if n > 0 then
   redis.call('SET', KEYS[2], n, 'PX', 60000)
+elseif ARGV[2] == '1' then
+  redis.call('SET', KEYS[2], 0, 'PX', 1000)
 end
 return n
