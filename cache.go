@@ -172,15 +172,21 @@ func (lc *localCache) shard(id string) *cacheShard {
 
 // get answers a session from memory: ok, and its data when withData.
 func (lc *localCache) get(id, session string, withData bool) (data []byte, ok bool) {
-	now := lc.now()
 	s := lc.shard(id)
 	s.mu.Lock()
+	data, ok = lc.getLocked(s, session, withData)
+	s.mu.Unlock()
+	return data, ok
+}
+
+// getLocked is get under s.mu.
+func (lc *localCache) getLocked(s *cacheShard, session string, withData bool) (data []byte, ok bool) {
+	now := lc.now()
 	e := s.entries[session]
 	if e == nil || (e.expires != 0 && now >= e.expires) || (withData && !e.hasData) || !lc.tracker.serves(e, now) {
 		if e != nil && e.expires != 0 && now >= e.expires {
 			s.remove(e)
 		}
-		s.mu.Unlock()
 		return nil, false
 	}
 	s.hits++
@@ -193,7 +199,6 @@ func (lc *localCache) get(id, session string, withData bool) (data []byte, ok bo
 	if withData && e.data != nil {
 		data = append([]byte(nil), e.data...) // the caller may change its copy
 	}
-	s.mu.Unlock()
 	return data, true
 }
 
@@ -245,6 +250,12 @@ func (c *Client) verifyCached(ctx context.Context, id, nano, session string, wit
 	}
 	s := lc.shard(id)
 	s.mu.Lock()
+	// Again under the lock: a fill that ended since the look above has
+	// remembered the session, and a second request would be one too many.
+	if data, ok := lc.getLocked(s, session, withData); ok {
+		s.mu.Unlock()
+		return true, data, nil
+	}
 	s.misses++
 	now := lc.now()
 	n, slot := lc.tracker.node(id)
