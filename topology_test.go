@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rjwt/rjwt"
@@ -364,6 +365,42 @@ func testSessionEventsFromEveryMaster(t *testing.T, tp *topology) {
 			}
 		case <-deadline:
 			t.Fatalf("no expiry event for %v", expiring)
+		}
+	}
+}
+
+// TestVerifyReadsWithoutAScript: on every topology, Verify of a session in
+// use reads without a script (the seen script runs only when a write is
+// due) and asks its master's TIME about once a second, not per call; on a
+// Cluster TIME goes to the user's own master, apart from the reads.
+func TestVerifyReadsWithoutAScript(t *testing.T) { eachTopology(t, testVerifyReadsWithoutAScript) }
+
+func testVerifyReadsWithoutAScript(t *testing.T, tp *topology) {
+	ctx := context.Background()
+	c := tp.newClient(t, rjwt.WithMultiple(true))
+	users := spreadUsers(t, tp, c, 3)
+	first := users[0]
+	for _, id := range users {
+		tok, err := c.Sign(ctx, id)
+		require.NoError(t, err)
+		master := tp.masterOf(prefixOf(t, c) + "{" + id + "}:idx")
+		scripts := func() int { return commandCalls(t, master, "evalsha") + commandCalls(t, master, "eval") }
+		evals, times := scripts(), commandCalls(t, master, "time")
+		start := time.Now()
+		for range 200 {
+			_, err := c.Verify(ctx, tok)
+			require.NoError(t, err)
+		}
+		elapsed := time.Since(start)
+		assert.Equal(t, evals, scripts(), "%s: 200 Verify of a fresh session ran a script on %s", id, master)
+		// One clock per master: on a Cluster each user's master is asked;
+		// elsewhere the one master is asked for the first user only.
+		least := 0
+		if tp.name == "cluster" || id == first {
+			least = 1
+		}
+		if sent, most := commandCalls(t, master, "time")-times, 2+int(elapsed/time.Second); sent < least || sent > most {
+			t.Errorf("%s: 200 Verify in %v asked %s's TIME %d times, want %d to %d", id, elapsed, master, sent, least, most)
 		}
 	}
 }

@@ -40,13 +40,12 @@ func withSession(o *verifyOptions) { o.session = true }
 // session with an idle timeout (WithIdleTimeout) an extension when less
 // than half its window is left. The reads find when that is due, and only
 // then a second round trip runs a script that checks the session again and
-// writes: about once a minute per session in use (or per half idle window). On a
-// Redis Cluster Verify runs that script every time, in one round trip.
-// Those writes never grow memory, so Verify runs when Redis is out of
-// memory; a retry of it is harmless. Where Redis refuses them (a read-only
-// replica; out of memory on a Redis that cannot read script flags) Verify
-// answers from its reads (on a Cluster from a read-only script in a second
-// round trip) and records nothing.
+// writes: about once a minute per session in use (or per half idle window),
+// on a single node, Sentinel or a Redis Cluster alike. Those writes never
+// grow memory, so Verify runs when Redis is out of memory; a retry of it is
+// harmless. Where Redis refuses them (a read-only replica; out of memory on
+// a Redis that cannot read script flags) Verify answers from its reads and
+// records nothing.
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (_ *Claims, err error) {
 	ctx, call := c.begin(ctx, OpVerify)
 	defer func() { c.end(ctx, call, err) }()

@@ -155,6 +155,7 @@ type Store struct {
 	skew       time.Duration
 	idle       bool
 	clock      *redisClock // Redis's time for checkReads
+	clocks     sync.Map    // on a Cluster: master address → *redisClock
 }
 
 // New makes a Store on rdb.
@@ -454,22 +455,22 @@ type CheckResult struct {
 // only when the reads find a write due, and then checks again itself.
 func (s *Store) Check(ctx context.Context, id, nano string, withData bool) (CheckResult, error) {
 	every := s.every()
-	if s.cluster == nil {
-		r, due, err := s.checkReads(ctx, id, nano, withData, every)
-		if err != nil || !due {
-			return r, err
-		}
-		sr, err := s.checkScript(ctx, id, nano, withData, every, false)
-		if err != nil && writeRefused(err) {
-			// Where the script's writes are refused, the reads are the
-			// answer (what the read-only verify script would say): nothing
-			// is recorded.
-			r.Fresh = 0
-			return r, nil
-		}
-		return sr, err
+	r, due, err := s.checkReads(ctx, id, nano, withData, every)
+	if err != nil || !due {
+		return r, err
 	}
-	return s.checkScript(ctx, id, nano, withData, every, true)
+	if !r.Live { // the reads could not tell (a Cluster master's clock)
+		return s.checkScript(ctx, id, nano, withData, every, true)
+	}
+	sr, err := s.checkScript(ctx, id, nano, withData, every, false)
+	if err != nil && writeRefused(err) {
+		// Where the script's writes are refused, the reads are the
+		// answer (what the read-only verify script would say): nothing
+		// is recorded.
+		r.Fresh = 0
+		return r, nil
+	}
+	return sr, err
 }
 
 // Record is Check for a caller that already knows a write is due (the
@@ -540,7 +541,8 @@ const (
 // for the decisions seen.lua makes). It reports due when seen.lua would write
 // (the last use is SeenEvery old, or an idle extension is due, or a field
 // it cannot read): the caller then runs the script, which checks again
-// atomically.
+// atomically. due with Live false means the reads could not tell (no clock
+// for a Cluster master): the script decides alone.
 //
 // The reads are not atomic, and need not be: Redis runs them in order, the
 // index entry's first. A session's two keys are created together (Sign) and
@@ -550,19 +552,32 @@ const (
 // An index entry or hash removed (revoked, expired, evicted) before its read
 // fails the call closed.
 //
-// Not on a Cluster: TIME names no key, and a Cluster pipeline would send it
-// to any node.
+// On a Cluster the reads go in a Cluster pipeline (one slot: one node), and
+// TIME, which names no key and would go to any node there, is asked apart
+// of the key's master when its clock needs a sample (about once a second
+// per master); when that fails the seen script decides, as it did for every
+// Verify before.
 func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
-	c := checkCalls.Get().(*checkCall)
 	key, idx := s.Session(id, nano), s.index(id)
+	clock := s.clock
+	var now int64
+	var ask bool
+	if s.cluster != nil {
+		var ok bool
+		if clock, now, ok = s.clusterClock(ctx, key); !ok {
+			return CheckResult{}, true, nil
+		}
+	} else {
+		now, _, ask = clock.now()
+	}
+	c := checkCalls.Get().(*checkCall)
 	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "time", "pttl", nil}
 	c.args[12] = c.args[4] // the key, boxed once
 	c.ttl = s.idle
-	now, _, ask := s.clock.now()
 	c.time = ask
-	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s))
+	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s, clock))
 	if c.time && (err != nil || c.tm.Err() != nil) {
-		s.clock.done()
+		clock.done()
 	}
 	if err != nil {
 		// Not put back: a caller whose context ended leaves its commands
@@ -574,7 +589,7 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	zs, hm, pt := &c.zs, &c.hm, &c.pt
 	if c.time && c.tm.Err() == nil {
 		now = c.tm.Val().UnixMilli()
-		s.clock.learn(c.tm.Val(), c.recv)
+		clock.learn(c.tm.Val(), c.recv)
 	}
 	if zs.Err() == redis.Nil {
 		return CheckResult{}, false, nil
@@ -643,12 +658,42 @@ type checkCall struct {
 	cmds [4]redis.Cmder
 }
 
+// clusterClock is Redis's time by the clock of key's master on a Cluster
+// (the master the client's slot map names: no round trip), asking that
+// master's TIME apart when its sample is stale. ok is false when it cannot
+// tell: the caller then leaves the decision to the seen script.
+func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock, now int64, ok bool) {
+	node, err := s.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return nil, 0, false
+	}
+	addr := node.Options().Addr
+	v, found := s.clocks.Load(addr)
+	if !found {
+		v, _ = s.clocks.LoadOrStore(addr, newRedisClock())
+	}
+	clock = v.(*redisClock)
+	now, ok, ask := clock.now()
+	if !ask {
+		return clock, now, ok
+	}
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	t, err := node.Time(ctx).Result()
+	if err != nil {
+		clock.done()
+		return clock, now, ok // a stale sample still serves; none: the script
+	}
+	clock.learn(t, clock.since())
+	return clock, t.UnixMilli(), true
+}
+
 // checkCalls recycles checkCall: about 1 KB a Verify, a third of its
 // garbage.
 var checkCalls = sync.Pool{New: func() any { return new(checkCall) }}
 
 // attempt sends the reads once, on fresh commands.
-func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, string) (*redis.Cmd, error) {
+func (c *checkCall) attempt(s *Store, clock *redisClock) func(context.Context, *redis.Script, string) (*redis.Cmd, error) {
 	return func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
 		c.zs = *redis.NewFloatCmd(ctx, c.args[0:3:3]...)
 		c.hm = *redis.NewSliceCmd(ctx, c.args[3:10:10]...)
@@ -669,7 +714,7 @@ func (c *checkCall) attempt(s *Store) func(context.Context, *redis.Script, strin
 		} else {
 			process(ctx, s.rdb, cmds)
 		}
-		c.recv = s.clock.since()
+		c.recv = clock.since()
 		for _, cmd := range cmds {
 			if err := cmd.Err(); err != nil && err != redis.Nil {
 				return nil, err
