@@ -677,7 +677,13 @@ func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock
 	if !ask {
 		return clock, now, ok
 	}
-	ctx, cancel := s.Bound(ctx)
+	if !ok && !clock.refreshing.CompareAndSwap(false, true) {
+		return clock, 0, false // another call is asking: the script decides this one
+	}
+	// TIME is a round trip of its own here: bounded short, so that a
+	// master that is slow or gone (a user's Cluster client may retry its
+	// dial for half a second) costs this call little before the script.
+	ctx, cancel := context.WithTimeout(ctx, clusterTimeBound)
 	defer cancel()
 	t, err := node.Time(ctx).Result()
 	if err != nil {
@@ -687,6 +693,9 @@ func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock
 	clock.learn(t, clock.since())
 	return clock, t.UnixMilli(), true
 }
+
+// clusterTimeBound bounds a Cluster master's TIME (clusterClock).
+const clusterTimeBound = 250 * time.Millisecond
 
 // checkCalls recycles checkCall: about 1 KB a Verify, a third of its
 // garbage.
