@@ -27,7 +27,7 @@ import (
 	"image/color"
 	"log"
 	"math"
-
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strconv"
@@ -447,7 +447,7 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	const perUser = 10
+	const perUser, sampleSize = 10, 1000
 	var toks []string
 	var mu sync.Mutex
 	loaded := 0
@@ -471,11 +471,17 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 					if err != nil {
 						log.Fatal(err)
 					}
-					if i%97 == 0 {
-						mu.Lock()
+					// Verify's tokens: a uniform sample of sampleSize of
+					// every session loaded so far (reservoir sampling), so
+					// each size verifies as many distinct sessions and only
+					// the number of live sessions changes.
+					mu.Lock()
+					if len(toks) < sampleSize {
 						toks = append(toks, tok)
-						mu.Unlock()
+					} else if j := rand.Int64N(i + 1); j < sampleSize {
+						toks[j] = tok
 					}
+					mu.Unlock()
 				}
 			})
 		}
