@@ -133,27 +133,7 @@ func testReplicaAckCounts(t *testing.T, tp *topology) {
 		// round two, about one run in three).
 		check(t, c, "stalled", false, "")
 		key := prefixOf(t, c) + "{stalled}:idx"
-		// The sleeper waits for the reply as long as the sleep lasts and
-		// never sends DEBUG SLEEP twice (an admin client's 3 s read timeout
-		// and retries would).
-		sleeper := redis.NewClient(&redis.Options{Addr: tp.replicaOf(t, key), ReadTimeout: -1, MaxRetries: -1})
-		defer sleeper.Close()
-		slept := make(chan error, 1)
-		start := time.Now()
-		go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "5").Err() }()
-		probe := redis.NewClient(&redis.Options{Addr: sleeper.Options().Addr, ReadTimeout: 150 * time.Millisecond, MaxRetries: -1})
-		defer probe.Close()
-		// Asleep, not merely slow on a loaded machine: three PINGs in a row
-		// go unanswered for 150ms each.
-		missed := 0
-		require.Eventually(t, func() bool {
-			if probe.Ping(ctx).Err() != nil {
-				missed++
-			} else {
-				missed = 0
-			}
-			return missed == 3
-		}, 3*time.Second, 5*time.Millisecond, "the replica is asleep")
+		start, slept := sleepReplica(t, tp.replicaOf(t, key), 5)
 		require.Less(t, time.Since(start), 4*time.Second, "the check starts well inside the sleep")
 		check(t, c, "stalled", true, "0 of 1 replicas acknowledged it within 100ms")
 		require.Less(t, time.Since(start), 5*time.Second, "the check ended inside the sleep")
@@ -164,6 +144,34 @@ func testReplicaAckCounts(t *testing.T, tp *topology) {
 		caughtUp(t, tp.masterOf(key), key+":probe")
 		check(t, c, "stalled", false, "")
 	})
+}
+
+// sleepReplica puts the server at addr in DEBUG SLEEP for secs seconds and
+// returns once it is asleep, not merely slow on a loaded machine (three
+// PINGs in a row unanswered for 150ms each), with when the sleep was sent
+// and a channel that gets DEBUG SLEEP's result when the server wakes. The
+// sleeper waits for the reply as long as the sleep lasts and never sends
+// DEBUG SLEEP twice (an admin client's read timeout and retries would).
+func sleepReplica(t *testing.T, addr string, secs int) (time.Time, <-chan error) {
+	t.Helper()
+	ctx := context.Background()
+	sleeper := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: -1, MaxRetries: -1})
+	t.Cleanup(func() { sleeper.Close() })
+	slept := make(chan error, 1)
+	start := time.Now()
+	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", strconv.Itoa(secs)).Err() }()
+	probe := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 150 * time.Millisecond, MaxRetries: -1})
+	defer probe.Close()
+	missed := 0
+	require.Eventually(t, func() bool {
+		if probe.Ping(ctx).Err() != nil {
+			missed++
+		} else {
+			missed = 0
+		}
+		return missed == 3
+	}, time.Duration(secs)*time.Second*2/3, 5*time.Millisecond, "the replica is asleep")
+	return start, slept
 }
 
 // caughtUp waits until the replica of the master at addr has acknowledged
@@ -182,24 +190,6 @@ func caughtUp(t *testing.T, addr, key string) {
 		})
 		return err == nil && wait.Val() == 1
 	}, 10*time.Second, 20*time.Millisecond, "the replica acknowledges the master's writes")
-}
-
-// commandCalls is how many times the server at addr ran cmd (INFO
-// commandstats, which counts the calls scripts make too).
-func commandCalls(t *testing.T, addr, cmd string) int {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	require.NoError(t, err)
-	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
-			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			require.NoError(t, err)
-			return n
-		}
-	}
-	return 0
 }
 
 // settle retries call while it fails with ErrUnavailable (a failover in
@@ -324,25 +314,10 @@ func TestReplicaAckRetriedRevocationWaitsForTheFirstRun(t *testing.T) {
 	// The replica has every write so far, so WAIT on any connection that
 	// did not write since would answer 1 at once.
 	caughtUp(t, master.Addr(), "probe")
-	sleeper := redis.NewClient(&redis.Options{Addr: replica.Addr(), ReadTimeout: -1, MaxRetries: -1})
-	defer sleeper.Close()
-	slept := make(chan error, 1)
-	start := time.Now()
-	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "3").Err() }()
-	probe := redis.NewClient(&redis.Options{Addr: replica.Addr(), ReadTimeout: 150 * time.Millisecond, MaxRetries: -1})
-	defer probe.Close()
-	missed := 0
-	require.Eventually(t, func() bool {
-		if probe.Ping(ctx).Err() != nil {
-			missed++
-		} else {
-			missed = 0
-		}
-		return missed == 3
-	}, 2*time.Second, 5*time.Millisecond, "the replica is asleep")
+	start, slept := sleepReplica(t, replica.Addr(), 3)
 
 	pexpires := func() int {
-		return commandCalls(t, master.Addr(), "pexpire")
+		return redistest.CommandCalls(t, master.Addr(), "pexpire")
 	}
 	before := pexpires()
 	drop := px.DropReplyTo(nanoOf(cl.Session))
@@ -361,13 +336,13 @@ func TestReplicaAckRetriedRevocationWaitsForTheFirstRun(t *testing.T) {
 	// Called again after the AckError (a new request): nothing is left to
 	// end, and the call still waits for the first one's revocation, since
 	// its zero answer is written too (for a second) when it will WAIT.
-	sets := commandCalls(t, master.Addr(), "set")
+	sets := redistest.CommandCalls(t, master.Addr(), "set")
 	err = c.Revoke(ctx, cl.Session)
 	require.ErrorIs(t, err, rjwt.ErrUnavailable, "not ErrSessionNotFound while the first revocation is unacknowledged")
 	n, err = c.RevokeAll(ctx, "lost-ack-all")
 	require.ErrorIs(t, err, rjwt.ErrUnavailable)
 	assert.Equal(t, 0, n)
-	assert.Equal(t, sets+2, commandCalls(t, master.Addr(), "set"), "each zero answer was written")
+	assert.Equal(t, sets+2, redistest.CommandCalls(t, master.Addr(), "set"), "each zero answer was written")
 	require.Less(t, time.Since(start), 3*time.Second, "the checks ran inside the sleep")
 	require.NoError(t, <-slept)
 }

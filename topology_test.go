@@ -384,8 +384,10 @@ func testVerifyReadsWithoutAScript(t *testing.T, tp *topology) {
 		tok, err := c.Sign(ctx, id)
 		require.NoError(t, err)
 		master := tp.masterOf(prefixOf(t, c) + "{" + id + "}:idx")
-		scripts := func() int { return commandCalls(t, master, "evalsha") + commandCalls(t, master, "eval") }
-		evals, times := scripts(), commandCalls(t, master, "time")
+		scripts := func() int {
+			return redistest.CommandCalls(t, master, "evalsha") + redistest.CommandCalls(t, master, "eval")
+		}
+		evals, times := scripts(), redistest.CommandCalls(t, master, "time")
 		start := time.Now()
 		for range 200 {
 			_, err := c.Verify(ctx, tok)
@@ -399,7 +401,7 @@ func testVerifyReadsWithoutAScript(t *testing.T, tp *topology) {
 		if tp.name == "cluster" || id == first {
 			least = 1
 		}
-		if sent, most := commandCalls(t, master, "time")-times, 2+int(elapsed/time.Second); sent < least || sent > most {
+		if sent, most := redistest.CommandCalls(t, master, "time")-times, 2+int(elapsed/time.Second); sent < least || sent > most {
 			t.Errorf("%s: 200 Verify in %v asked %s's TIME %d times, want %d to %d", id, elapsed, master, sent, least, most)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -115,4 +116,30 @@ func infoField(info, name string) string {
 		}
 	}
 	return ""
+}
+
+// CommandCalls is how many times the server at addr has run cmd, lower case
+// ("evalsha", "time"): INFO commandstats, which counts the commands scripts
+// call too. 0 when it never ran.
+func CommandCalls(tb testing.TB, addr, cmd string) int {
+	tb.Helper()
+	info, err := doString(addr, "INFO", "commandstats")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, ','); i >= 0 {
+			rest = rest[:i]
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil {
+			tb.Fatalf("%s: INFO commandstats: %q", addr, line)
+		}
+		return n
+	}
+	return 0
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,15 +69,7 @@ func TestCheckReadsAskRedisTheTimeOncePerSecond(t *testing.T) {
 	if _, err := s.Sign(ctx, SignArgs{ID: "u", Nano: nano, TTL: time.Hour, Issued: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	calls := func() int {
-		for _, line := range strings.Split(rdb.Info(ctx, "commandstats").Val(), "\n") {
-			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_time:calls="); ok {
-				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-				return n
-			}
-		}
-		return 0
-	}
+	calls := func() int { return redistest.CommandCalls(t, srv.Addr(), "time") }
 	before := calls()
 	start := time.Now()
 	for range 300 {
