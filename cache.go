@@ -44,7 +44,10 @@ import (
 // longer bound on a Cluster: a master that stays reachable and confirmed
 // while its slots are given to another (a manual CLUSTER FAILOVER, a
 // partition that cuts it from the cluster but not from this process) may
-// answer for them until the slot map is read again, about a second.
+// answer for them until the slot map is read again, about a second; a map
+// that cannot be read again from a majority of the masters (this process on
+// the minority side of a partition) stops answering within the window plus
+// a second.
 //
 // Costs: one extra connection per Redis node (per master on a Cluster: the
 // invalidation subscription) and a PING on it every quarter window, plus

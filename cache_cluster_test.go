@@ -353,3 +353,29 @@ func moveSlot(t *testing.T, slot int, src, dst string, masters []string) {
 		require.NoError(t, admin(t, m).Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", dstID).Err())
 	}
 }
+
+// TestCacheClusterMinorityStopsAnswering: when only a minority of the
+// masters answers (as on the minority side of a partition, where the old
+// master still answers and claims its slots while the others fail it over),
+// the slot map is not believed, and the cache stops answering within the
+// window plus a refresh period even for the master that still answers.
+func TestCacheClusterMinorityStopsAnswering(t *testing.T) {
+	tp := useTopology(t, "cluster")
+	ctx := context.Background()
+	a := tp.newClient(t, rjwt.WithLocalCache(1000), rjwt.WithMultiple(true)) // window 1 s
+	id := spreadUsers(t, tp, a, 3)[0]
+	tok, err := a.Sign(ctx, id)
+	require.NoError(t, err)
+	cached(t, a, tok)
+	home := tp.masterOf(idx(prefixOf(t, a), id))
+	for _, m := range tp.masters() {
+		if m != home {
+			require.NoError(t, admin(t, m).Do(ctx, "CLIENT", "PAUSE", "4000", "ALL").Err())
+		}
+	}
+	paused := time.Now()
+	require.Eventually(t, func() bool { return !hit(t, a, tok) }, 3*time.Second, 50*time.Millisecond,
+		"the home master's sessions stop answering from memory")
+	t.Logf("stopped answering %v after the other masters went silent", time.Since(paused).Round(time.Millisecond))
+	cached(t, a, tok) // and answer again once a majority is back
+}

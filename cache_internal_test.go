@@ -17,7 +17,7 @@ func TestCacheTrustPerNode(t *testing.T) {
 	a, b := &trackNode{key: "a"}, &trackNode{key: "b"}
 	a.hitUntil.Store(math.MaxInt64)
 	b.hitUntil.Store(math.MaxInt64)
-	sm := &slotMap{}
+	sm := &slotMap{read: lc.now()}
 	sm.owner[1], sm.owner[2], sm.owner[3] = a, a, b
 	tr.slots.Store(sm)
 	put := func(id string, n *trackNode, slot int) {
@@ -41,7 +41,7 @@ func TestCacheTrustPerNode(t *testing.T) {
 
 	// Slot 2 moves to b: u2's entry (read on a) stops answering at once,
 	// and the new map's drop removes it; the others stay.
-	next := &slotMap{}
+	next := &slotMap{read: lc.now()}
 	next.owner[1], next.owner[2], next.owner[3] = a, b, b
 	tr.slots.Store(next)
 	if served("u2") {
@@ -69,8 +69,28 @@ func TestCacheTrustPerNode(t *testing.T) {
 	}
 	// A slot nobody is known to serve answers nothing.
 	put("u5", b, 3)
-	tr.slots.Store(&slotMap{})
+	tr.slots.Store(&slotMap{read: lc.now()})
 	if served("u5") {
 		t.Fatal("an entry of a slot with no master answered")
+	}
+
+	// A map not read again for the window plus a refresh period (no
+	// majority of the masters answers) stops answering, even for a master
+	// that is trusted and named the slot's owner.
+	put("u6", b, 3)
+	fresh := &slotMap{read: lc.now()}
+	fresh.owner[3] = b
+	tr.slots.Store(fresh)
+	if !served("u6") {
+		t.Fatal("u6 not served by a current map")
+	}
+	stale := &slotMap{read: lc.now() - int64(tr.window+clusterRefresh)}
+	stale.owner[3] = b
+	tr.slots.Store(stale)
+	if served("u6") {
+		t.Fatal("an entry answered from a slot map too old to believe")
+	}
+	if n, _ := tr.node("u6"); n != nil {
+		t.Fatal("a stale map named a node for a miss")
 	}
 }

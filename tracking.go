@@ -74,7 +74,11 @@ import (
 // stays reachable and trusted while its slots are handed to another (a
 // manual CLUSTER FAILOVER, or a partition that cuts it from the cluster but
 // not from this process) keeps answering for them until the map is re-read,
-// about a second, or the old master applies the write it replicates; a
+// about a second, or the old master applies the write it replicates. A map
+// is believed only from a majority of the masters and for the window plus
+// a refresh period (tracker.current): on the minority side of a partition,
+// where the old master still answers PINGs and claims its slots, the cache
+// stops answering within that; a
 // resharding moves keys with MIGRATE, which deletes them on the old master
 // and so invalidates them there at once.
 
@@ -100,8 +104,21 @@ type trackNode struct {
 func (n *trackNode) usable(now int64) bool { return now < n.hitUntil.Load() }
 
 // slotMap is which trackNode serves each hash slot of a Cluster (nil: none
-// known, or the masters disagree).
-type slotMap struct{ owner [store.SlotCount]*trackNode }
+// known, or the masters disagree), as read at mono time read (localCache.now)
+// from a majority of the masters.
+type slotMap struct {
+	owner [store.SlotCount]*trackNode
+	read  int64
+}
+
+// current reports whether sm may still be believed at mono time now: read
+// less than the window plus a refresh period ago. A map that cannot be read
+// again (no majority of the masters answers: this process is cut off with a
+// minority of them, whose old master may still answer PINGs and claim its
+// slots while the others promoted its replica) stops serving within that.
+func (t *tracker) current(sm *slotMap, now int64) bool {
+	return sm != nil && now-sm.read < int64(t.window+clusterRefresh)
+}
 
 // tracker runs the trackNodes and owns the trust state.
 type tracker struct {
@@ -204,7 +221,7 @@ func (t *tracker) node(id string) (*trackNode, int) {
 		return t.single, -1
 	}
 	sm := t.slots.Load()
-	if sm == nil {
+	if !t.current(sm, t.cache.now()) {
 		return nil, -1
 	}
 	slot := t.c.st.Slot(id)
@@ -223,7 +240,7 @@ func (t *tracker) serves(e *cacheEntry, now int64) bool {
 		return true
 	}
 	sm := t.slots.Load()
-	return sm != nil && sm.owner[e.slot] == n
+	return t.current(sm, now) && sm.owner[e.slot] == n
 }
 
 // topologyChanged asks for the slot map to be read again now (a Cluster
@@ -288,7 +305,12 @@ func (t *tracker) refresh() error {
 	}
 	var mu sync.Mutex
 	var answers []answer
+	asked := 0
+	read := t.cache.now()
 	err := t.cc.ForEachMaster(ctx, func(ctx context.Context, cl *redis.Client) error {
+		mu.Lock()
+		asked++
+		mu.Unlock()
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		id, err := cl.Do(ctx, "CLUSTER", "MYID").Text()
@@ -307,8 +329,11 @@ func (t *tracker) refresh() error {
 	if err != nil {
 		return err
 	}
-	if len(answers) == 0 {
-		return errors.New("no master answered CLUSTER SLOTS")
+	if 2*len(answers) <= asked {
+		// A minority may be the side of a partition the Cluster has
+		// failed over away from: its view is not believed, and the map
+		// in hand ages out (current).
+		return fmt.Errorf("%d of %d masters answered CLUSTER SLOTS", len(answers), asked)
 	}
 	// Agree on each slot's owner, by node ID.
 	owner := make([]string, store.SlotCount)
@@ -347,7 +372,7 @@ func (t *tracker) refresh() error {
 		id, _, _ := strings.Cut(n.key, "@")
 		byID[id] = n
 	}
-	next := &slotMap{}
+	next := &slotMap{read: read}
 	want := map[string]*trackNode{} // node ID → its trackNode, for the IDs serving slots
 	for s, id := range owner {
 		if id == "" || disputed[s] {
@@ -372,11 +397,8 @@ func (t *tracker) refresh() error {
 		}
 	}
 	prev := t.slots.Load()
-	if prev != nil && prev.owner == next.owner {
-		return nil
-	}
 	t.slots.Store(next)
-	if prev != nil {
+	if prev != nil && prev.owner != next.owner {
 		t.cache.dropMoved(next)
 	}
 	return nil
