@@ -45,9 +45,10 @@ type clockSample struct {
 func newRedisClock() *redisClock { return &redisClock{base: time.Now()} }
 
 // now is Redis's time in Unix ms, with ok false when there is no usable
-// sample; ask is true when this call should send TIME (no usable sample, or
-// a stale one that no other call is refreshing). A caller given ask must
-// call learn or done.
+// sample; ask is true when this call should send TIME: with no usable
+// sample every caller asks, and a stale one is refreshed by the one caller
+// that gets ask with ok, which holds the refresh and must call done once
+// it has learnt the answer or given up.
 func (c *redisClock) now() (ms int64, ok, ask bool) {
 	s := c.last.Load()
 	if s == nil {
@@ -64,14 +65,12 @@ func (c *redisClock) now() (ms int64, ok, ask bool) {
 	return ms, true, false
 }
 
-// learn records a TIME reply that arrived at recv (since base), and ends a
-// refresh.
+// learn records a TIME reply that arrived at recv (since base).
 func (c *redisClock) learn(redis time.Time, recv time.Duration) {
 	c.last.Store(&clockSample{redisMs: redis.UnixMilli(), mono: recv})
-	c.refreshing.Store(false)
 }
 
-// done ends a refresh that got no reply.
+// done ends the refresh the caller holds.
 func (c *redisClock) done() { c.refreshing.Store(false) }
 
 // since is the time elapsed since the reference, for learn.

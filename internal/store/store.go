@@ -568,7 +568,11 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 			return CheckResult{}, true, nil
 		}
 	} else {
-		now, _, ask = clock.now()
+		var ok bool
+		now, ok, ask = clock.now()
+		if ask && ok {
+			defer clock.done() // this call refreshes the stale sample
+		}
 	}
 	c := checkCalls.Get().(*checkCall)
 	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "time", "pttl", nil}
@@ -576,9 +580,6 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	c.ttl = s.idle
 	c.time = ask
 	_, err := s.retry(ctx, "verify", seenScript, c.attempt(s, clock))
-	if c.time && (err != nil || c.tm.Err() != nil) {
-		clock.done()
-	}
 	if err != nil {
 		// Not put back: a caller whose context ended leaves its commands
 		// in a pipeline that may still answer into them.
@@ -660,8 +661,10 @@ type checkCall struct {
 
 // clusterClock is Redis's time by the clock of key's master on a Cluster
 // (the master the client's slot map names: no round trip), asking that
-// master's TIME apart when its sample is stale. ok is false when it cannot
-// tell: the caller then leaves the decision to the seen script.
+// master's TIME apart when its sample is stale: off the call's path while
+// the stale sample still serves, on it (one call at a time) when there is
+// none. ok is false when it cannot tell: the caller then leaves the
+// decision to the seen script.
 func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock, now int64, ok bool) {
 	node, err := s.cluster.MasterForKey(ctx, key)
 	if err != nil {
@@ -674,24 +677,40 @@ func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock
 	}
 	clock = v.(*redisClock)
 	now, ok, ask := clock.now()
-	if !ask {
+	switch {
+	case !ask:
 		return clock, now, ok
-	}
-	if !ok && !clock.refreshing.CompareAndSwap(false, true) {
+	case ok:
+		// A stale sample still serves: this call holds the refresh and
+		// does it off its own path.
+		go func() {
+			defer clock.done()
+			askTime(context.Background(), node, clock)
+		}()
+		return clock, now, true
+	case !clock.refreshing.CompareAndSwap(false, true):
 		return clock, 0, false // another call is asking: the script decides this one
 	}
-	// TIME is a round trip of its own here: bounded short, so that a
-	// master that is slow or gone (a user's Cluster client may retry its
-	// dial for half a second) costs this call little before the script.
+	defer clock.done()
+	if t, ok := askTime(ctx, node, clock); ok {
+		return clock, t, true
+	}
+	return clock, 0, false
+}
+
+// askTime asks a Cluster master's TIME for its clock, bounded short
+// (clusterTimeBound) so that a master that is slow or gone (a user's
+// Cluster client may retry its dial for half a second) costs little: then
+// the caller leaves the decision to the seen script.
+func askTime(ctx context.Context, node *redis.Client, clock *redisClock) (int64, bool) {
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeBound)
 	defer cancel()
 	t, err := node.Time(ctx).Result()
 	if err != nil {
-		clock.done()
-		return clock, now, ok // a stale sample still serves; none: the script
+		return 0, false
 	}
 	clock.learn(t, clock.since())
-	return clock, t.UnixMilli(), true
+	return t.UnixMilli(), true
 }
 
 // clusterTimeBound bounds a Cluster master's TIME (clusterClock).
