@@ -16,12 +16,15 @@
 -- frees memory, more than the answer key takes).
 local done = redis.call('GET', KEYS[3])
 if done then
-  -- A write (the answer key renewed), so that WAIT on this run's
-  -- connection (WithReplicaAck) covers the first run's effects too: WAIT
-  -- waits for a connection's last write, and Redis versions whose call()
-  -- records that offset only for commands that propagate something (7.2
-  -- on) would otherwise measure nothing here and answer at once.
-  redis.call('PEXPIRE', KEYS[3], 60000)
+  -- With a caller that WAITs (ARGV[2]), a write (the answer key renewed
+  -- for as long as it was kept), so that WAIT on this run's connection
+  -- covers the first run's effects too: WAIT waits for a connection's last
+  -- write, and Redis versions whose call() records that offset only for
+  -- commands that propagate something (7.2 on) would otherwise measure
+  -- nothing here and answer at once.
+  if ARGV[2] == '1' then
+    redis.call('PEXPIRE', KEYS[3], done == '0' and 1000 or 60000)
+  end
   return tonumber(done)
 end
 local z = redis.call('ZREM', KEYS[1], ARGV[1])

@@ -13,12 +13,15 @@
 -- (expired, evicted) is not counted.
 local done = redis.call('GET', KEYS[2])
 if done then
-  -- A write (the answer key renewed), so that WAIT on this run's
-  -- connection (WithReplicaAck) covers the first run's effects too: WAIT
-  -- waits for a connection's last write, and Redis versions whose call()
-  -- records that offset only for commands that propagate something (7.2
-  -- on) would otherwise measure nothing here and answer at once.
-  redis.call('PEXPIRE', KEYS[2], 60000)
+  -- With a caller that WAITs (ARGV[2]), a write (the answer key renewed
+  -- for as long as it was kept), so that WAIT on this run's connection
+  -- covers the first run's effects too: WAIT waits for a connection's last
+  -- write, and Redis versions whose call() records that offset only for
+  -- commands that propagate something (7.2 on) would otherwise measure
+  -- nothing here and answer at once.
+  if ARGV[2] == '1' then
+    redis.call('PEXPIRE', KEYS[2], done == '0' and 1000 or 60000)
+  end
   return tonumber(done)
 end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
