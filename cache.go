@@ -248,13 +248,11 @@ func (s *cacheShard) put(e *cacheEntry) {
 // request to Redis per session whose live answer is remembered.
 func (c *Client) verifyCached(ctx context.Context, id, nano, session string, withData bool) (bool, []byte, error) {
 	lc := c.cache
-	if data, ok := lc.get(id, session, withData); ok {
-		return true, data, nil
-	}
 	s := lc.shard(id)
 	s.mu.Lock()
-	// Again under the lock: a fill that ended since the look above has
-	// remembered the session, and a second request would be one too many.
+	// The look and, on a miss, the shared request are decided under one
+	// lock: a caller that missed just as a fill ended would otherwise start
+	// a second request for an answer now remembered.
 	if data, ok := lc.getLocked(s, session, withData); ok {
 		s.mu.Unlock()
 		return true, data, nil
@@ -331,12 +329,14 @@ func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.
 	}
 	s.mu.Lock()
 	delete(s.inflight, session)
-	if call.err == nil && call.t.Live && call.t.Left != 0 && s.gen == gen && n.epoch.Load() == epoch && n.usable(lc.now()) {
+	if call.err == nil && call.t.Live && call.t.Left != 0 && s.gen == gen {
 		e := &cacheEntry{session: session, id: id, data: call.t.Data, hasData: call.t.HasData, node: n, epoch: epoch, slot: slot}
 		if call.t.Left > 0 {
 			e.expires = sent + int64(call.t.Left)
 		}
-		s.put(e)
+		if lc.tracker.serves(e, lc.now()) { // the rule every hit checks
+			s.put(e)
+		}
 	}
 	s.mu.Unlock()
 	close(call.done)

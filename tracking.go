@@ -362,10 +362,22 @@ func (t *tracker) refresh() error {
 		}
 	}
 
+	if next, moved := t.apply(owner, disputed, opts, read); moved {
+		// Not under t.mu: a walk of the whole cache. Its entries of moved
+		// slots already stopped answering (serves); this frees them.
+		t.cache.dropMoved(next)
+	}
+	return nil
+}
+
+// apply makes the agreed owners the current slot map, read at mono time
+// read, starting and stopping trackNodes to follow it, and reports whether
+// any slot changed master.
+func (t *tracker) apply(owner []string, disputed []bool, opts map[string]*redis.Options, read int64) (*slotMap, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ctx.Err() != nil {
-		return nil
+		return nil, false
 	}
 	byID := map[string]*trackNode{}
 	for _, n := range t.nodes {
@@ -398,10 +410,7 @@ func (t *tracker) refresh() error {
 	}
 	prev := t.slots.Load()
 	t.slots.Store(next)
-	if prev != nil && prev.owner != next.owner {
-		t.cache.dropMoved(next)
-	}
-	return nil
+	return next, prev != nil && prev.owner != next.owner
 }
 
 // clone copies go-redis options for a client of rjwt's own on the same
