@@ -107,6 +107,12 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 
 // numericDate is jwt.NumericDate's UnmarshalJSON and newNumericDateFromSeconds.
 func numericDate(n json.Number) (*jwt.NumericDate, error) {
+	return numericDateInto(n, nil)
+}
+
+// numericDateInto is numericDate writing into dst (allocated when nil), as
+// jwt.NewNumericDate would make it.
+func numericDateInto(n json.Number, dst *jwt.NumericDate) (*jwt.NumericDate, error) {
 	if n == "" {
 		return nil, nil
 	}
@@ -115,7 +121,12 @@ func numericDate(n json.Number) (*jwt.NumericDate, error) {
 		return nil, fmt.Errorf("could not convert json number value to float: %w", err)
 	}
 	round, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), nil
+	t := time.Unix(int64(round), int64(frac*1e9))
+	if dst == nil {
+		return jwt.NewNumericDate(t), nil
+	}
+	dst.Time = t.Truncate(jwt.TimePrecision)
+	return dst, nil
 }
 
 // DecodeDataToken unmarshals the token's public data into v.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -15,10 +16,12 @@ import (
 // a string or a non-empty array of such strings) into c, as UnmarshalJSON
 // would, and reports false, leaving c alone, for anything else: the caller
 // then decodes with UnmarshalJSON, which handles every other input (and
-// decides what is an error). The strings share one copy of raw, and
-// DataToken is a slice of raw, which the caller must not change afterwards.
-func (c *Claims) decodeFast(raw []byte) bool {
-	d := fastDecoder{b: raw, s: string(raw)}
+// decides what is an error). The strings are substrings of raw itself (no
+// copy) and DataToken is a slice of raw: raw must be the caller's own and
+// never change afterwards. The dates are written into dates when it is not
+// nil (so a caller can allocate them with the claims), else allocated.
+func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
+	d := fastDecoder{b: raw, s: unsafe.String(unsafe.SliceData(raw), len(raw)), dates: dates}
 	var w Claims
 	var seen uint16
 	d.space()
@@ -63,17 +66,12 @@ func (c *Claims) decodeFast(raw []byte) bool {
 				var n int64
 				n, ok = d.int()
 				w.TTL = time.Duration(n) * time.Second
-			case "exp", "nbf", "iat":
-				var date *jwt.NumericDate
-				date, ok = d.date()
-				switch key {
-				case "exp":
-					w.ExpiresAt = date
-				case "nbf":
-					w.NotBefore = date
-				default:
-					w.IssuedAt = date
-				}
+			case "exp":
+				w.ExpiresAt, ok = d.date(0)
+			case "nbf":
+				w.NotBefore, ok = d.date(1)
+			case "iat":
+				w.IssuedAt, ok = d.date(2)
 			case "aud":
 				w.Audience, ok = d.aud()
 			case "dataToken":
@@ -106,9 +104,10 @@ var claimBits = map[string]uint16{
 }
 
 type fastDecoder struct {
-	b []byte
-	s string // b as a string, for substrings without copies
-	i int
+	b     []byte
+	s     string // b as a string, for substrings without copies
+	i     int
+	dates *[3]jwt.NumericDate // exp, nbf, iat; nil: allocate each
 }
 
 func (d *fastDecoder) peek() byte {
@@ -190,13 +189,18 @@ func (d *fastDecoder) int() (int64, bool) {
 	return n, err == nil
 }
 
-// date reads an integer date as numericDate does.
-func (d *fastDecoder) date() (*jwt.NumericDate, bool) {
+// date reads an integer date as numericDate does, into d.dates[i] when
+// the caller gave storage.
+func (d *fastDecoder) date(i int) (*jwt.NumericDate, bool) {
 	s, ok := d.digits()
 	if !ok {
 		return nil, false
 	}
-	date, err := numericDate(json.Number(s))
+	var dst *jwt.NumericDate
+	if d.dates != nil {
+		dst = &d.dates[i]
+	}
+	date, err := numericDateInto(json.Number(s), dst)
 	return date, err == nil && date != nil
 }
 

@@ -68,13 +68,13 @@ func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
 	}
 	for _, p := range must {
 		var c Claims
-		if !c.decodeFast([]byte(p)) {
+		if !c.decodeFast([]byte(p), nil) {
 			t.Errorf("%s: fast path refused", p)
 		}
 	}
 	for _, p := range other {
 		var c Claims
-		if c.decodeFast([]byte(p)) {
+		if c.decodeFast([]byte(p), nil) {
 			t.Errorf("%s: fast path accepted", p)
 		}
 	}
@@ -85,7 +85,7 @@ func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
 func decodeFastAgrees(t *testing.T, p string) {
 	t.Helper()
 	var fast, slow Claims
-	ok := fast.decodeFast([]byte(p))
+	ok := fast.decodeFast([]byte(p), nil)
 	errSlow := slow.UnmarshalJSON([]byte(p))
 	if !ok {
 		return
@@ -98,6 +98,18 @@ func decodeFastAgrees(t *testing.T, p string) {
 	sj, _ := json.Marshal(slow)
 	if string(fj) != string(sj) || !reflect.DeepEqual(fast, slow) {
 		t.Errorf("%q:\n fast %s\n slow %s", p, fj, sj)
+	}
+	// With the caller's storage for the dates (Verify's path), the same
+	// claims, and the dates are in that storage.
+	var inPlace Claims
+	var dates [3]jwt.NumericDate
+	if !inPlace.decodeFast([]byte(p), &dates) || !reflect.DeepEqual(inPlace, fast) {
+		t.Errorf("%q: decoding into storage differs: %+v vs %+v", p, inPlace, fast)
+	}
+	for i, d := range []*jwt.NumericDate{inPlace.ExpiresAt, inPlace.NotBefore, inPlace.IssuedAt} {
+		if d != nil && d != &dates[i] {
+			t.Errorf("%q: date %d not in the caller's storage", p, i)
+		}
 	}
 }
 

@@ -255,6 +255,7 @@ func (c *Client) initKeys(cfg *config) error {
 		jwt.WithLeeway(cfg.leeway),
 	)
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway))
+	c.leeway = cfg.leeway
 	c.keyFunc = c.keyFor
 	return nil
 }

@@ -98,6 +98,7 @@ type Client struct {
 	fast      []*key          // HS256 keys, matched by their exact header
 	parser    *jwt.Parser
 	validator *jwt.Validator
+	leeway    time.Duration // validator's, for timesValid
 	keyFunc   jwt.Keyfunc
 
 	multiple       bool

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -148,9 +149,10 @@ func (c *Client) tokenLen(claims *Claims) (int, error) {
 
 // parseFast verifies a token whose header is exactly HS256 key k's (so its
 // alg and kid are k's, and it has no crit): signature first (constant time),
-// then the claims' JSON, then golang-jwt's validator for exp, iat and nbf, so
-// the semantics match the general parser's.
-func (c *Client) parseFast(k *key, token string, claims *Claims) error {
+// then the claims' JSON (dates into dates, see decodeFast), then exp, iat
+// and nbf as golang-jwt's validator checks them, so the semantics match the
+// general parser's.
+func (c *Client) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.NumericDate) error {
 	rest := token[len(k.header)+1:]
 	dot := strings.IndexByte(rest, '.')
 	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
@@ -179,15 +181,34 @@ func (c *Client) parseFast(k *key, token string, claims *Claims) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 	}
-	if !claims.decodeFast(raw[:n]) {
+	if !claims.decodeFast(raw[:n], dates) {
 		if err := claims.UnmarshalJSON(raw[:n]); err != nil {
 			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 		}
+	}
+	if timesValid(&claims.RegisteredClaims, time.Now(), c.leeway) {
+		return nil
 	}
 	if err := c.validator.Validate(claims); err != nil {
 		return claimsErr(err)
 	}
 	return nil
+}
+
+// timesValid reports whether golang-jwt's validator, as the client builds it
+// (exp required, iat checked, nbf when present, the leeway; no audience,
+// issuer or subject, which checkClaims checks), certainly accepts claims
+// at now. It is that validator's arithmetic without its allocations (an
+// error slice on every call): true only when every check passes, so any
+// failure is left to the validator itself, whose error is the one returned.
+func timesValid(rc *jwt.RegisteredClaims, now time.Time, leeway time.Duration) bool {
+	if rc.ExpiresAt == nil || !now.Before(rc.ExpiresAt.Add(leeway)) {
+		return false
+	}
+	if rc.NotBefore != nil && now.Before(rc.NotBefore.Add(-leeway)) {
+		return false
+	}
+	return rc.IssuedAt == nil || !now.Before(rc.IssuedAt.Add(-leeway))
 }
 
 // claimsErr maps golang-jwt's errors to rjwt's sentinels: an expired token is

@@ -619,3 +619,40 @@ func TestIssuerAndAudienceAreCheckedOnBothPaths(t *testing.T) {
 		t.Error("WithAudience accepted an empty audience")
 	}
 }
+
+// TestTimesValidAgreesWithTheValidator: the fast path's allocation-free time
+// check accepts exactly what golang-jwt's validator, built as New builds it,
+// accepts, around every boundary (exp, nbf and iat each absent, or before,
+// at and after now with and without the leeway).
+func TestTimesValidAgreesWithTheValidator(t *testing.T) {
+	now := time.Unix(1_795_516_142, 0)
+	offsets := []time.Duration{-time.Hour, -3 * time.Second, -2*time.Second - 1, -2 * time.Second, -time.Second, -1, 0, 1, time.Second, 2 * time.Second, 2*time.Second + 1, time.Hour}
+	dates := []*jwt.NumericDate{nil}
+	for _, o := range offsets {
+		dates = append(dates, &jwt.NumericDate{Time: now.Add(o)})
+	}
+	checked, accepted := 0, 0
+	for _, leeway := range []time.Duration{0, time.Second, 2 * time.Second} {
+		v := jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(leeway),
+			jwt.WithTimeFunc(func() time.Time { return now }))
+		for _, exp := range dates {
+			for _, nbf := range dates {
+				for _, iat := range dates {
+					c := &Claims{RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: exp, NotBefore: nbf, IssuedAt: iat}}
+					fast := timesValid(&c.RegisteredClaims, now, leeway)
+					want := v.Validate(c) == nil
+					if fast != want {
+						t.Fatalf("leeway %v, exp %v nbf %v iat %v: timesValid %v, validator %v", leeway, exp, nbf, iat, fast, want)
+					}
+					checked++
+					if fast {
+						accepted++
+					}
+				}
+			}
+		}
+	}
+	if accepted == 0 || accepted == checked {
+		t.Fatalf("%d of %d accepted: the table does not reach both answers", accepted, checked)
+	}
+}

@@ -3,6 +3,8 @@ package rjwt
 import (
 	"context"
 	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxTokenSize is the largest token Verify parses, in bytes (8 KiB). Larger
@@ -81,20 +83,28 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 
 // parse checks a token's size, signature, algorithm, expiry and shape,
 // without Redis.
-func (c *Client) parse(token string) (*Claims, error) {
+func (c *Client) parse(token string) (claims *Claims, _ error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrInvalidToken, len(token), MaxTokenSize)
 	}
 	if !canonical(token) {
 		return nil, fmt.Errorf("%w: a byte outside base64url and '.'", ErrInvalidToken)
 	}
-	claims := new(Claims)
 	if k := c.fastKey(token); k != nil {
-		if err := c.parseFast(k, token, claims); err != nil {
+		// The claims and their dates in one allocation.
+		block := new(struct {
+			claims Claims
+			dates  [3]jwt.NumericDate
+		})
+		claims = &block.claims
+		if err := c.parseFast(k, token, claims, &block.dates); err != nil {
 			return nil, err
 		}
-	} else if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
-		return nil, claimsErr(err)
+	} else {
+		claims = new(Claims)
+		if _, err := c.parser.ParseWithClaims(token, claims, c.keyFunc); err != nil {
+			return nil, claimsErr(err)
+		}
 	}
 	if err := c.checkClaims(claims); err != nil {
 		return nil, err
