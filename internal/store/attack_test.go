@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,18 +12,15 @@ import (
 	"github.com/rjwt/rjwt/internal/store"
 )
 
-// TestAttackSignAnswerKeyExpiresInsideItsWriteWindow: a run of a Sign can
-// still write until its caller's deadline plus the skew (by Redis's clock),
-// so its answer key must live at least that long: a run of the same call
-// (go-redis's retry after a lost reply, a copy that sat in a network queue)
-// that finds neither the answer key nor the session (revoked since) creates
-// the session again. sign.lua caps the key at 60 s, so with a deadline plus
-// skew past a minute (WithLeeway(2*time.Minute), WithTimeout(90*time.Second)
-// or a caller's context.WithTimeout(ctx, 2*time.Minute)) the key expires
-// while a run is still accepted: from 60 s to 120 s after the first run, a
-// replay resurrects the revoked session. (The end of the test plays what
-// Redis does at 60 s, when the key expires, instead of waiting a minute.)
-func TestAttackSignAnswerKeyExpiresInsideItsWriteWindow(t *testing.T) {
+// TestAttackSignReplayInsideItsWindowNeverRevivesARevokedSession: a run of
+// a Sign can still write until its caller's deadline plus the skew (by
+// Redis's clock), so a run of the same call (go-redis's retry after a lost
+// reply, a copy that sat in a network queue) may arrive after the session it
+// created was ended. Every way of ending a session inside that window must
+// leave something that the run finds, for the whole window, however long
+// (here 2 minutes, past the 60 s an answer key once lived): Revoke,
+// RevokeAll, a newer single-mode login, and the multiple-mode cap.
+func TestAttackSignReplayInsideItsWindowNeverRevivesARevokedSession(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
@@ -30,30 +28,51 @@ func TestAttackSignAnswerKeyExpiresInsideItsWriteWindow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	dl, _ := ctx.Deadline()
-	a := store.SignArgs{ID: "victim", Nano: "abcdefghijklmnopqrstu", TTL: time.Hour, Issued: time.Now()}
-	if _, err := s.Sign(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	op := s.UserBase(a.ID) + "op:" + a.Nano
-	left := rdb.PTTL(ctx, op).Val()
-	// A run is accepted until dl + skew (Redis's clock = this host's here).
-	window := time.Until(dl.Add(2 * time.Minute))
-	if left < window {
-		t.Errorf("Sign's answer key lives %v, but a run of the same Sign still writes for %v", left, window)
-	}
-	if ok, err := s.Revoke(ctx, a.ID, a.Nano); err != nil || !ok {
-		t.Fatalf("revoke: %v %v", ok, err)
-	}
-	if left < window {
-		// What Redis does when the key's PTTL runs out, while the window is
-		// still open: a replay now recreates the revoked session.
-		rdb.Del(ctx, op)
-		if _, err := s.Sign(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-		if ok, _, err := s.Verify(ctx, a.ID, a.Nano, false); err != nil || ok {
-			t.Errorf("a replay of the Sign inside its window brought the revoked session back (verify: %v, %v)", ok, err)
-		}
+	const victim = "abcdefghijklmnopqrstu"
+	for _, c := range []struct {
+		name   string
+		single bool
+		max    int
+		end    func(id string) error
+	}{
+		{"revoke", false, 0, func(id string) error { _, err := s.Revoke(ctx, id, victim); return err }},
+		{"revoke all", false, 0, func(id string) error { _, err := s.RevokeAll(ctx, id); return err }},
+		{"a newer single-mode login", true, 0, func(id string) error {
+			_, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: "newerloginnnnnnnnnnnn", TTL: time.Hour, Single: true, Issued: time.Now()})
+			return err
+		}},
+		{"the cap", false, 1, func(id string) error {
+			_, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: "newerloginnnnnnnnnnnn", TTL: 2 * time.Hour, MaxSessions: 1, Issued: time.Now()})
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := "victim-" + strconv.Itoa(len(c.name))
+			a := store.SignArgs{ID: id, Nano: victim, TTL: time.Hour, Single: c.single, MaxSessions: c.max, Issued: time.Now()}
+			if _, err := s.Sign(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.end(id); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _, err := s.Verify(ctx, id, victim, false); err != nil || ok {
+				t.Fatalf("the session was not ended: %v, %v", ok, err)
+			}
+			// What the replay will find lives as long as the window.
+			left := rdb.PTTL(ctx, s.UserBase(id)+"op:"+victim).Val()
+			if window := time.Until(dl.Add(2 * time.Minute)); left < window {
+				t.Errorf("the ended session's tombstone lives %v, but a run of its Sign still writes for %v", left, window)
+			}
+			if n, err := s.Sign(ctx, a); err != nil || n != 0 {
+				t.Errorf("the replay: %d, %v; want 0 (the first run's answer)", n, err)
+			}
+			if ok, _, err := s.Verify(ctx, id, victim, false); err != nil || ok {
+				t.Errorf("a replay of the Sign inside its window brought the ended session back (verify: %v, %v)", ok, err)
+			}
+			if rdb.Exists(ctx, s.Session(id, victim)).Val() != 0 {
+				t.Errorf("the replay wrote the session's hash again")
+			}
+		})
 	}
 }
 

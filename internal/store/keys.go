@@ -16,7 +16,9 @@ import (
 //	                        Sign, as the difference from "c", ms: a small
 //	                        integer; written in both modes, so that a
 //	                        single-mode Sign sees a newer multiple-mode
-//	                        login on the same prefix); with WithIdleTimeout "i"
+//	                        login on the same prefix); "w" (the end of the
+//	                        Sign's write window, as the difference from
+//	                        "c", ms: see op:<id>); with WithIdleTimeout "i"
 //	                        (idle timeout ms) and "x" (the absolute end: the
 //	                        refresh token's, else the token's expiry, Redis
 //	                        ms); "m" (device details, a JSON object) with
@@ -41,15 +43,22 @@ import (
 //	                        its index entry, so an evicted index logs its
 //	                        user out rather than hide live sessions from
 //	                        RevokeAll.
-//	rjwt:{alice}:op:<id>    the answer of one Sign (id: the new session's
-//	                        nanoid), Revoke, RevokeAll or IncrData (id: a
-//	                        request id), kept 60s so that a call Redis ran
-//	                        twice (a retry after a lost reply) reports what
-//	                        the first run did, and a Sign run again never
-//	                        recreates a session revoked since. A Sign's is
-//	                        kept only until its caller's deadline plus the
-//	                        skew plus 1s (60s without a deadline): a later
-//	                        run is refused as late, by the same clock.
+//	rjwt:{alice}:op:<id>    the answer of one Revoke, RevokeAll or IncrData
+//	                        (id: a request id), kept 60s so that a call
+//	                        Redis ran twice (a retry after a lost reply)
+//	                        reports what the first run did. With id a
+//	                        session's nanoid, what stops a Sign run again
+//	                        from recreating that session once it was
+//	                        revoked: a tombstone written by whatever ends
+//	                        the session inside the Sign's write window (its
+//	                        caller's deadline plus the skew plus 1s, 60s
+//	                        without a deadline; the hash's "w"), kept until
+//	                        the window ends; or the Sign's own answer, which
+//	                        it writes only when that answer is not 0 or the
+//	                        session could expire inside the window. A plain
+//	                        Sign writes none: while the session lives, its
+//	                        hash is what a second run finds. A run after the
+//	                        window is refused as late, by the same clock.
 //
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the

@@ -27,8 +27,19 @@ func fieldNames(t *testing.T, rdb *redis.Client, key string) []string {
 	return names
 }
 
-// TestSignLayout: Sign writes only what cannot be derived (keys.go), and the
-// answer key lives no longer than a run of the same call could still write.
+// window is a session's Sign write window, its hash's "w".
+func window(t *testing.T, rdb *redis.Client, key string) time.Duration {
+	t.Helper()
+	w, err := rdb.HGet(context.Background(), key, "w").Int64()
+	if err != nil {
+		t.Fatalf("%s: w: %v", key, err)
+	}
+	return time.Duration(w) * time.Millisecond
+}
+
+// TestSignLayout: Sign writes only what cannot be derived (keys.go); "w"
+// is the window in which a run of the same call could still write; and a
+// Sign writes an answer key only when its session could not stand for it.
 func TestSignLayout(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -40,11 +51,11 @@ func TestSignLayout(t *testing.T) {
 		args store.SignArgs
 		want []string
 	}{
-		{"multiple", store.SignArgs{}, []string{"c", "d", "o"}},
-		{"single", store.SignArgs{Single: true}, []string{"c", "d", "o"}},
-		{"refresh", store.SignArgs{RefreshID: "rrrrrrrrrrrrrrrrrrrrr", AccessTTL: time.Minute}, []string{"a", "c", "d", "o", "r"}},
-		{"idle", store.SignArgs{Idle: time.Minute}, []string{"c", "d", "i", "o", "x"}},
-		{"meta", store.SignArgs{Meta: []byte(`{"ua":"x"}`)}, []string{"c", "d", "m", "o"}},
+		{"multiple", store.SignArgs{}, []string{"c", "d", "o", "w"}},
+		{"single", store.SignArgs{Single: true}, []string{"c", "d", "o", "w"}},
+		{"refresh", store.SignArgs{RefreshID: "rrrrrrrrrrrrrrrrrrrrr", AccessTTL: time.Minute}, []string{"a", "c", "d", "o", "r", "w"}},
+		{"idle", store.SignArgs{Idle: time.Minute}, []string{"c", "d", "i", "o", "w", "x"}},
+		{"meta", store.SignArgs{Meta: []byte(`{"ua":"x"}`)}, []string{"c", "d", "m", "o", "w"}},
 	}
 	for i, c := range cases {
 		a := c.args
@@ -56,26 +67,51 @@ func TestSignLayout(t *testing.T) {
 			t.Errorf("%s: fields %v, want %v", c.name, got, c.want)
 		}
 		// Timeout 1 s + skew 2 s + 1 s of margin: at most 4 s, not 60.
-		if left := rdb.PTTL(ctx, s.UserBase(a.ID)+"op:"+a.Nano).Val(); left <= 2*time.Second || left > 4*time.Second {
-			t.Errorf("%s: answer key lives %v, want the call's window (3 s to 4 s)", c.name, left)
+		if w := window(t, rdb, s.Session(a.ID, a.Nano)); w <= 2*time.Second || w > 4*time.Second {
+			t.Errorf("%s: write window %v, want the call's (3 s to 4 s)", c.name, w)
+		}
+		// An hour-long session stands for the answer (0) by itself.
+		if n := rdb.Exists(ctx, s.UserBase(a.ID)+"op:"+a.Nano).Val(); n != 0 {
+			t.Errorf("%s: a Sign that ended nothing wrote an answer key", c.name)
 		}
 		list, err := s.Sessions(ctx, a.ID)
 		if err != nil || len(list) != 1 || list[0].Created < 0 || list[0].SeenSince != list[0].Created {
 			t.Errorf("%s: Sessions %+v, %v: want last use = creation", c.name, list, err)
 		}
 	}
-	// Without a deadline the answer is kept 60 s, as before.
+	// A single-mode Sign that ended a session keeps its answer (1) for the
+	// window; so does one whose session's key could expire inside it.
+	for _, a := range []store.SignArgs{
+		{ID: "u1", Nano: "replacesuuuuuuuuuuuuu", TTL: time.Hour, Single: true, Issued: time.Now()},
+		{ID: "short", Nano: "shortttttttttttttttt0", TTL: 1500 * time.Millisecond, Issued: time.Now()},
+		{ID: "shortidle", Nano: "shortidleeeeeeeeeeee0", TTL: time.Hour, Idle: time.Second, Issued: time.Now()},
+	} {
+		n, err := s.Sign(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := s.UserBase(a.ID) + "op:" + a.Nano
+		if got, _ := rdb.Get(ctx, op).Int(); got != n {
+			t.Errorf("%s: answer key %d, want the answer %d", a.ID, got, n)
+		}
+		if left := rdb.PTTL(ctx, op).Val(); left <= 2*time.Second || left > 4*time.Second {
+			t.Errorf("%s: answer key lives %v, want the call's window (3 s to 4 s)", a.ID, left)
+		}
+		if a.ID == "u1" && n != 1 {
+			t.Errorf("the single-mode Sign ended %d sessions, want 1", n)
+		}
+	}
+	// Without a deadline the window is 60 s, as before.
 	none := store.New(rdb, store.Config{Prefix: "s:"})
 	a := store.SignArgs{ID: "nodl", Nano: "abcdefghijklmnopqrstu", TTL: time.Hour, Issued: time.Now()}
 	if _, err := none.Sign(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if left := rdb.PTTL(ctx, s.UserBase(a.ID)+"op:"+a.Nano).Val(); left < 59*time.Second {
-		t.Errorf("answer key without a deadline lives %v, want 60 s", left)
+	if w := window(t, rdb, s.Session(a.ID, a.Nano)); w != time.Minute {
+		t.Errorf("write window without a deadline %v, want 60 s", w)
 	}
-	// A run of the same Sign after its answer key expired finds the hash:
-	// it writes nothing and reports 0.
-	rdb.Del(ctx, s.UserBase(a.ID)+"op:"+a.Nano)
+	// A run of the same Sign finds the hash: it writes nothing and
+	// reports 0.
 	rdb.HSet(ctx, s.Session(a.ID, a.Nano), "d", "kept")
 	if n, err := none.Sign(ctx, a); err != nil || n != 0 {
 		t.Fatalf("second run: %d, %v", n, err)

@@ -874,7 +874,7 @@ func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
 		return false, fmt.Errorf("rjwt: revoke: nanoid: %w", err)
 	}
 	base := s.UserBase(id)
-	cmd, err := s.runRevocation(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req}, nano, s.ackFlag())
+	cmd, err := s.runRevocation(ctx, "revoke", revokeScript, []string{base + indexSuffix, base + nano, base + opInfix + req, base + opInfix + nano}, nano, s.ackFlag())
 	if err != nil {
 		return false, err
 	}
@@ -890,7 +890,7 @@ func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("rjwt: revoke all: nanoid: %w", err)
 	}
 	base := s.UserBase(id)
-	cmd, err := s.runRevocation(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base, s.ackFlag())
+	cmd, err := s.runRevocation(ctx, "revoke all", revokeAllScript, []string{base + indexSuffix, base + opInfix + req}, base, s.ackFlag(), base+opInfix)
 	if err != nil {
 		return 0, err
 	}

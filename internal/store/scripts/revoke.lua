@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
 -- revoke: end one session.
 -- KEYS[1] index   KEYS[2] session   KEYS[3] this request's answer key
+-- KEYS[4] the session's Sign tombstone (base .. 'op:' .. nanoid)
 -- ARGV[1] nanoid
 -- ARGV[2] '1' when the caller WAITs for replicas (WithReplicaAck), else ''
 -- Returns 1 when it ended a live session, 0 when there was none.
@@ -12,6 +13,9 @@
 -- except when the caller WAITs (ARGV[2]): then it keeps the 0 for a second,
 -- a write, so that WAIT covers whatever revoked the session before (a first
 -- call whose acknowledgement fell short, being called again).
+-- A session ended inside its Sign's write window (hash fields "c" + "w",
+-- see sign.lua) leaves a tombstone under KEYS[4] until the window ends, so
+-- that a repeated run of that Sign does not recreate it.
 -- allow-oom: ending a session must work when Redis is out of memory (it
 -- frees memory, more than the answer key takes).
 local done = redis.call('GET', KEYS[3])
@@ -26,6 +30,15 @@ if done then
     redis.call('PEXPIRE', KEYS[3], done == '0' and 1000 or 60000)
   end
   return tonumber(done)
+end
+local h = redis.call('HMGET', KEYS[2], 'c', 'w')
+local c, w = tonumber(h[1]), tonumber(h[2])
+if c and w then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  if c + w > now then
+    redis.call('SET', KEYS[4], 0, 'PX', c + w - now, 'NX')
+  end
 end
 local z = redis.call('ZREM', KEYS[1], ARGV[1])
 local d = redis.call('DEL', KEYS[2])

@@ -5,12 +5,16 @@
 -- ARGV[2] '1' when the caller WAITs for replicas (WithReplicaAck), else ''
 --         (then a zero answer is kept for a second, a write, so that WAIT
 --         covers whatever revoked the sessions before: see revoke.lua)
+-- ARGV[3] the user's Sign tombstone base (tombstone = ARGV[3] .. nanoid)
 -- Returns how many live sessions it ended.
 --
 -- Safe to run twice (a non-zero answer is kept 60s under KEYS[2]; a zero one
 -- is not written, so a RevokeAll that ended nothing writes nothing, even out
 -- of memory). allow-oom: it frees memory. A session whose hash is gone
--- (expired, evicted) is not counted.
+-- (expired, evicted) is not counted. A session ended inside its Sign's
+-- write window (hash fields "c" + "w", see sign.lua) leaves a tombstone
+-- until the window ends, so that a repeated run of that Sign does not
+-- recreate it.
 local done = redis.call('GET', KEYS[2])
 if done then
   -- With a caller that WAITs (ARGV[2]), a write (the answer key renewed
@@ -27,7 +31,19 @@ end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local n = 0
 local chunk = {}
+local now
 for i = 1, #ids do
+  local h = redis.call('HMGET', ARGV[1] .. ids[i], 'c', 'w')
+  local c, w = tonumber(h[1]), tonumber(h[2])
+  if c and w then
+    if not now then
+      local t = redis.call('TIME')
+      now = t[1] * 1000 + math.floor(t[2] / 1000)
+    end
+    if c + w > now then
+      redis.call('SET', ARGV[3] .. ids[i], 0, 'PX', c + w - now, 'NX')
+    end
+  end
   chunk[#chunk + 1] = ARGV[1] .. ids[i]
   if #chunk == 1000 or i == #ids then
     n = n + redis.call('DEL', unpack(chunk))

@@ -23,22 +23,33 @@
 -- ended; the newer login wins).
 -- Returns how many other sessions it ended.
 --
--- Safe to run twice: the first run keeps its answer under KEYS[3], and a
--- second run returns it without writing, even when the session it created
--- was revoked or replaced since (RevokeAll, Revoke, a newer Sign in single
--- mode, the cap): the hash alone cannot tell "ran before" from "never ran"
--- once it is deleted, and recreating it would bring a revoked session back.
--- With a deadline (ARGV[12]) the answer is kept until then plus a second,
--- however long that is (a run arriving later is refused as late anyway, both
--- by Redis's clock, and a key that expired sooner would let a run inside the
--- window recreate a revoked session); 60s without one.
--- A second run that finds no answer key but the hash returns 0.
+-- Safe to run twice: a second run of the same call (a retry after a lost
+-- reply) writes nothing and returns the first run's answer, even when the
+-- session it created was revoked or replaced since (RevokeAll, Revoke, a
+-- newer Sign in single mode, the cap): recreating it would bring a revoked
+-- session back. A run can still write until notAfter (ARGV[12]) plus a
+-- second by Redis's clock, or for 60s without one: the call's write window,
+-- kept in the hash as "w" (ms after "c"). A second run inside it finds one
+-- of these, and returns without writing:
+--   - the hash itself: the answer is 0 (a run that ended other sessions
+--     keeps its answer under KEYS[3], below);
+--   - a tombstone under KEYS[3] (base .. 'op:' .. nanoid), written by
+--     whatever deletes a session inside its window (revoke.lua,
+--     revoke_all.lua, this script's single mode and cap): the answer is 0;
+--   - the answer key KEYS[3], which this script writes itself only when the
+--     answer is not 0, or when the session's key could expire inside the
+--     window (its life, min(TTL, idle), shorter than it), so that a run
+--     after that expiry finds something.
+-- So a plain multiple-mode Sign writes one key, not two. Past the window a
+-- run is refused as late (-1) before it reads anything else. (An evicted
+-- hash is not covered: rjwt does not support policies that evict its keys.)
 --
 -- Layout written (keys.go): "d", "c", "o" as issued - "c" (a small
--- integer: the listpack stores it in a few bytes); "i" and "x" only
--- with an idle timeout (without one the key's expiry is the session's end);
--- "r", "a" with a refresh id; "m" with device details. No "s": the last use
--- is "c" until Verify or Refresh writes one.
+-- integer: the listpack stores it in a few bytes), "w" as the write
+-- window's end - "c"; "i" and "x" only with an idle timeout (without one the
+-- key's expiry is the session's end); "r", "a" with a refresh id; "m" with
+-- device details. No "s": the last use is "c" until Verify or Refresh writes
+-- one.
 --
 -- Writes, so Redis refuses it whole when out of memory under noeviction (no
 -- allow-oom flag): nothing is written. Its first write is the HSET that
@@ -46,7 +57,7 @@
 -- it there, before anything is written. Index scores use Redis's clock.
 if redis.call('EXISTS', KEYS[3], KEYS[2]) > 0 then
   -- this call ran before (a retry after a lost reply): its answer, or 0
-  -- when only the session is left (its answer key expired)
+  -- when only the session is left
   return tonumber(redis.call('GET', KEYS[3]) or 0)
 end
 local ttl = tonumber(ARGV[3])
@@ -61,16 +72,32 @@ local notAfter = tonumber(ARGV[12])
 if notAfter > 0 and now > notAfter then
   return -1
 end
+-- The write window: as long as a run of this call can still write (until
+-- notAfter, by this clock, plus a second), however far that is.
+local keep = 60000
+if notAfter > 0 then
+  keep = notAfter - now + 1000
+end
+-- tomb marks a session deleted inside its write window (hash fields c, w),
+-- so that a repeated run of its Sign does not recreate it (NX: an answer
+-- key already there says the same, with the right answer).
+local opBase = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1])
+local function tomb(nano, c, w)
+  c, w = tonumber(c), tonumber(w)
+  if c and w and c + w > now then
+    redis.call('SET', opBase .. nano, 0, 'PX', c + w - now, 'NX')
+  end
+end
 local issued = tonumber(ARGV[11])
 local old = {}
 -- "o" in every mode: a single-mode Sign must see a newer login made in
 -- multiple mode on the same prefix (a fleet switching modes).
-local f = {'d', ARGV[2], 'c', now, 'o', issued - now}
+local f = {'d', ARGV[2], 'c', now, 'o', issued - now, 'w', keep}
 if ARGV[4] == '1' then
   old = redis.call('ZRANGE', KEYS[1], 0, -1)
   for i = 1, #old do
     -- "o": issued - "c" since this layout, absolute before it
-    local h = redis.call('HMGET', ARGV[5] .. old[i], 'o', 'c')
+    local h = redis.call('HMGET', ARGV[5] .. old[i], 'o', 'c', 'w')
     local o = tonumber(h[1])
     if o and h[2] and o > -1e11 and o < 1e11 then
       o = o + tonumber(h[2])
@@ -78,6 +105,7 @@ if ARGV[4] == '1' then
     if o and o > issued then
       return -2
     end
+    old[i] = {old[i], h[2], h[3]}
   end
 end
 if ARGV[6] ~= '' then
@@ -98,7 +126,8 @@ if ARGV[4] == '1' then
     local chunk = {KEYS[1]}
     ended = -1
     for i = 1, #old do
-      chunk[#chunk + 1] = ARGV[5] .. old[i]
+      tomb(old[i][1], old[i][2], old[i][3])
+      chunk[#chunk + 1] = ARGV[5] .. old[i][1]
       if #chunk == 1000 or i == #old then
         ended = ended + redis.call('DEL', unpack(chunk))
         chunk = {}
@@ -114,6 +143,8 @@ else
       -- At the limit: end the sessions nearest to their expiry.
       local gone = redis.call('ZPOPMIN', KEYS[1], over)
       for i = 1, #gone, 2 do
+        local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
+        tomb(gone[i], h[1], h[2])
         ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
       end
     end
@@ -125,12 +156,9 @@ redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 if ARGV[4] == '1' or redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
--- Kept as long as a run of this call can still write (until notAfter, by
--- this clock, plus a second), however far that is: a shorter life lets a
--- replay inside the window recreate a session revoked since.
-local keep = 60000
-if notAfter > 0 then
-  keep = notAfter - now + 1000
+-- The answer key, for the whole window, only when the hash cannot stand
+-- for it (see the header).
+if ended ~= 0 or life < keep then
+  redis.call('SET', KEYS[3], ended, 'PX', keep)
 end
-redis.call('SET', KEYS[3], ended, 'PX', keep)
 return ended
