@@ -28,7 +28,9 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +58,18 @@ func main() {
 	out := flag.String("plot", "bench.png", "PNG file of throughput against calls in flight ('' for none)")
 	revokes := flag.Int("revokes", 300, "revocations timed for the visibility percentiles")
 	only := flag.String("only", "ratios,visibility,memory,scale,plot", "parts to run, comma-separated")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (this process: rjwt and the baselines, not redis-server) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	part := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		part[strings.TrimSpace(p)] = true
