@@ -225,7 +225,9 @@ func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
 
 // Destroy deletes key (UNLINK: the memory is freed in the background), or
 // returns ErrKeyNotFound. One round trip. To end a session use Revoke, which
-// also keeps the user's index right.
+// also keeps the user's index right and, for a session signed seconds ago,
+// stops a delayed copy of its Sign from creating it again (a deleted
+// session key has no such guard).
 func (k *Call) Destroy(ctx context.Context, key string) error {
 	ctx, cancel, err := k.begin(ctx, "destroy")
 	if err != nil {

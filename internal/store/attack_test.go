@@ -19,7 +19,10 @@ import (
 // created was ended. Every way of ending a session inside that window must
 // leave something that the run finds, for the whole window, however long
 // (here 2 minutes, past the 60 s an answer key once lived): Revoke,
-// RevokeAll, a newer single-mode login, and the multiple-mode cap.
+// RevokeAll, a newer single-mode login, the multiple-mode cap, and Refresh
+// ending a session whose refresh token was reused (a copy of its Sign still
+// in a network queue while the caller's retry succeeded, the tokens were
+// used and stolen: the stolen session must stay ended).
 func TestAttackSignReplayInsideItsWindowNeverRevivesARevokedSession(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -30,25 +33,37 @@ func TestAttackSignReplayInsideItsWindowNeverRevivesARevokedSession(t *testing.T
 	dl, _ := ctx.Deadline()
 	const victim = "abcdefghijklmnopqrstu"
 	for _, c := range []struct {
-		name   string
-		single bool
-		max    int
-		end    func(id string) error
+		name    string
+		single  bool
+		max     int
+		refresh string
+		end     func(id string) error
 	}{
-		{"revoke", false, 0, func(id string) error { _, err := s.Revoke(ctx, id, victim); return err }},
-		{"revoke all", false, 0, func(id string) error { _, err := s.RevokeAll(ctx, id); return err }},
-		{"a newer single-mode login", true, 0, func(id string) error {
+		{"revoke", false, 0, "", func(id string) error { _, err := s.Revoke(ctx, id, victim); return err }},
+		{"revoke all", false, 0, "", func(id string) error { _, err := s.RevokeAll(ctx, id); return err }},
+		{"a newer single-mode login", true, 0, "", func(id string) error {
 			_, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: "newerloginnnnnnnnnnnn", TTL: time.Hour, Single: true, Issued: time.Now()})
 			return err
 		}},
-		{"the cap", false, 1, func(id string) error {
+		{"the cap", false, 1, "", func(id string) error {
 			_, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: "newerloginnnnnnnnnnnn", TTL: 2 * time.Hour, MaxSessions: 1, Issued: time.Now()})
 			return err
+		}},
+		{"a reused refresh token", false, 0, "r0", func(id string) error {
+			for _, p := range []struct{ presented, next string }{{"r0", "r1"}, {"r0", "r2"}} {
+				if _, err := s.Refresh(ctx, store.RefreshArgs{ID: id, Nano: victim, Presented: p.presented, Next: p.next, TTL: time.Hour}); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			id := "victim-" + strconv.Itoa(len(c.name))
 			a := store.SignArgs{ID: id, Nano: victim, TTL: time.Hour, Single: c.single, MaxSessions: c.max, Issued: time.Now()}
+			if c.refresh != "" {
+				a.RefreshID, a.AccessTTL = c.refresh, time.Minute
+			}
 			if _, err := s.Sign(ctx, a); err != nil {
 				t.Fatal(err)
 			}

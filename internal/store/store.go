@@ -369,10 +369,12 @@ type SignArgs struct {
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
 // the user it ended (single mode, or the limit in multiple mode). One round
-// trip. Run twice, the second run finds the first's answer (kept under
-// op:<nanoid> until the call's deadline plus the skew plus 1 s, the window
-// in which a run can still write; 60 s without a deadline) and changes nothing, even if the session was revoked or
-// replaced meanwhile: it never brings a revoked session back.
+// trip. Run twice inside its write window (the call's deadline plus the
+// skew plus 1 s, in which a run can still write; 60 s without a deadline),
+// the second run changes nothing and returns the first's answer, even if
+// the session was revoked or replaced meanwhile: it finds the session's
+// hash, or the tombstone that whatever ended it wrote, or the answer the
+// first run kept (see sign.lua). It never brings an ended session back.
 func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
@@ -985,7 +987,7 @@ func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, erro
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	base := s.UserBase(a.ID)
-	cmd, err := s.runRefresh(ctx, refreshScript, []string{base + indexSuffix, base + a.Nano},
+	cmd, err := s.runRefresh(ctx, refreshScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
 		a.Nano, a.Presented, a.Next, a.TTL.Milliseconds(), a.Grace.Milliseconds(), s.notAfter(ctx))
 	if err != nil {
 		return RefreshResult{}, err

@@ -1,6 +1,7 @@
 #!lua
 -- refresh: rotate a session's refresh token.
 -- KEYS[1] index   KEYS[2] session
+-- KEYS[3] the session's Sign tombstone (base .. 'op:' .. nanoid)
 -- ARGV[1] nanoid
 -- ARGV[2] the presented refresh id
 -- ARGV[3] its successor (chosen by the client before the call)
@@ -21,13 +22,16 @@
 -- after a lost reply), or when the presented id was replaced by the last
 -- rotation less than the grace ago: the caller builds the same pair from it.
 -- {0} when the session is not live; {-1} when the presented id is stale
--- otherwise: a reused token, and the session is deleted.
+-- otherwise: a reused token, and the session is deleted (inside its Sign's
+-- write window, with a tombstone under KEYS[3] until the window ends, so
+-- that a copy of that Sign still in a network queue does not bring the
+-- stolen session back: see sign.lua).
 --
 -- Writes, so Redis refuses it whole when out of memory. Times are Redis's.
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
-local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't', 'i', 'x')
+local s = redis.call('HMGET', KEYS[2], 'r', 'p', 'a', 't', 'i', 'x', 'c', 'w')
 local cur, prev = s[1], s[2]
 if not cur then
   return {0}
@@ -59,6 +63,10 @@ end
 local grace = tonumber(ARGV[5])
 if prev == ARGV[2] and (cur == ARGV[3] or (grace > 0 and now - tonumber(s[4]) <= grace)) then
   return {1, tonumber(s[3]), tonumber(s[4]), cur}
+end
+local c, w = tonumber(s[7]), tonumber(s[8])
+if c and w and c + w > now then
+  redis.call('SET', KEYS[3], 0, 'PX', c + w - now, 'NX')
 end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
