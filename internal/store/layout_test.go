@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +183,46 @@ func TestPreviousLayout(t *testing.T) {
 	}
 	if ok, err := s.Revoke(ctx, "v", n2); err != nil || !ok {
 		t.Fatalf("revoke: %v %v", ok, err)
+	}
+}
+
+// TestIndexLivesAsLongAsItsLongestSession: a Sign gives a new index the
+// session's TTL and only ever lengthens an existing one's, in both modes and
+// when the cap emptied the index just before (then it is a new index: it
+// must not be left without an expiry).
+func TestIndexLivesAsLongAsItsLongestSession(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	s := store.New(rdb, store.Config{Prefix: "s:", Timeout: time.Second})
+	sign := func(id, nano string, ttl time.Duration, single bool, max int) time.Duration {
+		t.Helper()
+		if _, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: nano, TTL: ttl, Single: single, MaxSessions: max, Issued: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return rdb.PTTL(ctx, s.Index(id)).Val()
+	}
+	near := func(got, want time.Duration) bool { return got <= want && got > want-5*time.Second }
+	for _, c := range []struct {
+		name   string
+		single bool
+		max    int
+		ttls   []time.Duration
+		want   time.Duration
+	}{
+		{"multiple, longer first", false, 0, []time.Duration{time.Hour, time.Minute}, time.Hour},
+		{"multiple, shorter first", false, 0, []time.Duration{time.Minute, time.Hour}, time.Hour},
+		{"multiple at the cap of one (the index emptied, then new)", false, 1, []time.Duration{time.Hour, time.Minute}, time.Minute},
+		{"single (the index is new each time)", true, 0, []time.Duration{time.Hour, time.Minute}, time.Minute},
+	} {
+		id := strings.ReplaceAll(c.name, " ", "-")
+		var left time.Duration
+		for i, ttl := range c.ttls {
+			left = sign(id, "indexttlllllllllllll"+strconv.Itoa(i), ttl, c.single, c.max)
+		}
+		if !near(left, c.want) {
+			t.Errorf("%s: index PTTL %v, want about %v", c.name, left, c.want)
+		}
 	}
 }

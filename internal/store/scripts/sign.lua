@@ -120,6 +120,7 @@ end
 redis.call('HSET', KEYS[2], unpack(f))
 redis.call('PEXPIRE', KEYS[2], life)
 local ended = 0
+local fresh = true -- the index does not exist before the ZADD below
 if ARGV[4] == '1' then
   if #old > 0 then
     -- DEL in chunks (unpack has a stack limit); the first takes the index.
@@ -136,25 +137,28 @@ if ARGV[4] == '1' then
   end
 else
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  local card = redis.call('ZCARD', KEYS[1])
   local max = tonumber(ARGV[8])
-  if max > 0 then
-    local over = redis.call('ZCARD', KEYS[1]) - max + 1
-    if over > 0 then
-      -- At the limit: end the sessions nearest to their expiry.
-      local gone = redis.call('ZPOPMIN', KEYS[1], over)
-      for i = 1, #gone, 2 do
-        local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
-        tomb(gone[i], h[1], h[2])
-        ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
-      end
+  if max > 0 and card - max + 1 > 0 then
+    -- At the limit: end the sessions nearest to their expiry.
+    local gone = redis.call('ZPOPMIN', KEYS[1], card - max + 1)
+    for i = 1, #gone, 2 do
+      local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
+      tomb(gone[i], h[1], h[2])
+      ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
     end
+    card = card - #gone / 2
   end
+  fresh = card == 0
 end
 redis.call('ZADD', KEYS[1], now + life, ARGV[1])
--- The index lives as long as its longest session. In single mode it was
--- just created (the old one deleted, or there was none): no TTL to compare.
-if ARGV[4] == '1' or redis.call('PTTL', KEYS[1]) < ttl then
+-- The index lives as long as its longest session: a new index (single mode
+-- deleted the old one; or there was none) gets the TTL, an existing one
+-- only a later expiry (GT: every index is written with a TTL).
+if fresh then
   redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
 end
 -- The answer key, for the whole window, only when the hash cannot stand
 -- for it (see the header).
