@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,83 @@ func TestAttackMixedModeDelayedSingleSignEndsANewerLogin(t *testing.T) {
 	}
 	if ok, _, err := s.Verify(ctx, newer.ID, newer.Nano, false); err != nil || !ok {
 		t.Errorf("the newer login was ended by an older one: %v, %v", ok, err)
+	}
+}
+
+// TestAttackRevocationOutOfMemoryStillLeavesItsTombstone: Revoke runs when
+// Redis is out of memory under noeviction (allow-oom), and so does the
+// tombstone it writes for a session inside its Sign's window: a replay of
+// that Sign, once memory is back, does not bring the session back.
+func TestAttackRevocationOutOfMemoryStillLeavesItsTombstone(t *testing.T) {
+	srv := redistest.Start(t, "--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	s := store.New(rdb, store.Config{Prefix: "s:", Skew: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a := store.SignArgs{ID: "u", Nano: "oomoomoomoomoomoomoo1", TTL: time.Hour, Issued: time.Now()}
+	if _, err := s.Sign(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 10000)
+	full := 0
+	for ; rdb.Set(ctx, "fill"+strconv.Itoa(full), big, 0).Err() == nil; full++ {
+	}
+	if ok, err := s.Revoke(ctx, "u", a.Nano); err != nil || !ok {
+		t.Fatalf("revoke out of memory: %v, %v", ok, err)
+	}
+	if rdb.Exists(ctx, s.UserBase("u")+"op:"+a.Nano).Val() != 1 {
+		t.Fatal("no tombstone written out of memory")
+	}
+	for i := range full {
+		rdb.Del(ctx, "fill"+strconv.Itoa(i))
+	}
+	if _, err := s.Sign(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := s.Verify(ctx, "u", a.Nano, false); ok {
+		t.Error("a replay after memory came back revived the session revoked out of memory")
+	}
+}
+
+// TestAttackSignReplayOnACluster: the tombstones are written in the user's
+// slot (the scripts build their names from the user's key base), so on a
+// Cluster every way of ending a session still stops a replay of its Sign.
+func TestAttackSignReplayOnACluster(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	defer rdb.Close()
+	s := store.New(rdb, store.Config{Prefix: "s:", Skew: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, id := range []string{"alice", "bob", "carol"} {
+		sign := func(a store.SignArgs, want int) {
+			t.Helper()
+			if n, err := s.Sign(ctx, a); err != nil || n != want {
+				t.Fatalf("%s %s: %d, %v; want %d", id, a.Nano, n, err, want)
+			}
+		}
+		a := store.SignArgs{ID: id, Nano: "aaaaaaaaaaaaaaaaaaaa1", TTL: time.Hour, Issued: time.Now()}
+		sign(a, 0)
+		b := store.SignArgs{ID: id, Nano: "aaaaaaaaaaaaaaaaaaaa2", TTL: time.Hour, MaxSessions: 1, Issued: time.Now()}
+		sign(b, 1) // the cap ends a
+		c := store.SignArgs{ID: id, Nano: "aaaaaaaaaaaaaaaaaaaa3", TTL: time.Hour, Single: true, Issued: time.Now()}
+		sign(c, 1) // single mode ends b
+		if ok, err := s.Revoke(ctx, id, c.Nano); err != nil || !ok {
+			t.Fatalf("revoke: %v, %v", ok, err)
+		}
+		d := store.SignArgs{ID: id, Nano: "aaaaaaaaaaaaaaaaaaaa4", TTL: time.Hour, Issued: time.Now()}
+		sign(d, 0)
+		if n, err := s.RevokeAll(ctx, id); err != nil || n != 1 {
+			t.Fatalf("revoke all: %d, %v", n, err)
+		}
+		for _, x := range []store.SignArgs{a, b, c, d} {
+			if _, err := s.Sign(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _, err := s.Verify(ctx, id, x.Nano, false); err != nil || ok {
+				t.Errorf("%s %s: a replay of its Sign revived it (%v, %v)", id, x.Nano, ok, err)
+			}
+		}
 	}
 }
