@@ -400,6 +400,24 @@ func (b *bench) memory() {
 	b.layouts(data)
 }
 
+// redisMicros is the time Redis spent in commands since the last CONFIG
+// RESETSTAT (every cmdstat's usec, but CONFIG's own) divided by calls.
+func (b *bench) redisMicros(calls float64) float64 {
+	var usec float64
+	for _, line := range strings.Split(b.rdb.Info(b.ctx, "commandstats").Val(), "\n") {
+		if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_config") {
+			continue
+		}
+		for _, kv := range strings.Split(strings.TrimSpace(line), ",") {
+			if v, ok := strings.CutPrefix(kv, "usec="); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				usec += f
+			}
+		}
+	}
+	return usec / max(calls, 1)
+}
+
 // countKeys is how many keys match pattern (SCAN, never KEYS).
 func (b *bench) countKeys(pattern string) int {
 	n := 0
@@ -485,14 +503,31 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	const perUser, sampleSize = 10, 1000
-	var toks []string
+	const perUser, sampleUsers = 10, 100
+	// The users Verify and Sessions work on: a uniform sample of
+	// sampleUsers of every user loaded so far (reservoir sampling by user),
+	// with all their sessions' tokens. Every size works on as many users and
+	// sessions (1,000 tokens, 1,100 keys): only the number of live sessions
+	// around them changes. (A plain EXISTS of random users, below, shows
+	// what a working set that grows with the size costs Redis itself.)
+	slot := map[int64]int{} // user → its sample slot, or -1 when not sampled
+	var sample [][]string   // per slot: the user's tokens
+	var sampled []int64     // per slot: the user
 	var mu sync.Mutex
 	loaded := 0
-	fmt.Printf("\nscale: ops/s at 50 in flight (median of %d), %d sessions per user; EXISTS: a plain go-redis\n", rounds, perUser)
-	fmt.Printf("client's EXISTS of a random user's index key among them (what Redis itself costs at that size)\n")
+	fmt.Printf("\nscale: ops/s at 50 in flight (median of %d), %d sessions per user; Verify and Sessions on the sessions\n", rounds, perUser)
+	fmt.Printf("of %d users sampled among all; EXISTS: a plain go-redis client's EXISTS of a random user's index key\n", sampleUsers)
+	fmt.Printf("among all (what a working set growing with the size costs Redis itself)\n")
 	fmt.Printf("  %10s %10s %10s %10s %10s %10s %12s %8s\n", "sessions", "Sign", "Verify", "Sessions", "RevokeAll", "EXISTS", "used_memory", "load s")
 	var first [5]float64
+	var redisTime []string
+	defer func() {
+		fmt.Println("  Redis's own time per call (INFO commandstats, every command's usec / calls made; µs):")
+		fmt.Printf("  %10s %10s %10s\n", "sessions", "Verify", "Sessions")
+		for _, l := range redisTime {
+			fmt.Println(l)
+		}
+	}()
 	for _, target := range counts {
 		start := time.Now()
 		var next atomic.Int64
@@ -509,15 +544,23 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 					if err != nil {
 						log.Fatal(err)
 					}
-					// Verify's tokens: a uniform sample of sampleSize of
-					// every session loaded so far (reservoir sampling), so
-					// each size verifies as many distinct sessions and only
-					// the number of live sessions changes.
+					u := i / perUser
 					mu.Lock()
-					if len(toks) < sampleSize {
-						toks = append(toks, tok)
-					} else if j := rand.Int64N(i + 1); j < sampleSize {
-						toks[j] = tok
+					j, seen := slot[u]
+					if !seen {
+						j = -1
+						if len(sample) < sampleUsers {
+							j = len(sample)
+							sample, sampled = append(sample, nil), append(sampled, u)
+						} else if r := int(rand.Int64N(u + 1)); r < sampleUsers {
+							j = r
+							slot[sampled[j]] = -1 // out for good
+							sample[j], sampled[j] = nil, u
+						}
+						slot[u] = j
+					}
+					if j >= 0 {
+						sample[j] = append(sample[j], tok)
 					}
 					mu.Unlock()
 				}
@@ -526,23 +569,34 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 		wg.Wait()
 		loaded = target
 		load := time.Since(start)
+		var toks []string
+		for _, t := range sample {
+			toks = append(toks, t...)
+		}
 		// (A plain multiple-mode Sign leaves no answer key to expire: the
 		// load is all live sessions.)
 		var k atomic.Int64
 		var r [5][]float64
+		var inRedis [2][]float64 // Redis's own µs per Verify, per Sessions
 		for round := range rounds {
+			// Sign: users of this size's own (5,000), so that every size
+			// signs into indexes of as many sessions.
 			r[0] = append(r[0], run(50, d, func() error {
-				_, err := c.Sign(ctx, "sx"+strconv.FormatInt(k.Add(1)%5000, 10), rjwt.WithTTL("1 minute"))
+				_, err := c.Sign(ctx, "sx"+strconv.Itoa(target)+"-"+strconv.FormatInt(k.Add(1)%5000, 10), rjwt.WithTTL("1 minute"))
 				return err
 			}))
+			b.rdb.ConfigResetStat(ctx)
 			r[1] = append(r[1], run(50, d, func() error {
 				_, err := c.Verify(ctx, toks[int(k.Add(1))%len(toks)])
 				return err
 			}))
+			inRedis[0] = append(inRedis[0], b.redisMicros(r[1][len(r[1])-1]*d.Seconds()))
+			b.rdb.ConfigResetStat(ctx)
 			r[2] = append(r[2], run(50, d, func() error {
-				_, err := c.Sessions(ctx, "s"+strconv.FormatInt((k.Add(7919)%int64(target))/perUser, 10))
+				_, err := c.Sessions(ctx, "s"+strconv.FormatInt(sampled[int(k.Add(1))%len(sampled)], 10))
 				return err
 			}))
+			inRedis[1] = append(inRedis[1], b.redisMicros(r[2][len(r[2])-1]*d.Seconds()))
 			// RevokeAll of users made for it, 10 sessions each.
 			users := 2000
 			for u := range users {
@@ -568,6 +622,7 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 		if first[0] == 0 {
 			first = m
 		}
+		redisTime = append(redisTime, fmt.Sprintf("  %10d %10.2f %10.2f", target, median(inRedis[0]), median(inRedis[1])))
 		fmt.Printf("  %10d %10s %10s %10s %10s %10s %11.0fM %8.1f", target, kops(m[0]), kops(m[1]), kops(m[2]), kops(m[3]), kops(m[4]), float64(usedMemory(b.rdb))/1e6, load.Seconds())
 		if m != first {
 			fmt.Printf("   vs first: %+.0f%% %+.0f%% %+.0f%% %+.0f%% %+.0f%%", pct(m[0], first[0]), pct(m[1], first[1]), pct(m[2], first[2]), pct(m[3], first[3]), pct(m[4], first[4]))
