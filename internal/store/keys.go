@@ -18,7 +18,8 @@ import (
 //	                        single-mode Sign sees a newer multiple-mode
 //	                        login on the same prefix); "w" (the end of the
 //	                        Sign's write window, as the difference from
-//	                        "c", ms: see op:<id>); with WithIdleTimeout "i"
+//	                        "c" in seconds, rounded up: see op:<id>); with
+//	                        WithIdleTimeout "i"
 //	                        (idle timeout ms) and "x" (the absolute end: the
 //	                        refresh token's, else the token's expiry, Redis
 //	                        ms); "m" (device details, a JSON object) with

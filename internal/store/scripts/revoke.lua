@@ -36,8 +36,8 @@ local c, w = tonumber(h[1]), tonumber(h[2])
 if c and w then
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
-  if c + w > now then
-    redis.call('SET', KEYS[4], 0, 'PX', c + w - now, 'NX')
+  if c + w * 1000 > now then
+    redis.call('SET', KEYS[4], 0, 'PX', c + w * 1000 - now, 'NX')
   end
 end
 local z = redis.call('ZREM', KEYS[1], ARGV[1])

@@ -40,8 +40,8 @@ for i = 1, #ids do
       local t = redis.call('TIME')
       now = t[1] * 1000 + math.floor(t[2] / 1000)
     end
-    if c + w > now then
-      redis.call('SET', ARGV[3] .. ids[i], 0, 'PX', c + w - now, 'NX')
+    if c + w * 1000 > now then
+      redis.call('SET', ARGV[3] .. ids[i], 0, 'PX', c + w * 1000 - now, 'NX')
     end
   end
   chunk[#chunk + 1] = ARGV[1] .. ids[i]

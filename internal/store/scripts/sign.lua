@@ -29,7 +29,10 @@
 -- newer Sign in single mode, the cap): recreating it would bring a revoked
 -- session back. A run can still write until notAfter (ARGV[12]) plus a
 -- second by Redis's clock, or for 60s without one: the call's write window,
--- kept in the hash as "w" (ms after "c"). A second run inside it finds one
+-- kept in the hash as "w" (seconds after "c", rounded up: a one-byte
+-- integer in the listpack for windows up to two minutes, where milliseconds
+-- took two and pushed a session with a refresh token into the next
+-- allocation size). A second run inside it finds one
 -- of these, and returns without writing:
 --   - the hash itself: the answer is 0 (a run that ended other sessions
 --     keeps its answer under KEYS[3], below);
@@ -84,15 +87,15 @@ end
 local opBase = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1])
 local function tomb(nano, c, w)
   c, w = tonumber(c), tonumber(w)
-  if c and w and c + w > now then
-    redis.call('SET', opBase .. nano, 0, 'PX', c + w - now, 'NX')
+  if c and w and c + w * 1000 > now then
+    redis.call('SET', opBase .. nano, 0, 'PX', c + w * 1000 - now, 'NX')
   end
 end
 local issued = tonumber(ARGV[11])
 local old = {}
 -- "o" in every mode: a single-mode Sign must see a newer login made in
 -- multiple mode on the same prefix (a fleet switching modes).
-local f = {'d', ARGV[2], 'c', now, 'o', issued - now, 'w', keep}
+local f = {'d', ARGV[2], 'c', now, 'o', issued - now, 'w', math.ceil(keep / 1000)}
 if ARGV[4] == '1' then
   old = redis.call('ZRANGE', KEYS[1], 0, -1)
   for i = 1, #old do
