@@ -61,7 +61,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-//go:embed scripts/*.lua
+//go:embed scripts/*.lua scripts/lib/*.lua
 var scriptFS embed.FS
 
 // script is one Lua script, with its flags (the "#!lua flags=..." first
@@ -77,13 +77,23 @@ type script struct {
 	flaggedSrc, plainSrc string
 }
 
-func load(name string) script {
+// load reads scripts/<name>.lua and puts the functions of scripts/lib/<lib>.lua
+// for each lib right after its flags line (Lua has no include: a rule that
+// several scripts apply is written once, there).
+func load(name string, libs ...string) script {
 	b, err := scriptFS.ReadFile("scripts/" + name + ".lua")
 	if err != nil {
 		panic("store: missing script " + name)
 	}
-	src := string(b)
-	_, body, _ := strings.Cut(src, "\n")
+	flags, body, _ := strings.Cut(string(b), "\n")
+	for _, lib := range libs {
+		l, err := scriptFS.ReadFile("scripts/lib/" + lib + ".lua")
+		if err != nil {
+			panic("store: missing script library " + lib)
+		}
+		body = string(l) + body
+	}
+	src := flags + "\n" + body
 	plain := "--\n" + body
 	return script{flagged: redis.NewScript(src), plain: redis.NewScript(plain), flaggedSrc: src, plainSrc: plain}
 }
@@ -95,13 +105,13 @@ func isShebangRefused(err error) bool {
 }
 
 var (
-	signScript      = load("sign")
+	signScript      = load("sign", "tomb")
 	verifyScript    = load("verify")
 	seenScript      = load("seen")
-	revokeScript    = load("revoke")
-	revokeAllScript = load("revoke_all")
+	revokeScript    = load("revoke", "tomb")
+	revokeAllScript = load("revoke_all", "tomb")
 	sessionsScript  = load("sessions")
-	refreshScript   = load("refresh")
+	refreshScript   = load("refresh", "tomb")
 	setDataScript   = load("set_data")
 	touchScript     = load("touch")
 	updateScript    = load("update_data")

@@ -64,10 +64,7 @@ local grace = tonumber(ARGV[5])
 if prev == ARGV[2] and (cur == ARGV[3] or (grace > 0 and now - tonumber(s[4]) <= grace)) then
   return {1, tonumber(s[3]), tonumber(s[4]), cur}
 end
-local c, w = tonumber(s[7]), tonumber(s[8])
-if c and w and c + w * 1000 > now then
-  redis.call('SET', KEYS[3], 0, 'PX', c + w * 1000 - now, 'NX')
-end
+tomb(KEYS[3], s[7], s[8], now)
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 return {-1}

@@ -32,14 +32,7 @@ if done then
   return tonumber(done)
 end
 local h = redis.call('HMGET', KEYS[2], 'c', 'w')
-local c, w = tonumber(h[1]), tonumber(h[2])
-if c and w then
-  local t = redis.call('TIME')
-  local now = t[1] * 1000 + math.floor(t[2] / 1000)
-  if c + w * 1000 > now then
-    redis.call('SET', KEYS[4], 0, 'PX', c + w * 1000 - now, 'NX')
-  end
-end
+tomb(KEYS[4], h[1], h[2])
 local z = redis.call('ZREM', KEYS[1], ARGV[1])
 local d = redis.call('DEL', KEYS[2])
 if z == 1 and d == 1 then

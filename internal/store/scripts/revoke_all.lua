@@ -34,16 +34,7 @@ local chunk = {}
 local now
 for i = 1, #ids do
   local h = redis.call('HMGET', ARGV[1] .. ids[i], 'c', 'w')
-  local c, w = tonumber(h[1]), tonumber(h[2])
-  if c and w then
-    if not now then
-      local t = redis.call('TIME')
-      now = t[1] * 1000 + math.floor(t[2] / 1000)
-    end
-    if c + w * 1000 > now then
-      redis.call('SET', ARGV[3] .. ids[i], 0, 'PX', c + w * 1000 - now, 'NX')
-    end
-  end
+  now = tomb(ARGV[3] .. ids[i], h[1], h[2], now)
   chunk[#chunk + 1] = ARGV[1] .. ids[i]
   if #chunk == 1000 or i == #ids then
     n = n + redis.call('DEL', unpack(chunk))

@@ -81,16 +81,9 @@ local keep = 60000
 if notAfter > 0 then
   keep = notAfter - now + 1000
 end
--- tomb marks a session deleted inside its write window (hash fields c, w),
--- so that a repeated run of its Sign does not recreate it (NX: an answer
--- key already there says the same, with the right answer).
+-- Tombstones (lib/tomb.lua) for the sessions this run ends: under the
+-- same 'op:' base as KEYS[3].
 local opBase = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1])
-local function tomb(nano, c, w)
-  c, w = tonumber(c), tonumber(w)
-  if c and w and c + w * 1000 > now then
-    redis.call('SET', opBase .. nano, 0, 'PX', c + w * 1000 - now, 'NX')
-  end
-end
 local issued = tonumber(ARGV[11])
 local old = {}
 -- "o" in every mode: a single-mode Sign must see a newer login made in
@@ -130,7 +123,7 @@ if ARGV[4] == '1' then
     local chunk = {KEYS[1]}
     ended = -1
     for i = 1, #old do
-      tomb(old[i][1], old[i][2], old[i][3])
+      tomb(opBase .. old[i][1], old[i][2], old[i][3], now)
       chunk[#chunk + 1] = ARGV[5] .. old[i][1]
       if #chunk == 1000 or i == #old then
         ended = ended + redis.call('DEL', unpack(chunk))
@@ -147,7 +140,7 @@ else
     local gone = redis.call('ZPOPMIN', KEYS[1], card - max + 1)
     for i = 1, #gone, 2 do
       local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
-      tomb(gone[i], h[1], h[2])
+      tomb(opBase .. gone[i], h[1], h[2], now)
       ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
     end
     card = card - #gone / 2
