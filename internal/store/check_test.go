@@ -110,25 +110,36 @@ func TestCheckReadsAgreeWithTheSeenScript(t *testing.T) {
 	}
 }
 
+// oneNano is the session storeWithOneSession signs, for user "u".
+const oneNano = "abcdefghijklmnopqrstu"
+
+// storeWithOneSession starts a redis-server and a Store on it (prefix, 1 s
+// timeout, last use written at most once a minute) holding one fresh,
+// hour-long session: user "u", nanoid oneNano.
+func storeWithOneSession(t *testing.T, prefix string) (*redistest.Server, *redis.Client, *Store) {
+	t.Helper()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	s := New(rdb, Config{Prefix: prefix, Timeout: time.Second, SeenEvery: time.Minute})
+	if _, err := s.Sign(context.Background(), SignArgs{ID: "u", Nano: oneNano, TTL: time.Hour, Issued: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return srv, rdb, s
+}
+
 // TestCheckReadsNeedNoWriteForAFreshSession: a session Sign just wrote has
 // no last use, only its creation, which stands for it: its first Verify is
 // plain reads, with no second round trip for the seen script.
 func TestCheckReadsNeedNoWriteForAFreshSession(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
+	_, rdb, s := storeWithOneSession(t, "f:")
 	ctx := context.Background()
-	s := New(rdb, Config{Prefix: "f:", Timeout: time.Second, SeenEvery: time.Minute})
-	const nano = "abcdefghijklmnopqrstu"
-	if _, err := s.Sign(ctx, SignArgs{ID: "u", Nano: nano, TTL: time.Hour, Issued: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	r, due, err := s.checkReads(ctx, "u", nano, false, time.Minute)
+	r, due, err := s.checkReads(ctx, "u", oneNano, false, time.Minute)
 	if err != nil || !r.Live || due {
 		t.Fatalf("checkReads of a fresh session: %+v, due %v, %v", r, due, err)
 	}
-	rdb.HSet(ctx, s.Session("u", nano), "c", rdb.Time(ctx).Val().UnixMilli()-2*time.Minute.Milliseconds())
-	if _, due, err := s.checkReads(ctx, "u", nano, false, time.Minute); err != nil || !due {
+	rdb.HSet(ctx, s.Session("u", oneNano), "c", rdb.Time(ctx).Val().UnixMilli()-2*time.Minute.Milliseconds())
+	if _, due, err := s.checkReads(ctx, "u", oneNano, false, time.Minute); err != nil || !due {
 		t.Fatalf("checkReads of a session created two minutes ago and never used: due %v, %v", due, err)
 	}
 }

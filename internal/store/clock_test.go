@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rjwt/rjwt/internal/redistest"
 )
 
@@ -60,15 +58,9 @@ func TestRedisClockUsesASampleForASecond(t *testing.T) {
 // when the clock's sample is a second old, and the time they tell is
 // Redis's.
 func TestCheckReadsAskRedisTheTimeOncePerSecond(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
+	srv, rdb, s := storeWithOneSession(t, "t:")
 	ctx := context.Background()
-	s := New(rdb, Config{Prefix: "t:", Timeout: time.Second, SeenEvery: time.Minute})
-	const nano = "abcdefghijklmnopqrstu"
-	if _, err := s.Sign(ctx, SignArgs{ID: "u", Nano: nano, TTL: time.Hour, Issued: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	const nano = oneNano
 	calls := func() int { return redistest.CommandCalls(t, srv.Addr(), "time") }
 	before := calls()
 	start := time.Now()
