@@ -387,20 +387,16 @@ func (lc *localCache) dropSession(id, nano string) {
 	s.mu.Unlock()
 }
 
-// forget drops a session this client changed or ended from the cache at
-// once, without waiting for Redis's invalidation: a Revoke that returned is
-// seen by this client's next Verify.
-func (c *Client) forget(id, nano string) {
-	if c.cache != nil {
-		c.cache.dropSession(id, nano)
+// changed drops what a write of this client's may have changed (nano "":
+// every session of user id) at once, without waiting for Redis's
+// invalidation: the store calls it before any write returns
+// (store.Config.Changed), so this client's next Verify sees its own writes.
+func (lc *localCache) changed(id, nano string) {
+	if nano == "" {
+		lc.dropUser(id, false)
+		return
 	}
-}
-
-// forgetUser is forget for every session of a user.
-func (c *Client) forgetUser(id string) {
-	if c.cache != nil {
-		c.cache.dropUser(id, false)
-	}
+	lc.dropSession(id, nano)
 }
 
 // dropNode forgets every entry read from node n (on one node, the whole

@@ -185,12 +185,16 @@ func New(opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("rjwt: WithReplicaAck: %w", err)
 		}
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
-		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
-		Skew: cfg.leeway, Idle: cfg.idle > 0})
-	c.startEvents(&cfg)
+	var changed func(id, nano string)
 	if cfg.cacheEntries > 0 {
 		c.cache = newLocalCache(cfg.cacheEntries)
+		changed = c.cache.changed
+	}
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
+		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
+		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed})
+	c.startEvents(&cfg)
+	if c.cache != nil {
 		c.startTracking(cfg.cacheWindow)
 	}
 	return c, nil

@@ -191,9 +191,6 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 		}
 	}
 	_, err = c.st.Sign(ctx, args)
-	if args.Single {
-		c.forgetUser(id) // the user's other sessions ended
-	}
 	if errors.Is(err, store.ErrSuperseded) {
 		return "", "", fmt.Errorf("%w: %v (single mode: a login of %q issued after this one already holds the session)", ErrSessionNotFound, err, id)
 	}

@@ -146,6 +146,12 @@ type Config struct {
 	// Without it they do not, and a session that has one (signed by another
 	// client) goes through the seen script.
 	Idle bool
+	// Changed, when set, is called by every write before it returns (also
+	// when it failed: a lost reply may hide a write that happened) with the
+	// session it may have changed, or nano "" for any session of the user:
+	// the one place a local cache learns of this client's own writes, so
+	// that its next read sees them.
+	Changed func(id, nano string)
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -166,6 +172,7 @@ type Store struct {
 	idle       bool
 	clock      *redisClock // Redis's time for checkReads
 	clocks     sync.Map    // on a Cluster: master address → *redisClock
+	onChange   func(id, nano string)
 }
 
 // New makes a Store on rdb.
@@ -184,6 +191,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		skew:       cfg.Skew,
 		idle:       cfg.Idle,
 		clock:      newRedisClock(),
+		onChange:   cfg.Changed,
 	}
 	// No shared pipelines on a Cluster: go-redis finishes a Cluster pipeline
 	// only when every node's part is done, so one dead master would hold
@@ -192,6 +200,14 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		s.batch = &batcher{rdb: rdb, timeout: cfg.Timeout}
 	}
 	return s
+}
+
+// changed tells Config.Changed that a write of this client's may have
+// changed session id:nano (nano "": any session of user id).
+func (s *Store) changed(id, nano string) {
+	if s.onChange != nil {
+		s.onChange(id, nano)
+	}
 }
 
 // Close releases the store's resources (none today: a batch in flight
@@ -386,6 +402,9 @@ type SignArgs struct {
 // hash, or the tombstone that whatever ended it wrote, or the answer the
 // first run kept (see sign.lua). It never brings an ended session back.
 func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
+	if a.Single || a.MaxSessions > 0 {
+		defer s.changed(a.ID, "") // it may end the user's other sessions
+	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	base := s.UserBase(a.ID)
@@ -881,6 +900,7 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 // Revoke ends session id:nano and reports whether it was live. One round
 // trip; a second run of the same call reports the first run's answer.
 func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
+	defer s.changed(id, nano)
 	req, err := gonanoid.New()
 	if err != nil {
 		return false, fmt.Errorf("rjwt: revoke: nanoid: %w", err)
@@ -897,6 +917,7 @@ func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
 // RevokeAll ends every session of user id and returns how many were live.
 // One round trip; a second run of the same call reports the first's count.
 func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
+	defer s.changed(id, "")
 	req, err := gonanoid.New()
 	if err != nil {
 		return 0, fmt.Errorf("rjwt: revoke all: nanoid: %w", err)
@@ -994,6 +1015,7 @@ type RefreshResult struct {
 // answers the same, so the caller builds the same pair; so does a second
 // call with the replaced id within the grace.
 func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, error) {
+	defer s.changed(a.ID, a.Nano)
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	base := s.UserBase(a.ID)
@@ -1025,6 +1047,7 @@ func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, erro
 // SetData replaces a live session's private data; false when it is not live.
 // One round trip.
 func (s *Store) SetData(ctx context.Context, id, nano string, data []byte) (bool, error) {
+	defer s.changed(id, nano)
 	base := s.UserBase(id)
 	cmd, err := s.run(ctx, "set session data", setDataScript, []string{base + indexSuffix, base + nano}, nano, data)
 	if err != nil {
@@ -1058,6 +1081,7 @@ const (
 // are in Redis: concurrent updates of other fields are not lost. max bounds
 // the data's size. One round trip; running it twice writes the same again.
 func (s *Store) UpdateData(ctx context.Context, id, nano string, max int, changes []FieldChange) (DataStatus, error) {
+	defer s.changed(id, nano)
 	base := s.UserBase(id)
 	args := make([]any, 0, 3+3*len(changes))
 	args = append(args, nano, max, "u")
@@ -1081,6 +1105,7 @@ func (s *Store) UpdateData(ctx context.Context, id, nano string, max int, change
 // One round trip; a second run of the same call (a retry after a lost
 // reply) returns the first run's sum without adding again.
 func (s *Store) IncrData(ctx context.Context, id, nano string, max int, name, literal string, delta int64) (int64, DataStatus, error) {
+	defer s.changed(id, nano)
 	req, err := gonanoid.New()
 	if err != nil {
 		return 0, 0, fmt.Errorf("rjwt: increment session data: nanoid: %w", err)
@@ -1110,6 +1135,7 @@ func (s *Store) IncrData(ctx context.Context, id, nano string, max int, name, li
 // Touch extends a live session to at least ttl from now, never past its
 // absolute end; false when it is not live. One round trip.
 func (s *Store) Touch(ctx context.Context, id, nano string, ttl time.Duration) (bool, error) {
+	defer s.changed(id, nano)
 	base := s.UserBase(id)
 	cmd, err := s.run(ctx, "touch", touchScript, []string{base + indexSuffix, base + nano}, nano, ttl.Milliseconds())
 	if err != nil {
