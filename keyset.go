@@ -253,8 +253,9 @@ func (c *Client) initKeys(cfg *config) error {
 		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
 		jwt.WithLeeway(cfg.leeway),
+		jwt.WithTimeFunc(c.now),
 	)
-	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway))
+	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway), jwt.WithTimeFunc(c.now))
 	c.leeway = cfg.leeway
 	c.keyFunc = c.keyFor
 	return nil

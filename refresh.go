@@ -152,7 +152,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	// pair over MaxTokenSize would never verify. The refresh token carries
 	// every claim of the access token and more, with a TTL at least as long
 	// and times of the same width, so it bounds both.
-	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, time.Now())
+	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, c.now())
 	probe.RefreshID = newID
 	if n, err := c.tokenLen(c.refreshClaims(probe, old.TTL, probe.IssuedAt.Time)); err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)

@@ -164,7 +164,10 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 	if err != nil {
 		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
-	now := time.Now()
+	now, err := c.st.Clock(ctx)
+	if err != nil {
+		return "", "", c.redisErr("sign", err)
+	}
 	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions, Idle: c.idle, Meta: o.meta, Issued: now}
 	// Each token has its own jti: a random one, or for a pair, two derived
 	// from the pair's refresh id (as Refresh derives them).

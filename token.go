@@ -186,7 +186,7 @@ func (c *Client) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.N
 			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 		}
 	}
-	if timesValid(&claims.RegisteredClaims, time.Now(), c.leeway) {
+	if timesValid(&claims.RegisteredClaims, c.now(), c.leeway) {
 		return nil
 	}
 	if err := c.validator.Validate(claims); err != nil {
