@@ -35,3 +35,39 @@ func TestLowS(t *testing.T) {
 		t.Errorf("lowS(n−1) = %v, want 1", got)
 	}
 }
+
+// FuzzOneSpelling: for one token of each public-key algorithm (ES256,
+// EdDSA, RS256), no signature bytes but the token's own verify: not its
+// ES256 twin, not a longer or shorter form of the same number, not s + L.
+func FuzzOneSpelling(f *testing.F) {
+	k := keysForTest(f)
+	var clients []*Client
+	var toks []string
+	for _, opt := range []Option{WithSigningKey("ec", k.ec), WithSigningKey("ed", k.ed), WithSigningKey("rsa", k.rsa)} {
+		c := keyClient(f, opt)
+		tok, err := c.signToken(testClaims())
+		if err != nil {
+			f.Fatal(err)
+		}
+		clients, toks = append(clients, c), append(toks, tok)
+	}
+	for i, tok := range toks {
+		sig, _ := b64.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
+		f.Add(uint8(i), sig)
+		f.Add(uint8(i), append([]byte{0}, sig...))
+		f.Add(uint8(i), sig[:len(sig)-1])
+	}
+	ecSig, _ := b64.DecodeString(toks[0][strings.LastIndexByte(toks[0], '.')+1:])
+	twin := append([]byte(nil), ecSig...)
+	new(big.Int).Sub(new(big.Int).Add(new(big.Int).Lsh(p256HalfOrder, 1), big.NewInt(1)), new(big.Int).SetBytes(ecSig[32:])).FillBytes(twin[32:])
+	f.Add(uint8(0), twin)
+	f.Fuzz(func(t *testing.T, which uint8, sig []byte) {
+		i := int(which) % len(toks)
+		tok := toks[i]
+		own := tok[strings.LastIndexByte(tok, '.')+1:]
+		spelled := tok[:strings.LastIndexByte(tok, '.')+1] + b64.EncodeToString(sig)
+		if _, err := clients[i].parse(spelled); err == nil && b64.EncodeToString(sig) != own {
+			t.Fatalf("a second spelling of a %s signature verifies: %x", clients[i].signer.alg, sig)
+		}
+	})
+}
