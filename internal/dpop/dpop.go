@@ -135,6 +135,9 @@ func or(d, def time.Duration) time.Duration {
 // MaxFuture + Leeway]; a jti of 1 to MaxJTILen bytes; ath and nonce as r
 // asks. Every refusal is ErrInvalid.
 func (c *Checker) Check(proof string, r Request) (Result, error) {
+	if r.Method == "" || r.URL == "" {
+		return Result{}, invalid("the request to check the proof against has no method or URL")
+	}
 	if len(proof) > MaxProofSize {
 		return Result{}, invalid(fmt.Sprintf("%d bytes is over the %d-byte limit", len(proof), MaxProofSize))
 	}
@@ -240,12 +243,12 @@ func (c *Checker) claims(seg string, r Request) (Result, error) {
 	return Result{JTI: *jti, IssuedAt: iat}, nil
 }
 
-// claim is the string claim name of m; nil when it is absent or not a
-// string. Names are exact (encoding/json's struct decoding would take
+// claim is the string claim name of m; nil when it is absent, null or not
+// a string. Names are exact (encoding/json's struct decoding would take
 // "HTM" for "htm").
 func claim(m map[string]json.RawMessage, name string) *string {
 	raw, ok := m[name]
-	if !ok {
+	if !ok || string(raw) == "null" {
 		return nil
 	}
 	var s string

@@ -132,6 +132,8 @@ func TestWrongProofs(t *testing.T) {
 		{"no jti", k.Sign(k.Header(), claims(func(c map[string]any) { delete(c, "jti") })), "jti"},
 		{"empty jti", k.Sign(k.Header(), claims(func(c map[string]any) { c["jti"] = "" })), "jti"},
 		{"long jti", k.Sign(k.Header(), claims(func(c map[string]any) { c["jti"] = strings.Repeat("j", dpop.MaxJTILen+1) })), "jti"},
+		{"jti null", k.Sign(k.Header(), claims(func(c map[string]any) { c["jti"] = nil })), "jti"},
+		{"ath null", k.Sign(k.Header(), claims(func(c map[string]any) { c["ath"] = nil })), "ath"},
 		{"jti a number", k.Sign(k.Header(), claims(func(c map[string]any) { c["jti"] = 7 })), "jti"},
 		{"htm POST", k.Sign(k.Header(), claims(func(c map[string]any) { c["htm"] = "POST" })), "htm"},
 		{"htm get", k.Sign(k.Header(), claims(func(c map[string]any) { c["htm"] = "get" })), "htm"},
@@ -201,6 +203,18 @@ func TestNonCanonicalBase64(t *testing.T) {
 	require.Equal(t, orig, lax)
 	_, err = checker().Check(parts[0]+"."+parts[1]+"."+twin, request())
 	assert.ErrorIs(t, err, dpop.ErrInvalid)
+}
+
+// TestRequestWithoutMethodOrURL: a Request must name both; a proof whose
+// htm is null does not match an empty method.
+func TestRequestWithoutMethodOrURL(t *testing.T) {
+	k := newKey(t, "ES256")
+	proof := k.Sign(k.Header(), map[string]any{"jti": "j", "htm": nil, "htu": nil, "iat": epoch.Unix()})
+	for _, r := range []dpop.Request{{URL: testURL}, {Method: "GET"}, {}} {
+		_, err := checker().Check(proof, r)
+		require.ErrorIs(t, err, dpop.ErrInvalid)
+		assert.Contains(t, err.Error(), "no method or URL")
+	}
 }
 
 // TestBoundKey: with Request.JKT, a proof by another key is refused.
