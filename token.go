@@ -116,7 +116,8 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 // signs so when given no random source), so that the same claims make the
 // same token: a refresh that Redis answers twice (a retry, the grace
 // window) rebuilds the very same strings, as with HS256, EdDSA and RS256.
-// The signature is R || S, 32 bytes each (RFC 7518 §3.4).
+// The signature is R || S, 32 bytes each (RFC 7518 §3.4), with S low
+// (canonicalSig: the only spelling Verify accepts).
 func signES256(k *ecdsa.PrivateKey, signingInput []byte) ([]byte, error) {
 	digest := sha256.Sum256(signingInput)
 	der, err := k.Sign(nil, digest[:], crypto.SHA256)
@@ -129,7 +130,7 @@ func signES256(k *ecdsa.PrivateKey, signingInput []byte) ([]byte, error) {
 	}
 	sig := make([]byte, 64)
 	rs.R.FillBytes(sig[:32])
-	rs.S.FillBytes(sig[32:])
+	lowS(rs.S).FillBytes(sig[32:])
 	return sig, nil
 }
 
