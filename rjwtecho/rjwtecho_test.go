@@ -290,3 +290,42 @@ func (accounts) Authenticate(_ context.Context, c rjwthttp.Credentials) (string,
 func (accounts) Register(context.Context, rjwthttp.Credentials) (string, error) {
 	return "", rjwthttp.ErrAccountExists
 }
+
+// TestAnonymous: with rjwthttp.WithAnonymous a request without a token
+// reaches the handler with no claims; one with a bad token is still a 401.
+func TestAnonymous(t *testing.T) {
+	c := rjwttest.New(t)
+	e := echo.New()
+	e.GET("/", func(ctx echo.Context) error {
+		_, ok := rjwtecho.Claims(ctx)
+		_, hasSession := rjwtecho.Session(ctx)
+		return ctx.String(200, fmt.Sprintf("claims %v, session %v", ok, hasSession))
+	}, rjwtecho.Middleware(c, rjwthttp.WithAnonymous()))
+	assert.Equal(t, "claims false, session false", do(e, "GET", "/", "").Body.String())
+	assert.Equal(t, "claims true, session false", do(e, "GET", "/", rjwttest.Token(t, c, "alice")).Body.String())
+	assert.Equal(t, http.StatusUnauthorized, do(e, "GET", "/", "x.y.z").Code)
+}
+
+// TestStream: a handler that flushes gets its session saved before the
+// first bytes go out.
+func TestStream(t *testing.T) {
+	c := rjwttest.New(t)
+	token := rjwttest.Token(t, c, "alice")
+	e := echo.New()
+	e.GET("/", func(ctx echo.Context) error {
+		s, _ := rjwtecho.Session(ctx)
+		require.NoError(t, s.Set("streamed", true))
+		for i := range 3 {
+			fmt.Fprintf(ctx.Response(), "chunk %d;", i)
+			ctx.Response().Flush()
+		}
+		assert.ErrorIs(t, s.Set("late", true), rjwthttp.ErrSessionSealed)
+		return nil
+	}, rjwtecho.Middleware(c, rjwthttp.WithSessionData()))
+	got := do(e, "GET", "/", token)
+	assert.Equal(t, "chunk 0;chunk 1;chunk 2;", got.Body.String())
+	assert.True(t, got.Flushed)
+	claims, err := c.Verify(context.Background(), token, rjwt.WithSession())
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"streamed":true}`, string(claims.DataSession))
+}

@@ -264,3 +264,41 @@ func (accounts) Authenticate(_ context.Context, c rjwthttp.Credentials) (string,
 func (accounts) Register(context.Context, rjwthttp.Credentials) (string, error) {
 	return "", rjwthttp.ErrAccountExists
 }
+
+// TestAnonymous: with rjwthttp.WithAnonymous a request without a token
+// reaches the handler with no claims; one with a bad token is still a 401.
+func TestAnonymous(t *testing.T) {
+	c := rjwttest.New(t)
+	r := gin.New()
+	r.GET("/", rjwtgin.Middleware(c, rjwthttp.WithAnonymous()), func(ctx *gin.Context) {
+		_, ok := rjwtgin.Claims(ctx)
+		_, hasSession := rjwtgin.Session(ctx)
+		ctx.String(200, "claims %v, session %v", ok, hasSession)
+	})
+	assert.Equal(t, "claims false, session false", do(r, "GET", "/", "").Body.String())
+	assert.Equal(t, "claims true, session false", do(r, "GET", "/", rjwttest.Token(t, c, "alice")).Body.String())
+	assert.Equal(t, http.StatusUnauthorized, do(r, "GET", "/", "x.y.z").Code)
+}
+
+// TestStream: a handler that flushes gets its session saved before the
+// first bytes go out.
+func TestStream(t *testing.T) {
+	c := rjwttest.New(t)
+	token := rjwttest.Token(t, c, "alice")
+	r := gin.New()
+	r.GET("/", rjwtgin.Middleware(c, rjwthttp.WithSessionData()), func(ctx *gin.Context) {
+		s, _ := rjwtgin.Session(ctx)
+		require.NoError(t, s.Set("streamed", true))
+		for i := range 3 {
+			fmt.Fprintf(ctx.Writer, "chunk %d;", i)
+			ctx.Writer.Flush()
+		}
+		assert.ErrorIs(t, s.Set("late", true), rjwthttp.ErrSessionSealed)
+	})
+	got := do(r, "GET", "/", token)
+	assert.Equal(t, "chunk 0;chunk 1;chunk 2;", got.Body.String())
+	assert.True(t, got.Flushed)
+	claims, err := c.Verify(context.Background(), token, rjwt.WithSession())
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"streamed":true}`, string(claims.DataSession))
+}
