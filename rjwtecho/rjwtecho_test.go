@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,7 +128,8 @@ func TestRefusedAsRjwthttp(t *testing.T) {
 // answers it; so is a wrapped rjwt.ErrUnavailable a handler returns (not
 // echo's 500).
 func TestUnavailable(t *testing.T) {
-	c := rjwttest.New(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	c := rjwttest.New(t, rjwt.WithSecret(key))
 	token := rjwttest.Token(t, c, "alice")
 	e := app(c)
 	ref := rjwthttp.Middleware(c, rjwthttp.WithSessionData())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
@@ -146,6 +148,19 @@ func TestUnavailable(t *testing.T) {
 	same(t, want, got)
 	up()
 	assert.Equal(t, http.StatusOK, do(e, "GET", "/me", token).Code)
+
+	// A client whose Redis was never there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l.Close()
+	gone, err := rjwt.New(rjwt.WithAddr(l.Addr().String()), rjwt.WithSecret(key)) // knows the token's key
+	require.NoError(t, err)
+	defer gone.Close()
+	ref = rjwthttp.Middleware(gone, rjwthttp.WithSessionData())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	want, got = do(ref, "GET", "/me", token), do(app(gone), "GET", "/me", token)
+	assert.Equal(t, http.StatusServiceUnavailable, got.Code)
+	assert.Equal(t, "1", got.Header().Get("Retry-After"))
+	same(t, want, got)
 }
 
 // TestOtherErrorsLeftToEcho: errors rjwthttp does not classify, and echo's
