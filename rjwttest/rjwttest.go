@@ -14,11 +14,12 @@
 //
 // Signing, verifying, refresh tokens and their rotation, revocation (one
 // session, a user's, the others), the device list, session data
-// (UpdateSessionData, IncrSessionData), WithMultiple, WithMaxSessions and
-// its limit policies, WithIdleTimeout, prefixes and databases all run as on
-// a real Redis: rjwt's Lua scripts run in miniredis's Lua. Probed for real
-// (rjwttest's tests), three options cannot be served, and New fails the test
-// naming them rather than hand back a client that quietly does less:
+// (UpdateSessionData, IncrSessionData), WithMultiple, WithMaxSessions,
+// WithIdleTimeout, prefixes and databases all run as on a real Redis:
+// rjwt's Lua scripts run in miniredis's Lua (TestNewServesTheCore). Probed
+// for real (TestMiniredisLacks), three options cannot be served, and New
+// fails the test naming them rather than hand back a client that quietly
+// does less:
 //
 //   - rjwt.WithLocalCache: the cache needs Redis's client tracking (CLIENT
 //     TRACKING and its invalidation messages), which miniredis lacks; the
@@ -34,6 +35,10 @@
 // harness in its internal/redistest). Options that name a Redis (WithAddr,
 // WithURL, WithRedisClient, WithPassword) are refused too: the client's
 // Redis is the embedded one.
+//
+// Faults: Down simulates an outage (calls fail with rjwt.ErrUnavailable,
+// 503 behind rjwthttp). A Redis out of memory, a slow one or a failover
+// cannot be simulated here.
 //
 // Time: the embedded Redis's keys expire only when its clock is moved, never
 // with the wall clock. A session ends in Redis when its TTL or idle timeout
