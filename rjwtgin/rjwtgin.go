@@ -122,6 +122,9 @@ func Claims(ctx *gin.Context) (*rjwt.Claims, bool) {
 		c, ok := v.(*rjwt.Claims)
 		return c, ok
 	}
+	if ctx.Request == nil {
+		return nil, false
+	}
 	return rjwthttp.FromContext(ctx.Request.Context())
 }
 
@@ -132,6 +135,9 @@ func Session(ctx *gin.Context) (*rjwthttp.Session, bool) {
 	if v, ok := ctx.Get(SessionKey); ok {
 		s, ok := v.(*rjwthttp.Session)
 		return s, ok
+	}
+	if ctx.Request == nil {
+		return nil, false
 	}
 	return rjwthttp.SessionFromContext(ctx.Request.Context())
 }

@@ -317,3 +317,16 @@ func TestStream(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"streamed":true}`, string(claims.DataSession))
 }
+
+// TestOutsideMiddleware: Claims and Session report false, without
+// panicking, on a context Middleware did not see.
+func TestOutsideMiddleware(t *testing.T) {
+	ctx, _ := gin.CreateTestContext(httptest.NewRecorder())
+	_, ok := rjwtgin.Claims(ctx)
+	assert.False(t, ok)
+	_, ok = rjwtgin.Session(ctx)
+	assert.False(t, ok)
+	ctx.Request = httptest.NewRequest("GET", "/", nil)
+	_, ok = rjwtgin.Claims(ctx)
+	assert.False(t, ok)
+}
