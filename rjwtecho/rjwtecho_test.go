@@ -344,3 +344,20 @@ func TestStream(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"streamed":true}`, string(claims.DataSession))
 }
+
+// TestErrorHandler: rjwthttp.WithErrorHandler answers both the refused
+// requests and the errors handlers return.
+func TestErrorHandler(t *testing.T) {
+	c := rjwttest.New(t)
+	var seen []error
+	eh := func(w http.ResponseWriter, r *http.Request, err error) {
+		seen = append(seen, err)
+		w.WriteHeader(http.StatusTeapot)
+	}
+	e := app(c, rjwthttp.WithErrorHandler(eh))
+	assert.Equal(t, http.StatusTeapot, do(e, "GET", "/me", "").Code)
+	assert.Equal(t, http.StatusTeapot, do(e, "GET", "/unavailable", rjwttest.Token(t, c, "alice")).Code)
+	require.Len(t, seen, 2)
+	assert.ErrorIs(t, seen[0], rjwthttp.ErrNoToken)
+	assert.ErrorIs(t, seen[1], rjwt.ErrUnavailable)
+}

@@ -93,6 +93,7 @@ func Middleware(c *rjwt.Client, opts ...rjwthttp.Option) gin.HandlerFunc {
 			}
 			if err := classified(ctx.Errors); err != nil {
 				answer(gw, r, err) // through gw: the session is saved first
+				gw.WriteHeaderNow() // an ErrorHandler may set a status and write no body
 				return
 			}
 			// Nothing written: rjwthttp saves the session when we return,

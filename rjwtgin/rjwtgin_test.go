@@ -330,3 +330,20 @@ func TestOutsideMiddleware(t *testing.T) {
 	_, ok = rjwtgin.Claims(ctx)
 	assert.False(t, ok)
 }
+
+// TestErrorHandler: rjwthttp.WithErrorHandler answers both the refused
+// requests and the errors handlers record.
+func TestErrorHandler(t *testing.T) {
+	c := rjwttest.New(t)
+	var seen []error
+	eh := func(w http.ResponseWriter, r *http.Request, err error) {
+		seen = append(seen, err)
+		w.WriteHeader(http.StatusTeapot)
+	}
+	r := app(c, rjwthttp.WithErrorHandler(eh))
+	assert.Equal(t, http.StatusTeapot, do(r, "GET", "/me", "").Code)
+	assert.Equal(t, http.StatusTeapot, do(r, "GET", "/unavailable", rjwttest.Token(t, c, "alice")).Code)
+	require.Len(t, seen, 2)
+	assert.ErrorIs(t, seen[0], rjwthttp.ErrNoToken)
+	assert.ErrorIs(t, seen[1], rjwt.ErrUnavailable)
+}
