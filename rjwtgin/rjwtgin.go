@@ -92,7 +92,7 @@ func Middleware(c *rjwt.Client, opts ...rjwthttp.Option) gin.HandlerFunc {
 				return
 			}
 			if err := classified(ctx.Errors); err != nil {
-				answer(gw, r, err) // through gw: the session is saved first
+				answer(gw, r, err)  // through gw: the session is saved first
 				gw.WriteHeaderNow() // an ErrorHandler may set a status and write no body
 				return
 			}
