@@ -84,6 +84,15 @@ func WithCacheWindow(d time.Duration) Option {
 	}
 }
 
+// MaxCacheAge is the longest the local cache answers for a session without
+// reading it from Redis again, whatever Redis says or does not say: the
+// bound on a change Redis sends no invalidation for (a SWAPDB, a replica
+// promoted with older data, a script that rewrote a key in a way tracking
+// misses). The heartbeat sees the first two sooner on a single node or
+// Sentinel (tracking.go); this caps every case. At 10 s, a session used
+// every few milliseconds costs one more read every 10 s.
+const MaxCacheAge = 10 * time.Second
+
 // CacheStats counts what the local cache did since New.
 type CacheStats struct {
 	Hits, Misses  uint64 // Verify calls answered from memory / that asked Redis
@@ -331,7 +340,10 @@ func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.
 	delete(s.inflight, session)
 	if call.err == nil && call.t.Live && call.t.Left != 0 && s.gen == gen {
 		e := &cacheEntry{session: session, id: id, data: call.t.Data, hasData: call.t.HasData, node: n, epoch: epoch, slot: slot}
-		if call.t.Left > 0 {
+		// Trusted until the session's expiry in Redis, and never longer
+		// than MaxCacheAge without Redis confirming it again.
+		e.expires = sent + int64(MaxCacheAge)
+		if call.t.Left > 0 && call.t.Left < MaxCacheAge {
 			e.expires = sent + int64(call.t.Left)
 		}
 		if lc.tracker.serves(e, lc.now()) { // the rule every hit checks
