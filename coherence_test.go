@@ -2,6 +2,7 @@ package rjwt_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,54 @@ func TestCacheSeesSwapDB(t *testing.T) {
 	plain := plainClient(t, srv.Addr())
 	_, err = plain.Verify(ctx, tok)
 	require.ErrorIs(t, err, rjwt.ErrSessionNotFound)
+}
+
+// CLIENT KILL of a connection the cache relies on is seen when it happens,
+// not at the next heartbeat: with a window of a minute (a heartbeat every
+// 15 s), a session revoked by another client right after the kill is
+// refused by the next Verify. Both connections: the tracked reads
+// connection (Redis forgets what it read for this process) and the
+// invalidation subscriber.
+func TestCacheSeesItsConnectionsKilled(t *testing.T) {
+	for _, which := range []string{"reads", "subscriber", "both"} {
+		t.Run(which, func(t *testing.T) {
+			srv := redistest.Start(t)
+			ctx := context.Background()
+			a := cachedClient(t, srv.Addr(), rjwt.WithCacheWindow(time.Minute))
+			b := plainClient(t, srv.Addr())
+			admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			defer admin.Close()
+			for round := range 3 {
+				tok, err := b.Sign(ctx, "killed")
+				require.NoError(t, err)
+				cached(t, a, tok)
+				killed := 0
+				for _, line := range strings.Split(admin.ClientList(ctx).Val(), "\n") {
+					f := clientFields(line)
+					tracked := strings.Contains(f["flags"], "t") && f["sub"] == "0"
+					subscriber := f["sub"] != "" && f["sub"] != "0"
+					if (which != "subscriber" && tracked) || (which != "reads" && subscriber) {
+						require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "ID", f["id"]).Err())
+						killed++
+					}
+				}
+				require.Positive(t, killed, "round %d: no %s connection found", round, which)
+				claims, err := b.Verify(ctx, tok)
+				require.NoError(t, err)
+				require.NoError(t, b.Revoke(ctx, claims.Session))
+				_, err = a.Verify(ctx, tok)
+				require.ErrorIs(t, err, rjwt.ErrSessionNotFound, "round %d: the first Verify after the kill and a revocation", round)
+			}
+		})
+	}
+}
+
+// clientFields parses one line of CLIENT LIST.
+func clientFields(line string) map[string]string {
+	f := map[string]string{}
+	for _, kv := range strings.Fields(line) {
+		k, v, _ := strings.Cut(kv, "=")
+		f[k] = v
+	}
+	return f
 }

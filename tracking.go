@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,13 +97,18 @@ type trackNode struct {
 	readsID  atomic.Int64                 // CLIENT ID of reads' one connection
 	hitUntil atomic.Int64                 // mono ns up to which its entries answer; 0: not trusted
 	epoch    atomic.Uint64                // bumped whenever its entries are dropped
+	watch    atomic.Pointer[connWatch]    // the session's connections' hang-up watch
 
 	until   int64 // under tracker.mu: mono ns up to which it is confirmed; 0 lost
 	trusted bool  // under tracker.mu: trust was given and not yet withdrawn
 }
 
-// usable says whether n's invalidations are trusted at mono time now.
-func (n *trackNode) usable(now int64) bool { return now < n.hitUntil.Load() }
+// usable says whether n's invalidations are trusted at mono time now: its
+// heartbeat confirmed them less than a window ago, and none of its
+// connections hung up (connWatch).
+func (n *trackNode) usable(now int64) bool {
+	return now < n.hitUntil.Load() && !n.watch.Load().hungUp()
+}
 
 // slotMap is which trackNode serves each hash slot of a Cluster (nil: none
 // known, or the masters disagree), as read at mono time read (localCache.now)
@@ -477,16 +483,45 @@ func (t *tracker) run(n *trackNode) {
 func (t *tracker) session(n *trackNode) error {
 	ctx := n.ctx
 	var id atomic.Int64
+	alive := make(chan struct{}) // closed as this session ends
+	defer close(alive)
+	var pubsub atomic.Pointer[redis.PubSub]
+	w := newConnWatch()
+	n.watch.Store(w)
+	defer w.close()
+	died := func() {
+		// A connection of this session's closed under us (the
+		// subscriber, or the tracked reads connection: Redis then forgot
+		// what this process read). Trust goes now, before go-redis has
+		// noticed; the session ends (closing ps wakes its Receive) and the
+		// next one starts afresh.
+		select {
+		case <-alive:
+			return // a redial of a retired client's
+		default:
+		}
+		t.lose(n)
+		if ps := pubsub.Load(); ps != nil {
+			ps.Close()
+		}
+	}
 	o := clone(n.opts, func(ctx context.Context, cn *redis.Conn) error {
 		v, err := cn.ClientID(ctx).Result()
 		id.Store(v)
 		return err
 	})
+	t.watched(o, alive, w)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		w.run(alive, died)
+	}()
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 	sub := redis.NewClient(o)
 	defer sub.Close()
 	sctx, cancel := context.WithTimeout(ctx, t.window+time.Second)
 	ps := sub.Subscribe(sctx, "__redis__:invalidate")
+	pubsub.Store(ps)
 	t.mu.Lock()
 	t.subs[ps] = n
 	t.mu.Unlock()
@@ -509,7 +544,7 @@ func (t *tracker) session(n *trackNode) error {
 		return fmt.Errorf("rjwt: local cache: unexpected subscription reply %v", msg)
 	}
 	myID := id.Load()
-	reads, readsID, err := t.redirect(n, myID)
+	reads, readsID, err := t.redirect(n, myID, alive, w)
 	if err != nil {
 		return err
 	}
@@ -671,7 +706,7 @@ func (t *tracker) ended(confirmed bool, err error) error {
 // connection that turns tracking on with REDIRECT to subscriber id when it
 // connects. It checks that the server accepts CLIENT TRACKING, and returns
 // the client and its connection's id.
-func (t *tracker) redirect(n *trackNode, id int64) (*redis.Client, int64, error) {
+func (t *tracker) redirect(n *trackNode, id int64, alive <-chan struct{}, w *connWatch) (*redis.Client, int64, error) {
 	n.id.Store(id)
 	o := clone(n.opts, func(ctx context.Context, cn *redis.Conn) error {
 		if err := cn.Do(ctx, "CLIENT", "TRACKING", "on", "REDIRECT", id).Err(); err != nil {
@@ -681,6 +716,7 @@ func (t *tracker) redirect(n *trackNode, id int64) (*redis.Client, int64, error)
 		n.readsID.Store(v)
 		return err
 	})
+	t.watched(o, alive, w)
 	// One connection, never reaped: the keys Redis tracks are the
 	// connection's, and a new connection starts with none.
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 1, 1
@@ -699,6 +735,26 @@ func (t *tracker) redirect(n *trackNode, id int64) (*redis.Client, int64, error)
 	}
 	n.reads.Store(reads)
 	return reads, n.readsID.Load(), nil
+}
+
+// watched puts o's connections in w while alive is open.
+func (t *tracker) watched(o *redis.Options, alive <-chan struct{}, w *connWatch) {
+	dial := o.Dialer
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: o.DialTimeout}).DialContext
+	}
+	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		cn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-alive:
+			return cn, nil // the session is over: nothing to watch for
+		default:
+		}
+		return w.add(cn), nil
+	}
 }
 
 // retire takes a session's reads client out of use and closes it after the

@@ -1,0 +1,151 @@
+package rjwt
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// connWatch watches the connections of one tracker session (the
+// invalidation subscriber and the tracked reads connection) for the
+// server's hang-up (CLIENT KILL, a restart, a failover that drops clients),
+// which go-redis would see only when it next reads them: an idle pooled
+// connection is read when it is next used, and a killed reads connection
+// takes with it Redis's memory of what this process read. Each connection's
+// descriptor is duplicated into one epoll set, for the hang-up only
+// (EPOLLRDHUP, never EPOLLIN), so the watch consumes nothing go-redis reads.
+//
+// Two readers of that set: a goroutine blocked on it calls died as soon as
+// the kernel reports a hang-up, and, so that a busy CPU cannot delay what
+// the scheduler delays, the cache's hits look at it themselves (without
+// blocking) when the last look is over checkEvery old: a hit after a kill
+// is refused even when the goroutine has not run yet. Where a descriptor
+// cannot be had (a TLS conn without a plain one below, another platform)
+// the connection is not watched and the heartbeat remains the bound.
+type connWatch struct {
+	ep     int
+	mu     sync.Mutex
+	dups   []int
+	closed bool
+	next   atomic.Int64 // mono ns from which a hit looks again
+	dead   atomic.Bool
+	base   time.Time
+}
+
+// checkEvery is how often, at most, hits look at the epoll set: one
+// non-blocking epoll_wait per node per checkEvery, whatever the hit rate.
+const checkEvery = 100 * time.Microsecond
+
+func newConnWatch() *connWatch {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	return &connWatch{ep: ep, base: time.Now()}
+}
+
+// add watches cn and returns the conn to give go-redis.
+func (w *connWatch) add(cn net.Conn) net.Conn {
+	if w == nil {
+		return cn
+	}
+	under := cn
+	if u, ok := cn.(interface{ NetConn() net.Conn }); ok {
+		under = u.NetConn()
+	}
+	sc, ok := under.(syscall.Conn)
+	if !ok {
+		return cn
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return cn
+	}
+	dup := -1
+	raw.Control(func(fd uintptr) {
+		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+		if errno == 0 {
+			dup = int(r)
+		}
+	})
+	if dup < 0 {
+		return cn
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR, Fd: int32(dup)}
+	if w.closed || syscall.EpollCtl(w.ep, syscall.EPOLL_CTL_ADD, dup, &ev) != nil {
+		syscall.Close(dup)
+		return cn
+	}
+	w.dups = append(w.dups, dup)
+	return cn
+}
+
+// run calls died once when a watched connection hangs up, and returns then
+// or when stop closes (within 100ms).
+func (w *connWatch) run(stop <-chan struct{}, died func()) {
+	if w == nil {
+		return
+	}
+	events := make([]syscall.EpollEvent, 1)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		n, err := syscall.EpollWait(w.ep, events, 100)
+		if err != nil && err != syscall.EINTR {
+			return
+		}
+		if n > 0 {
+			w.dead.Store(true)
+			died()
+			return
+		}
+	}
+}
+
+// hungUp is the hits' look: whether a watched connection has hung up, asking
+// the kernel at most once per checkEvery.
+func (w *connWatch) hungUp() bool {
+	if w == nil {
+		return false
+	}
+	if w.dead.Load() {
+		return true
+	}
+	now := int64(time.Since(w.base))
+	next := w.next.Load()
+	if now < next || !w.next.CompareAndSwap(next, now+int64(checkEvery)) {
+		return false
+	}
+	var events [1]syscall.EpollEvent
+	if n, _ := syscall.EpollWait(w.ep, events[:], 0); n > 0 {
+		w.dead.Store(true)
+		return true
+	}
+	return false
+}
+
+// close ends the watch: the duplicates go (so the sockets close with
+// go-redis's descriptors), then the set.
+func (w *connWatch) close() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.dead.Store(true) // a late look must not trust a closed set
+	for _, fd := range w.dups {
+		syscall.Close(fd)
+	}
+	syscall.Close(w.ep)
+}
