@@ -16,7 +16,8 @@ import (
 var (
 	// ErrNoToken: the request carried no token in any of the middleware's
 	// sources (or reached Logout, LogoutAll or Sessions without Middleware in
-	// front). 401 with a bare "WWW-Authenticate: Bearer" challenge: RFC 6750
+	// front, or, in cookie mode, RefreshToken with no refresh token in its
+	// body and no refresh cookie). 401 with a bare "WWW-Authenticate: Bearer" challenge: RFC 6750
 	// §3.1 puts no error code in it when the request had no credentials.
 	ErrNoToken = errors.New("rjwthttp: no token")
 

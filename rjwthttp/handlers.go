@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -225,7 +224,8 @@ func (h *Handlers) guard(w http.ResponseWriter, r *http.Request) bool {
 // session); 503 when Redis is unavailable. In cookie mode a body that names
 // no refresh token ({} or empty) means the refresh cookie's, and the new
 // pair goes back as cookies ({"expiresIn", "refreshExpiresIn"} in the
-// body); a refused refresh cookie is cleared.
+// body); no refresh cookie either is 401 (ErrNoToken), and a refused
+// refresh cookie is cleared.
 func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 	if !h.guard(w, r) {
 		return
@@ -234,7 +234,7 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 		RefreshToken string `json:"refreshToken"`
 	}
 	err := decodeJSON(http.MaxBytesReader(w, r.Body, h.maxBody), &body)
-	if h.cookies != nil && errors.Is(err, io.EOF) {
+	if h.cookies != nil && errors.Is(err, errEmptyBody) {
 		err = nil // an empty body: the cookie's
 	}
 	if err != nil {
@@ -244,6 +244,10 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 	fromCookie := false
 	if body.RefreshToken == "" && h.cookies != nil {
 		body.RefreshToken, fromCookie = h.cookies.refreshToken(r), true
+		if body.RefreshToken == "" {
+			h.errs.answer(w, r, ErrNoToken) // 401: log in again
+			return
+		}
 	}
 	if body.RefreshToken == "" {
 		h.errs.answer(w, r, fmt.Errorf("%w: refreshToken is required", ErrBadInput))

@@ -86,10 +86,13 @@ func parseForm(r *http.Request, ct string) error {
 	return nil
 }
 
+// errEmptyBody is decodeJSON's error for an empty body.
+var errEmptyBody = errors.New("empty body: expected a JSON object")
+
 // decodeJSON reads one JSON value from body into v. Its errors wrap
 // ErrBadInput, and also *http.MaxBytesError (413) for a body over the
 // limit; they describe the problem without naming Go packages. An empty
-// body is io.EOF, wrapped.
+// body is errEmptyBody, wrapped.
 func decodeJSON(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -108,7 +111,7 @@ func decodeJSON(body io.Reader, v any) error {
 	case errors.As(err, &tooBig):
 		return fmt.Errorf("%w: %w", ErrBadInput, tooBig)
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: empty body: expected a JSON object: %w", ErrBadInput, io.EOF)
+		return fmt.Errorf("%w: %w", ErrBadInput, errEmptyBody)
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: malformed JSON", ErrBadInput)
 	case errors.As(err, &typeErr) && typeErr.Field != "":
