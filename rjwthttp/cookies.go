@@ -53,18 +53,15 @@ type Cookies struct {
 
 // BrowserRequest is Cookies.Browser's default: a request with a
 // Sec-Fetch-Site header (sent by every major browser since 2023) or an
-// Origin header (sent with every POST by browsers older than that), or a
-// form post; and not one with an Authorization header. curl, mobile apps
-// and servers send none of these unless told to.
+// Origin header (sent with every POST, fetch or form, by browsers since
+// about 2020), and no Authorization header. curl, mobile apps and servers
+// send neither unless told to; a browser older than that gets the pair in
+// the JSON body.
 func BrowserRequest(r *http.Request) bool {
 	if r.Header.Get("Authorization") != "" {
 		return false
 	}
-	if r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Origin") != "" {
-		return true
-	}
-	ct := r.Header.Get("Content-Type")
-	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+	return r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Origin") != ""
 }
 
 // WithCookies turns cookie mode on for the middleware and the handlers

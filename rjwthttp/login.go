@@ -1,6 +1,7 @@
 package rjwthttp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 
 	"github.com/rjwt/rjwt"
@@ -33,21 +35,36 @@ func WithCredentials(d CredentialsDecoder) HandlerOption {
 // these two fields, or from a form post (application/x-www-form-urlencoded
 // or multipart/form-data, as an HTML form sends) with these two fields
 // among others, whichever the request's Content-Type says; JSON when it
-// says neither. CredentialFields("email", "password") reads
+// says neither, or when a form's body is a JSON object (curl -d sends JSON
+// as a form). CredentialFields("email", "password") reads
 // {"email": "...", "password": "..."}. A JSON field other than the two, or
 // one that is not a string, is 400 (ErrBadInput).
 func CredentialFields(account, password string) CredentialsDecoder {
 	return func(r *http.Request) (Credentials, error) {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		body := r.Body
 		switch ct {
-		case "application/x-www-form-urlencoded", "multipart/form-data":
-			if err := parseForm(r, ct); err != nil {
-				return Credentials{}, err
+		case "multipart/form-data":
+			if err := r.ParseMultipartForm(1 << 20); err != nil {
+				return Credentials{}, formError(err)
 			}
 			return Credentials{Account: r.PostFormValue(account), Password: r.PostFormValue(password)}, nil
+		case "application/x-www-form-urlencoded":
+			raw, err := io.ReadAll(r.Body)
+			if err != nil {
+				return Credentials{}, formError(err)
+			}
+			if b := bytes.TrimSpace(raw); len(b) == 0 || b[0] != '{' {
+				form, err := url.ParseQuery(string(raw))
+				if err != nil {
+					return Credentials{}, formError(err)
+				}
+				return Credentials{Account: form.Get(account), Password: form.Get(password)}, nil
+			}
+			body = io.NopCloser(bytes.NewReader(raw)) // JSON sent as a form, as curl -d does
 		}
 		var fields map[string]json.RawMessage
-		if err := decodeJSON(r.Body, &fields); err != nil {
+		if err := decodeJSON(body, &fields); err != nil {
 			return Credentials{}, err
 		}
 		var c Credentials
@@ -69,21 +86,12 @@ func CredentialFields(account, password string) CredentialsDecoder {
 	}
 }
 
-func parseForm(r *http.Request, ct string) error {
-	var err error
-	if ct == "multipart/form-data" {
-		err = r.ParseMultipartForm(1 << 20)
-	} else {
-		err = r.ParseForm()
-	}
+func formError(err error) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return fmt.Errorf("%w: %w", ErrBadInput, tooBig)
 	}
-	if err != nil {
-		return fmt.Errorf("%w: malformed form", ErrBadInput)
-	}
-	return nil
+	return fmt.Errorf("%w: malformed form", ErrBadInput)
 }
 
 // errEmptyBody is decodeJSON's error for an empty body.
