@@ -118,7 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return nil
 	}
 
-	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("demo:"))
+	// The refresh grace lets two tabs of the page refresh the same cookie
+	// at once: both get the same new pair instead of ending the session.
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("demo:"),
+		rjwt.WithRefreshGrace(10*time.Second))
 	if err != nil {
 		return err
 	}
