@@ -316,6 +316,16 @@ func bounded[T any](ctx context.Context, d time.Duration, call func(context.Cont
 	case r := <-done:
 		return r.v, r.err
 	case <-ctx.Done():
+		// The call's own end cancels ctx too, after it sent its result:
+		// then the result is there, and it is the answer (select picks at
+		// random among ready cases, so without this look a call that
+		// succeeded would answer "canceled" about half the time when both
+		// are ready, as on a busy machine).
+		select {
+		case r := <-done:
+			return r.v, r.err
+		default:
+		}
 		var zero T
 		return zero, ctx.Err()
 	}
