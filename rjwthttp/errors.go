@@ -15,10 +15,11 @@ import (
 // Sentinel errors of rjwthttp. Compare with errors.Is.
 var (
 	// ErrNoToken: the request carried no token in any of the middleware's
-	// sources (or reached Logout, LogoutAll or Sessions without Middleware in
-	// front, or, in cookie mode, RefreshToken with no refresh token in its
-	// body and no refresh cookie). 401 with a bare "WWW-Authenticate: Bearer" challenge: RFC 6750
-	// §3.1 puts no error code in it when the request had no credentials.
+	// sources (or reached Logout, LogoutAll or Sessions without Middleware
+	// in front, or, in cookie mode, RefreshToken with no refresh token in
+	// its body and no refresh cookie). 401 with a bare "WWW-Authenticate:
+	// Bearer" challenge: RFC 6750 §3.1 puts no error code in it when the
+	// request had no credentials.
 	ErrNoToken = errors.New("rjwthttp: no token")
 
 	// ErrInvalidCredentials: unknown account or wrong password. 401.

@@ -188,21 +188,10 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token := ""
-			for _, src := range cfg.sources {
-				if token = src(r); token != "" {
-					break
-				}
-			}
-			if token == "" && cookies != nil {
-				// Only a cookie can authenticate the request now: an
-				// unsafe one from another origin is refused first, whether
-				// the browser sent the cookie or not.
-				if err := cookies.check(r); err != nil {
-					cfg.errs.answer(w, r, err)
-					return
-				}
-				token = cookies.accessToken(r)
+			token, err := cfg.token(r, cookies)
+			if err != nil {
+				cfg.errs.answer(w, r, err)
+				return
 			}
 			if token == "" {
 				if cfg.anonymous {
@@ -242,6 +231,25 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 			}
 		})
 	}
+}
+
+// token finds the request's token: in the sources, in order, then in the
+// access cookie (cookies, when not nil). Only a cookie can authenticate the
+// request then, so an unsafe one from another origin is refused first,
+// whether the browser sent the cookie or not.
+func (cfg *config) token(r *http.Request, cookies *cookieMode) (string, error) {
+	for _, src := range cfg.sources {
+		if token := src(r); token != "" {
+			return token, nil
+		}
+	}
+	if cookies == nil {
+		return "", nil
+	}
+	if err := cookies.check(r); err != nil {
+		return "", err
+	}
+	return cookies.accessToken(r), nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
