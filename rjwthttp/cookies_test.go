@@ -3,6 +3,8 @@ package rjwthttp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -218,4 +220,53 @@ func TestLoginReadsConfiguredFieldsAndFormPosts(t *testing.T) {
 		assert.Equal(t, 400, resp.StatusCode, in)
 		assert.Contains(t, body, `"error_description":"`+want+`"`, in)
 	}
+}
+
+func TestOneErrorHandlerAndLoggerForMiddlewareAndHandlers(t *testing.T) {
+	c := newClient(t)
+	var seen []error
+	teapot := rjwthttp.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
+		seen = append(seen, err)
+		w.WriteHeader(http.StatusTeapot)
+	})
+	sink, logger := newLogSink()
+	logs := rjwthttp.WithLogger(logger)
+	h, err := rjwthttp.NewHandlers(c, failingAccounts{errors.New("disk on fire")}, teapot, logs)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /authorize", h.Authorize)
+	mux.Handle("GET /me", rjwthttp.Middleware(c, teapot, logs)(http.NotFoundHandler()))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	r := do(t, "GET", srv.URL+"/me", "", nil)
+	assert.Equal(t, http.StatusTeapot, r.status, "the middleware's")
+	r = do(t, "POST", srv.URL+"/authorize", "", map[string]string{"account": "a", "password": "b"})
+	assert.Equal(t, http.StatusTeapot, r.status, "the handlers'")
+	require.Len(t, seen, 2)
+	assert.ErrorIs(t, seen[0], rjwthttp.ErrNoToken)
+	require.Len(t, sink.records(t), 1, "the 500 is logged where WithLogger says")
+}
+
+func TestOneErrUnavailable(t *testing.T) {
+	assert.Same(t, rjwt.ErrUnavailable, rjwthttp.ErrUnavailable)
+	err := fmt.Errorf("%w: db down", rjwthttp.ErrUnavailable)
+	assert.ErrorIs(t, err, rjwt.ErrUnavailable)
+}
+
+func TestErrorDescriptionsNameTheProblemNotGoPackages(t *testing.T) {
+	srv := app(t, newClient(t))
+	for body, want := range map[string]string{
+		`{"account":"a","pass":"x"}`: `unknown field "pass" (want "account" and "password")`,
+		`{"account":"a",`:            `malformed JSON`,
+		`[1]`:                        `expected a JSON object`,
+	} {
+		r := do(t, "POST", srv.URL+"/authorize", "", body)
+		assert.Equal(t, 400, r.status, body)
+		assert.Equal(t, want, r.body["error_description"], body)
+	}
+	r := do(t, "POST", srv.URL+"/refreshToken", "", `{"refreshToken":1}`)
+	assert.Equal(t, `field "refreshToken" must be a string`, r.body["error_description"])
+	r = do(t, "POST", srv.URL+"/refreshToken", "", `{"refresh":"x"}`)
+	assert.Equal(t, `unknown field "refresh"`, r.body["error_description"])
 }

@@ -6,7 +6,7 @@
 // enters the root module's graph. It builds the demo from this checkout and
 // runs it as a subprocess on an embedded Redis.
 //
-//	apt-get install -y chromium    # once; the test skips, saying so, without it
+//	apt-get install -y chromium    # once; without apt-get the test skips, saying so
 //	cd examples/demo/browsertest && go test -count=1 .
 //
 // RJWT_SCREENSHOT=path.png keeps a screenshot of the signed-in page there.
@@ -32,17 +32,22 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromiumPath finds Debian's chromium, or skips the test saying how to get it.
+// chromiumPath finds the installed Chromium: $RJWT_CHROMIUM, else Debian's
+// chromium on the PATH. Without one it fails where apt-get could install it
+// (scripts/test.sh does), and skips, saying so, where it could not.
 func chromiumPath(t *testing.T) string {
-	for _, p := range []string{os.Getenv("RJWT_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
+	if p := os.Getenv("RJWT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	t.Skip("no chromium: install Debian's package (apt-get install -y chromium) or set RJWT_CHROMIUM to its path; the browser test is skipped")
+	if _, err := exec.LookPath("apt-get"); err == nil {
+		t.Fatal("no chromium: install Debian's package (apt-get install -y chromium; scripts/test.sh does) or set RJWT_CHROMIUM to a Chromium's path")
+	}
+	t.Skip("no chromium and no apt-get to install it: the browser test is skipped (set RJWT_CHROMIUM to a Chromium's path to run it)")
 	return ""
 }
 
