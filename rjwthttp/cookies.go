@@ -68,20 +68,24 @@ func BrowserRequest(r *http.Request) bool {
 // (give the same option to both); see Cookies for the cookies.
 //
 // Cross-site request forgery: a browser sends cookies with requests that
-// other sites make it send. In cookie mode every unsafe request that
-// carries no Authorization header goes through Go's
-// http.CrossOriginProtection before anything else, in the middleware and in
-// the handlers: a request the browser marks as cross-site or same-site but
-// cross-origin (Sec-Fetch-Site), or, from a browser that does not send
-// Sec-Fetch-Site, whose Origin header names another host than the request's
-// Host, is answered 403 with ErrCrossOrigin, and its session lives on. GET,
-// HEAD and OPTIONS are never checked: keep them free of side effects. What
-// older browsers get: Sec-Fetch-Site is in Chrome and Edge since 2020,
-// Firefox since 2021 and Safari since 16.4 (2023); before those, the Origin
-// check applies, which every browser sends with cross-origin POSTs; a
-// browser that sends neither (older than 2020, roughly) is let through and
-// relies on SameSite=Lax alone, which keeps the cookies off cross-site POSTs
-// but not off those from a sibling subdomain (same site).
+// other sites make it send. In cookie mode every unsafe request that a
+// cookie could authenticate goes through Go's http.CrossOriginProtection
+// before anything else: in the middleware, every one whose token sources
+// find no token (with WithAnonymous too), and in RefreshToken, every one
+// whose body names no refresh token. A request the browser marks as
+// cross-site or same-site but cross-origin (Sec-Fetch-Site), or, from a
+// browser that does not send Sec-Fetch-Site, whose Origin header names
+// another host than the request's Host, is answered 403 with ErrCrossOrigin,
+// and its session lives on. GET, HEAD and OPTIONS are never checked: keep
+// them free of side effects. What older browsers get: Sec-Fetch-Site is in
+// Chrome and Edge since 2020, Firefox since 2021 and Safari since 16.4
+// (2023); before those, the Origin check applies, which every browser sends
+// with cross-origin POSTs; a browser that sends neither (older than 2020,
+// roughly) is let through and relies on SameSite=Lax alone, which keeps the
+// cookies off cross-site POSTs but not off those from a sibling subdomain
+// (same site). Login and register deliver cookies only to requests that pass
+// the check (others get the JSON pair), so another site cannot sign a
+// browser in to an account of its choosing.
 //
 // Middleware panics, and NewHandlers returns an error wrapping
 // ErrInvalidOption, on a SameSite of None or a malformed trusted origin;

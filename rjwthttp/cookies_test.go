@@ -146,7 +146,7 @@ func TestCookieModeRefusesCrossOriginUnsafeRequests(t *testing.T) {
 			if strings.Contains(name, "no cookie") {
 				client = &http.Client{} // SameSite=Lax keeps the cookies off
 			}
-			for _, path := range []string{"/logout", "/logoutAll", "/refreshToken", "/register"} {
+			for _, path := range []string{"/logout", "/logoutAll", "/refreshToken"} {
 				resp, body := browse(t, client, "POST", srv.URL+path, "", headers...)
 				assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s: %s", path, body)
 				assert.Contains(t, body, `"error":"cross_origin"`)
@@ -154,6 +154,13 @@ func TestCookieModeRefusesCrossOriginUnsafeRequests(t *testing.T) {
 			}
 			resp, body := browse(t, hc, "GET", srv.URL+"/me", "", headers...)
 			assert.Equal(t, 200, resp.StatusCode, "GET is safe, and the session lives: %s", body)
+			// A login from another origin sets no cookie (another site
+			// cannot sign the browser in to an account of its own): it
+			// gets the JSON pair, as a bearer client on another origin.
+			resp, body = browse(t, client, "POST", srv.URL+"/register", `{"account":"mallory`+strings.ReplaceAll(name, " ", "")+`","password":"secret1"}`, headers...)
+			assert.Equal(t, 200, resp.StatusCode, body)
+			assert.Empty(t, resp.Cookies())
+			assert.Contains(t, body, `"refreshToken":`)
 		})
 	}
 }

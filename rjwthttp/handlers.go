@@ -134,8 +134,11 @@ func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Han
 // Authorize logs in: POST {"account", "password"} (or a form post;
 // WithCredentials) → 200 with a rjwt.Pair; 401 on wrong credentials; 400 on
 // a malformed body. The session records the device (WithDeviceMeta). In
-// cookie mode a browser gets the pair as cookies and {"expiresIn",
-// "refreshExpiresIn"} in the body.
+// cookie mode a browser (Cookies.Browser) gets the pair as cookies and
+// {"expiresIn", "refreshExpiresIn"} in the body, unless the request came
+// from another origin (the cross-origin check refuses it): that one gets
+// the JSON pair, so a forged login sets no cookie and a bearer client on
+// another origin works as without cookie mode.
 func (h *Handlers) Authorize(w http.ResponseWriter, r *http.Request) {
 	h.credentialed(w, r, h.accounts.Authenticate)
 }
@@ -148,9 +151,6 @@ func (h *Handlers) Register(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(context.Context, Credentials) (string, error)) {
-	if !h.guard(w, r) {
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	c, err := h.creds(r)
 	if err != nil {
@@ -179,7 +179,7 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, ownFault(err))
 		return
 	}
-	if h.cookies != nil && h.cookies.Browser(r) {
+	if h.cookies != nil && h.cookies.Browser(r) && h.cookies.check(r) == nil {
 		h.cookies.set(w, r, pair)
 		writeJSON(w, http.StatusOK, cookieAnswer(pair))
 		return
@@ -206,30 +206,15 @@ func (h *Handlers) signOptions(r *http.Request, id string) ([]rjwt.SignOption, e
 	return opts, nil
 }
 
-// guard runs cookie mode's cross-origin check and answers a refused
-// request (403); false means refused.
-func (h *Handlers) guard(w http.ResponseWriter, r *http.Request) bool {
-	if h.cookies == nil {
-		return true
-	}
-	if err := h.cookies.check(r); err != nil {
-		h.errs.answer(w, r, err)
-		return false
-	}
-	return true
-}
-
 // RefreshToken rotates: POST {"refreshToken"} → 200 with a new rjwt.Pair; 401
 // when refused (invalid, expired, revoked, or reused, which also revokes the
 // session); 503 when Redis is unavailable. In cookie mode a body that names
-// no refresh token ({} or empty) means the refresh cookie's, and the new
+// no refresh token ({} or empty) means the refresh cookie's, after the
+// cross-origin check (403 ErrCrossOrigin), and the new
 // pair goes back as cookies ({"expiresIn", "refreshExpiresIn"} in the
 // body); no refresh cookie either is 401 (ErrNoToken), and a refused
 // refresh cookie is cleared.
 func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
-	if !h.guard(w, r) {
-		return
-	}
 	var body struct {
 		RefreshToken string `json:"refreshToken"`
 	}
@@ -243,6 +228,10 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 	}
 	fromCookie := false
 	if body.RefreshToken == "" && h.cookies != nil {
+		if err := h.cookies.check(r); err != nil {
+			h.errs.answer(w, r, err) // 403: a cookie would authenticate it
+			return
+		}
 		body.RefreshToken, fromCookie = h.cookies.refreshToken(r), true
 		if body.RefreshToken == "" {
 			h.errs.answer(w, r, ErrNoToken) // 401: log in again
@@ -270,11 +259,10 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // Logout revokes the request's session: 204, and its tokens stop working.
-// In cookie mode it also clears both cookies. Put it behind Middleware.
+// In cookie mode it also clears both cookies. Put it behind Middleware,
+// whose cross-origin check (WithCookies) covers a request its cookie
+// authenticates.
 func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
-	if !h.guard(w, r) {
-		return
-	}
 	claims, ok := FromContext(r.Context())
 	if !ok {
 		h.errs.answer(w, r, ErrNoToken)
@@ -294,9 +282,6 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 // 200 with {"revoked": n}. In cookie mode it also clears both cookies. Put
 // it behind Middleware. One Redis round trip.
 func (h *Handlers) LogoutAll(w http.ResponseWriter, r *http.Request) {
-	if !h.guard(w, r) {
-		return
-	}
 	claims, ok := FromContext(r.Context())
 	if !ok {
 		h.errs.answer(w, r, ErrNoToken)
@@ -358,9 +343,6 @@ func (h *Handlers) Sessions(w http.ResponseWriter, r *http.Request) {
 // a malformed name 400. The request's own session may be named: that is a
 // logout. Put it behind Middleware. One Redis round trip (rjwt's RevokeOwn).
 func (h *Handlers) RevokeSession(w http.ResponseWriter, r *http.Request) {
-	if !h.guard(w, r) {
-		return
-	}
 	claims, ok := FromContext(r.Context())
 	if !ok {
 		h.errs.answer(w, r, ErrNoToken)
