@@ -9,7 +9,8 @@
 //	apt-get install -y chromium    # once; without apt-get the test skips, saying so
 //	cd examples/demo/browsertest && go test -count=1 .
 //
-// RJWT_SCREENSHOT=path.png keeps a screenshot of the signed-in page there.
+// RJWT_SCREENSHOT=path.png keeps a screenshot of the signed-in page there,
+// and one of the page after logout as path-signed-out.png.
 package browsertest
 
 import (
@@ -227,7 +228,22 @@ func TestTheDemoPageInChromium(t *testing.T) {
 	}
 	t.Logf("views %s; log:\n%s", b.text("views"), log)
 	b.checkCookies(demo, true)
-	b.screenshot()
+	b.screenshot("")
+
+	// Another device logs in (curl, the JSON API); the page's device list
+	// shows it, and "end this session" on its row ends it.
+	resp, err = http.Post(demo+"/authorize", "application/json", strings.NewReader(`{"account":"alice","password":"correct horse"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a second login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	b.do("reload the device list", chromedp.Click(chromedp.ID("reload")))
+	b.poll(`document.querySelectorAll("#device-rows button").length === 2`, 10*time.Second)
+	b.eval(`[...document.querySelectorAll("#device-rows button")].find(x => x.dataset.session !== "` + session + `").click(), ""`)
+	b.poll(`document.querySelectorAll("#device-rows button").length === 1`, 10*time.Second)
+	if !strings.Contains(b.text("log"), "POST /revokeSession") {
+		t.Errorf("no revokeSession in the log:\n%s", b.text("log"))
+	}
 
 	// Same-origin logout ends the session and clears the cookies.
 	b.do("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("signin")))
@@ -236,6 +252,7 @@ func TestTheDemoPageInChromium(t *testing.T) {
 	if got := b.fetchStatus("/me"); got != 401 {
 		t.Errorf("/me after logout: %d", got)
 	}
+	b.screenshot("-signed-out")
 	t.Logf("done after %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -327,7 +344,9 @@ func (b *browser) checkCookies(demo string, want bool) {
 	}
 }
 
-func (b *browser) screenshot() {
+// screenshot saves the page as $RJWT_SCREENSHOT (with suffix before its
+// extension), else in the test's temporary directory.
+func (b *browser) screenshot(suffix string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	if err != nil {
@@ -337,6 +356,7 @@ func (b *browser) screenshot() {
 	if path == "" {
 		path = filepath.Join(b.t.TempDir(), "demo.png")
 	}
+	path = strings.TrimSuffix(path, ".png") + suffix + ".png"
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
