@@ -20,7 +20,7 @@ func MiddlewareErrorHandler(c *rjwt.Client, opts ...Option) ErrorHandler {
 	cfg := config{errs: errorConfig{client: c}}
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			o.applyMiddleware(&cfg)
 		}
 	}
 	e := cfg.errs

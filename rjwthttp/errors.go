@@ -15,9 +15,11 @@ import (
 // Sentinel errors of rjwthttp. Compare with errors.Is.
 var (
 	// ErrNoToken: the request carried no token in any of the middleware's
-	// sources (or reached Logout, LogoutAll or Sessions without Middleware in
-	// front). 401 with a bare "WWW-Authenticate: Bearer" challenge: RFC 6750
-	// §3.1 puts no error code in it when the request had no credentials.
+	// sources (or reached Logout, LogoutAll or Sessions without Middleware
+	// in front, or, in cookie mode, RefreshToken with no refresh token in
+	// its body and no refresh cookie). 401 with a bare "WWW-Authenticate:
+	// Bearer" challenge: RFC 6750 §3.1 puts no error code in it when the
+	// request had no credentials.
 	ErrNoToken = errors.New("rjwthttp: no token")
 
 	// ErrInvalidCredentials: unknown account or wrong password. 401.
@@ -28,10 +30,22 @@ var (
 	// short, ...), or the request's body is not the JSON expected. 400, with
 	// the error's text.
 	ErrBadInput = errors.New("rjwthttp: bad input")
-	// ErrUnavailable: the account store cannot answer now (its database is
-	// down, say). 503 with Retry-After, as for rjwt.ErrUnavailable. Any other
-	// error from Accounts is a 500.
-	ErrUnavailable = errors.New("rjwthttp: account store unavailable")
+	// ErrUnavailable is rjwt.ErrUnavailable, the one "try later" sentinel:
+	// an Accounts method wraps it when the account store cannot answer now
+	// (its database is down, say). 503 with Retry-After. Any other error from
+	// Accounts is a 500.
+	ErrUnavailable = rjwt.ErrUnavailable
+
+	// ErrCrossOrigin: in cookie mode (WithCookies), an unsafe request
+	// without an Authorization header that a browser sent from another
+	// origin (http.CrossOriginProtection refused it). 403; nothing was done.
+	ErrCrossOrigin = errors.New("rjwthttp: cross-origin request refused")
+
+	// ErrInvalidOption: an option given to NewHandlers (or Middleware, which
+	// panics with it) that cannot work, e.g. WithCookies without a
+	// RefreshPath. A TTL rjwt refuses in WithSignOptions is rjwt's
+	// ErrInvalidTTL instead.
+	ErrInvalidOption = errors.New("rjwthttp: invalid option")
 
 	// ErrNoSession: RevokeSession was asked for a session that is not one of
 	// the user's live sessions (another user's, or ended). 404.
@@ -57,15 +71,16 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 // Classify returns the HTTP status err deserves and the error code of the
 // JSON body WriteError writes for it:
 //
-//   - 503 "unavailable" (try later): rjwt.ErrUnavailable (Redis unreachable,
-//     timing out, out of memory, loading), this package's ErrUnavailable (the
-//     account store is down), rjwt.ErrClosed (the client is shutting down),
+//   - 503 "unavailable" (try later): rjwt.ErrUnavailable, which this
+//     package's ErrUnavailable is (Redis unreachable, timing out, out of
+//     memory, loading; the account store down), rjwt.ErrClosed (the client is shutting down),
 //     and a network error, deadline or cancellation in err's chain.
 //   - 401 "credentials_required": ErrNoToken.
 //   - 401 "invalid_token": rjwt.ErrInvalidToken, ErrTokenExpired,
 //     ErrSessionNotFound and ErrRefreshReused: log in (or refresh) again.
 //   - 401 "invalid_credentials": ErrInvalidCredentials.
 //   - 409 "account_exists": ErrAccountExists.
+//   - 403 "cross_origin": ErrCrossOrigin.
 //   - 404 "not_found": ErrNoSession.
 //   - 413 "invalid_request": a body over the handlers' limit (*http.MaxBytesError).
 //   - 400 "invalid_request": ErrBadInput, and rjwt.ErrInvalidID, ErrInvalidTTL
@@ -84,7 +99,7 @@ func Classify(err error) (status int, code string) {
 		ownFault serverFault
 	)
 	switch {
-	case errors.Is(err, rjwt.ErrUnavailable), errors.Is(err, ErrUnavailable), errors.Is(err, rjwt.ErrClosed),
+	case errors.Is(err, rjwt.ErrUnavailable), errors.Is(err, rjwt.ErrClosed),
 		// A timeout or a network failure is "try later" whoever reports it.
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.As(err, &netErr):
 		return http.StatusServiceUnavailable, "unavailable"
@@ -99,6 +114,8 @@ func Classify(err error) (status int, code string) {
 		return http.StatusConflict, "account_exists"
 	case errors.Is(err, ErrNoSession):
 		return http.StatusNotFound, "not_found"
+	case errors.Is(err, ErrCrossOrigin):
+		return http.StatusForbidden, "cross_origin"
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, "invalid_request"
 	case errors.As(err, &ownFault):
@@ -133,15 +150,28 @@ func WriteError(w http.ResponseWriter, err error) {
 		writeJSON(w, status, errorBody{Error: code, Description: "the account is taken"})
 	case code == "not_found":
 		writeJSON(w, status, errorBody{Error: code, Description: "no such session of yours"})
+	case code == "cross_origin":
+		writeJSON(w, status, errorBody{Error: code, Description: "cross-origin request refused"})
 	case status == http.StatusRequestEntityTooLarge:
 		var tooBig *http.MaxBytesError
 		errors.As(err, &tooBig)
 		writeJSON(w, status, errorBody{Error: code, Description: "body over " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"})
 	case status == http.StatusBadRequest:
-		writeJSON(w, status, errorBody{Error: code, Description: err.Error()})
+		writeJSON(w, status, errorBody{Error: code, Description: describe(err)})
 	default:
 		writeJSON(w, status, errorBody{Error: code})
 	}
+}
+
+// describe is a 400's error_description: the error's text without the Go
+// package prefixes its layers add ("rjwthttp: bad input: ", "rjwt: "),
+// which name code, not the problem.
+func describe(err error) string {
+	s := err.Error()
+	for _, p := range []string{ErrBadInput.Error() + ": ", "rjwthttp: ", "rjwt: "} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	return s
 }
 
 func tokenDescription(err error) string {

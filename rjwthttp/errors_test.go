@@ -55,6 +55,7 @@ func TestClassify(t *testing.T) {
 		{"a plain error", errors.New("something else"), 500, "server_error"},
 		{"sealed session", rjwthttp.ErrSessionSealed, 500, "server_error"},
 		{"not one of the user's sessions", fmt.Errorf("%w: x", rjwthttp.ErrNoSession), 404, "not_found"},
+		{"cross-origin in cookie mode", fmt.Errorf("%w: cross-origin request detected", rjwthttp.ErrCrossOrigin), 403, "cross_origin"},
 		{"unavailable wins over a token sentinel", errors.Join(rjwt.ErrSessionNotFound, rjwt.ErrUnavailable), 503, "unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +83,11 @@ func TestClassify(t *testing.T) {
 				assert.JSONEq(t, `{"error":"server_error"}`, rec.Body.String(), "a 500 tells the client nothing of its cause")
 			}
 			if tc.status == 400 {
-				assert.Equal(t, tc.err.Error(), body["error_description"], "a 400 says what was wrong")
+				desc := body["error_description"]
+				assert.NotEmpty(t, desc, "a 400 says what was wrong")
+				assert.NotRegexp(t, `(rjwthttp|rjwt|json): `, desc, "it names the problem, not Go packages")
+				last := desc[strings.LastIndex(desc, " ")+1:]
+				assert.True(t, strings.HasSuffix(tc.err.Error(), last), "the error's own words: %q in %q", desc, tc.err.Error())
 			}
 		})
 	}
@@ -128,10 +133,10 @@ func TestHandlersAnswerTheirOwnConfigurationErrorsWith500AndLogThem(t *testing.T
 		opts     []rjwt.SignOption
 		inLog    string
 	}{
-		"a WithDataToken value that cannot marshal": {&memAccounts{}, []rjwt.SignOption{rjwt.WithDataToken(func() {})}, "WithDataToken"},
-		"a TTL rjwt refuses":                        {&memAccounts{}, []rjwt.SignOption{rjwt.WithTTL("soon")}, "invalid TTL"},
-		"an id rjwt refuses, from Accounts":         {emptyIDAccounts{}, nil, "invalid id"},
-		"an Accounts error of no known kind":        {failingAccounts{errors.New("disk on fire")}, nil, "disk on fire"},
+		"a user's WithDataToken value that cannot marshal": {userOptsAccounts{rjwt.WithDataToken(func() {})}, nil, "WithDataToken"},
+		"a user's TTL rjwt refuses":                        {userOptsAccounts{rjwt.WithTTL("soon")}, nil, "invalid TTL"},
+		"an id rjwt refuses, from Accounts":                {emptyIDAccounts{}, nil, "invalid id"},
+		"an Accounts error of no known kind":               {failingAccounts{errors.New("disk on fire")}, nil, "disk on fire"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sink, logger := newLogSink()
@@ -150,6 +155,48 @@ func TestHandlersAnswerTheirOwnConfigurationErrorsWith500AndLogThem(t *testing.T
 			assert.Contains(t, recs[0]["error"], tc.inLog)
 		})
 	}
+}
+
+// userOptsAccounts accepts anyone and gives every user its options
+// (AccountSignOptions).
+type userOptsAccounts []rjwt.SignOption
+
+func (userOptsAccounts) Authenticate(context.Context, rjwthttp.Credentials) (string, error) {
+	return "u", nil
+}
+
+func (userOptsAccounts) Register(context.Context, rjwthttp.Credentials) (string, error) {
+	return "u", nil
+}
+
+func (a userOptsAccounts) SignOptions(context.Context, string, *http.Request) ([]rjwt.SignOption, error) {
+	return a, nil
+}
+
+func TestNewHandlersRefusesWhatEveryLoginWouldFailOn(t *testing.T) {
+	c := newClient(t)
+	for name, tc := range map[string]struct {
+		opts []rjwthttp.HandlerOption
+		want error
+	}{
+		"a misspelt TTL":         {[]rjwthttp.HandlerOption{rjwthttp.WithSignOptions(rjwt.WithTTL("15 minuts"))}, rjwt.ErrInvalidTTL},
+		"a misspelt refresh TTL": {[]rjwthttp.HandlerOption{rjwthttp.WithSignOptions(rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 dayz"))}, rjwt.ErrInvalidTTL},
+		"cookies without a path": {[]rjwthttp.HandlerOption{rjwthttp.WithCookies(rjwthttp.Cookies{})}, rjwthttp.ErrInvalidOption},
+		"cookies SameSite=None":  {[]rjwthttp.HandlerOption{rjwthttp.WithCookies(rjwthttp.Cookies{RefreshPath: "/r", SameSite: http.SameSiteNoneMode})}, rjwthttp.ErrInvalidOption},
+		"a malformed origin":     {[]rjwthttp.HandlerOption{rjwthttp.WithCookies(rjwthttp.Cookies{RefreshPath: "/r", TrustedOrigins: []string{"example.com/x"}})}, rjwthttp.ErrInvalidOption},
+		"no body allowed":        {[]rjwthttp.HandlerOption{rjwthttp.WithMaxBody(0)}, rjwthttp.ErrInvalidOption},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, err := rjwthttp.NewHandlers(c, &memAccounts{}, tc.opts...)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, h)
+		})
+	}
+	_, err := rjwthttp.NewHandlers(c, &memAccounts{}, rjwthttp.WithSignOptions(rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days")),
+		rjwthttp.WithCookies(rjwthttp.Cookies{RefreshPath: "/refreshToken", TrustedOrigins: []string{"https://admin.example.com"}}))
+	require.NoError(t, err, "good options pass")
+	_, err = rjwthttp.NewHandlers(nil, &memAccounts{})
+	require.ErrorIs(t, err, rjwthttp.ErrInvalidOption)
 }
 
 // emptyIDAccounts accepts anyone and returns an id rjwt cannot use.

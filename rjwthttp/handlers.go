@@ -2,11 +2,8 @@ package rjwthttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -15,7 +12,9 @@ import (
 	"github.com/rjwt/rjwt"
 )
 
-// Credentials is the JSON body of /authorize and /register.
+// Credentials are what login (Authorize) and register read from a request:
+// by default the JSON body {"account", "password"} or a form post with
+// those fields (WithCredentials changes the names).
 type Credentials struct {
 	Account  string `json:"account"`
 	Password string `json:"password"`
@@ -44,16 +43,19 @@ type Handlers struct {
 	maxBody  int64
 	errs     errorConfig
 	meta     func(*http.Request) map[string]string
+	creds    CredentialsDecoder
+
+	cookieCfg *Cookies    // WithCookies
+	cookies   *cookieMode // from cookieCfg, checked
 }
 
-// HandlerOption configures Handlers.
-type HandlerOption func(*Handlers)
-
 // WithSignOptions sets the options of every SignPair the handlers make, e.g.
-// rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days"). A TTL or
-// WithDataToken that rjwt refuses is the application's error: 500, logged.
+// rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days"). NewHandlers
+// refuses an option rjwt refuses (a TTL that does not parse, a
+// WithDataToken that cannot be marshalled). Per-user options: see
+// AccountSignOptions.
 func WithSignOptions(opts ...rjwt.SignOption) HandlerOption {
-	return func(h *Handlers) { h.signOpts = opts }
+	return handlersOption(func(h *Handlers) { h.signOpts = opts })
 }
 
 // WithDeviceMeta sets what login (Authorize, Register) records about the
@@ -63,7 +65,7 @@ func WithSignOptions(opts ...rjwt.SignOption) HandlerOption {
 // address the proxy reports (X-Forwarded-For's last hop it added, say);
 // rjwthttp never trusts such headers on its own. A nil f records nothing.
 func WithDeviceMeta(f func(*http.Request) map[string]string) HandlerOption {
-	return func(h *Handlers) { h.meta = f }
+	return handlersOption(func(h *Handlers) { h.meta = f })
 }
 
 // maxUserAgent is the most of a User-Agent header DeviceMeta keeps, in bytes.
@@ -91,58 +93,67 @@ func DeviceMeta(r *http.Request) map[string]string {
 	return m
 }
 
-// WithMaxBody sets the largest JSON body the handlers read, in bytes. The
+// WithMaxBody sets the largest body the handlers read, in bytes. The
 // default is 16 KiB.
-func WithMaxBody(n int64) HandlerOption { return func(h *Handlers) { h.maxBody = n } }
-
-// WithHandlersErrorHandler sets how the handlers answer errors: a malformed
-// body, refused credentials, a refused refresh token, Redis or the account
-// store unavailable, and the rest. The default is WriteError; Classify gives
-// a custom handler the default's status. A nil eh keeps the default.
-func WithHandlersErrorHandler(eh ErrorHandler) HandlerOption {
-	return func(h *Handlers) { h.errs.handler = eh }
+func WithMaxBody(n int64) HandlerOption {
+	return handlersOption(func(h *Handlers) { h.maxBody = n })
 }
 
-// WithHandlersLogger sets where the handlers log the errors they cannot
-// classify (the 500s of Classify: an Accounts error that is none of this
-// package's sentinels, a sign option rjwt refuses, ...), at Error level with
-// the error, the method and the path; they log them whichever ErrorHandler
-// answers. The default, and a nil l, is the client's logger (rjwt.WithLogger)
-// or, when it has none, slog.Default() at the time of logging.
-func WithHandlersLogger(l *slog.Logger) HandlerOption {
-	return func(h *Handlers) { h.errs.logger = l }
-}
-
-// NewHandlers makes the handlers. Both arguments are required.
+// NewHandlers makes the handlers. Both arguments are required. It checks
+// the options now rather than fail every login later: an error wraps
+// ErrInvalidOption (WithCookies without a RefreshPath, a WithMaxBody under
+// one byte), or rjwt's sentinel for a sign option rjwt refuses
+// (rjwt.ErrInvalidTTL for WithSignOptions(rjwt.WithTTL("15 minuts"))).
 func NewHandlers(c *rjwt.Client, accounts Accounts, opts ...HandlerOption) (*Handlers, error) {
 	if c == nil || accounts == nil {
-		return nil, errors.New("rjwthttp: NewHandlers needs a client and an Accounts; there is no default account store")
+		return nil, fmt.Errorf("%w: NewHandlers needs a client and an Accounts; there is no default account store", ErrInvalidOption)
 	}
-	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10, errs: errorConfig{client: c}, meta: DeviceMeta}
+	h := &Handlers{client: c, accounts: accounts, maxBody: 16 << 10, errs: errorConfig{client: c}, meta: DeviceMeta,
+		creds: CredentialFields("account", "password")}
 	for _, o := range opts {
 		if o != nil {
-			o(h)
+			o.applyHandlers(h)
 		}
+	}
+	if h.maxBody < 1 {
+		return nil, fmt.Errorf("%w: WithMaxBody(%d): want at least one byte", ErrInvalidOption, h.maxBody)
+	}
+	if err := checkSignOptions(h.signOpts); err != nil {
+		return nil, err
+	}
+	if h.cookieCfg != nil {
+		m, err := newCookieMode(*h.cookieCfg, true)
+		if err != nil {
+			return nil, err
+		}
+		h.cookies = m
 	}
 	return h, nil
 }
 
-// Authorize logs in: POST {"account", "password"} → 200 with a rjwt.Pair;
-// 401 on wrong credentials; 400 on a malformed body. The session records
-// the device (WithDeviceMeta).
+// Authorize logs in: POST {"account", "password"} (or a form post;
+// WithCredentials) → 200 with a rjwt.Pair; 401 on wrong credentials; 400 on
+// a malformed body. The session records the device (WithDeviceMeta). In
+// cookie mode a browser (Cookies.Browser) gets the pair as cookies and
+// {"expiresIn", "refreshExpiresIn"} in the body, unless the request came
+// from another origin (the cross-origin check refuses it): that one gets
+// the JSON pair, so a forged login sets no cookie and a bearer client on
+// another origin works as without cookie mode.
 func (h *Handlers) Authorize(w http.ResponseWriter, r *http.Request) {
 	h.credentialed(w, r, h.accounts.Authenticate)
 }
 
-// Register creates an account and logs it in: POST {"account", "password"} →
-// 200 with a rjwt.Pair; 409 if the account exists; 400 on bad input.
+// Register creates an account and logs it in: POST {"account", "password"}
+// (or a form post) → 200 with a rjwt.Pair, as Authorize; 409 if the account
+// exists; 400 on bad input.
 func (h *Handlers) Register(w http.ResponseWriter, r *http.Request) {
 	h.credentialed(w, r, h.accounts.Register)
 }
 
 func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(context.Context, Credentials) (string, error)) {
-	var c Credentials
-	if err := h.decode(w, r, &c); err != nil {
+	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	c, err := h.creds(r)
+	if err != nil {
 		h.errs.answer(w, r, err)
 		return
 	}
@@ -155,11 +166,10 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, err)
 		return
 	}
-	opts := h.signOpts
-	if h.meta != nil {
-		if m := h.meta(r); len(m) > 0 {
-			opts = append(opts[:len(opts):len(opts)], rjwt.WithMeta(m))
-		}
+	opts, err := h.signOptions(r, id)
+	if err != nil {
+		h.errs.answer(w, r, err)
+		return
 	}
 	pair, err := h.client.SignPair(r.Context(), id, opts...)
 	if err != nil {
@@ -169,19 +179,64 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, ownFault(err))
 		return
 	}
+	if h.cookies != nil && h.cookies.Browser(r) && h.cookies.check(r) == nil {
+		h.cookies.set(w, r, pair)
+		writeJSON(w, http.StatusOK, cookieAnswer(pair))
+		return
+	}
 	writeJSON(w, http.StatusOK, pair)
+}
+
+// signOptions are the options of a login's SignPair: WithSignOptions',
+// the device's details, then the user's own (AccountSignOptions).
+func (h *Handlers) signOptions(r *http.Request, id string) ([]rjwt.SignOption, error) {
+	opts := h.signOpts[:len(h.signOpts):len(h.signOpts)]
+	if h.meta != nil {
+		if m := h.meta(r); len(m) > 0 {
+			opts = append(opts, rjwt.WithMeta(m))
+		}
+	}
+	if a, ok := h.accounts.(AccountSignOptions); ok {
+		more, err := a.SignOptions(r.Context(), id, r)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, more...)
+	}
+	return opts, nil
 }
 
 // RefreshToken rotates: POST {"refreshToken"} → 200 with a new rjwt.Pair; 401
 // when refused (invalid, expired, revoked, or reused, which also revokes the
-// session); 503 when Redis is unavailable.
+// session); 503 when Redis is unavailable. In cookie mode a body that names
+// no refresh token ({} or empty) means the refresh cookie's, after the
+// cross-origin check (403 ErrCrossOrigin), and the new
+// pair goes back as cookies ({"expiresIn", "refreshExpiresIn"} in the
+// body); no refresh cookie either is 401 (ErrNoToken), and a refused
+// refresh cookie is cleared.
 func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		RefreshToken string `json:"refreshToken"`
 	}
-	if err := h.decode(w, r, &body); err != nil {
+	err := decodeJSON(http.MaxBytesReader(w, r.Body, h.maxBody), &body)
+	if h.cookies != nil && errors.Is(err, errEmptyBody) {
+		err = nil // an empty body: the cookie's
+	}
+	if err != nil {
 		h.errs.answer(w, r, err)
 		return
+	}
+	fromCookie := false
+	if body.RefreshToken == "" && h.cookies != nil {
+		if err := h.cookies.check(r); err != nil {
+			h.errs.answer(w, r, err) // 403: a cookie would authenticate it
+			return
+		}
+		body.RefreshToken, fromCookie = h.cookies.refreshToken(r), true
+		if body.RefreshToken == "" {
+			h.errs.answer(w, r, ErrNoToken) // 401: log in again
+			return
+		}
 	}
 	if body.RefreshToken == "" {
 		h.errs.answer(w, r, fmt.Errorf("%w: refreshToken is required", ErrBadInput))
@@ -189,14 +244,24 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 	}
 	pair, err := h.client.Refresh(r.Context(), body.RefreshToken)
 	if err != nil {
+		if status, _ := Classify(err); fromCookie && status == http.StatusUnauthorized {
+			h.cookies.clear(w, r)
+		}
 		h.errs.answer(w, r, err)
+		return
+	}
+	if fromCookie {
+		h.cookies.set(w, r, pair)
+		writeJSON(w, http.StatusOK, cookieAnswer(pair))
 		return
 	}
 	writeJSON(w, http.StatusOK, pair)
 }
 
 // Logout revokes the request's session: 204, and its tokens stop working.
-// Put it behind Middleware.
+// In cookie mode it also clears both cookies. Put it behind Middleware,
+// whose cross-origin check (WithCookies) covers a request its cookie
+// authenticates.
 func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 	claims, ok := FromContext(r.Context())
 	if !ok {
@@ -207,11 +272,15 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 		h.errs.answer(w, r, err)
 		return
 	}
+	if h.cookies != nil {
+		h.cookies.clear(w, r)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // LogoutAll revokes every session of the request's user (logout everywhere):
-// 200 with {"revoked": n}. Put it behind Middleware. One Redis round trip.
+// 200 with {"revoked": n}. In cookie mode it also clears both cookies. Put
+// it behind Middleware. One Redis round trip.
 func (h *Handlers) LogoutAll(w http.ResponseWriter, r *http.Request) {
 	claims, ok := FromContext(r.Context())
 	if !ok {
@@ -222,6 +291,9 @@ func (h *Handlers) LogoutAll(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.errs.answer(w, r, err)
 		return
+	}
+	if h.cookies != nil {
+		h.cookies.clear(w, r)
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
@@ -279,7 +351,7 @@ func (h *Handlers) RevokeSession(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Session string `json:"session"`
 	}
-	if err := h.decode(w, r, &body); err != nil {
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, h.maxBody), &body); err != nil {
 		h.errs.answer(w, r, err)
 		return
 	}
@@ -292,25 +364,4 @@ func (h *Handlers) RevokeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// decode reads a size-limited JSON body into v. Its errors wrap ErrBadInput,
-// and also *http.MaxBytesError (413) for a body over the limit.
-func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		return fmt.Errorf("%w: extra data after the JSON object", ErrBadInput)
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &tooBig):
-		return fmt.Errorf("%w: %w", ErrBadInput, tooBig)
-	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: empty body: expected a JSON object", ErrBadInput)
-	}
-	return fmt.Errorf("%w: malformed JSON: %v", ErrBadInput, err)
 }

@@ -28,14 +28,22 @@
 // (RFC 6750 §3.1: no error code when the request had no credentials); an
 // invalid, expired or revoked token 401 with WWW-Authenticate: Bearer
 // error="invalid_token"; both with a small JSON body. Redis being unavailable
-// is 503 with Retry-After, never 401 and never a pass. WithErrorHandler and
-// WithHandlersErrorHandler replace these answers; Classify says which is which.
+// is 503 with Retry-After, never 401 and never a pass. WithErrorHandler
+// replaces these answers, for the middleware and the handlers alike;
+// Classify says which is which.
+//
+// # Browsers
+//
+// WithCookies, given to Middleware and NewHandlers, delivers the token pair
+// to browsers as HttpOnly cookies and protects every unsafe request a
+// cookie could authenticate against cross-site request forgery with Go's
+// http.CrossOriginProtection. Clients sending "Authorization: Bearer" are
+// not affected.
 package rjwthttp
 
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -68,8 +76,9 @@ func QueryToken(name string) TokenSource {
 }
 
 // CookieToken reads a cookie. Browsers send cookies with cross-site requests
-// too, so routes that change state (logout, say) need CSRF protection: a
-// SameSite=Lax or Strict cookie, or a CSRF token.
+// too, so routes that change state (logout, say) need CSRF protection:
+// prefer WithCookies, which reads its own cookie and checks every unsafe
+// request's origin.
 func CookieToken(name string) TokenSource {
 	return func(r *http.Request) string {
 		c, err := r.Cookie(name)
@@ -80,9 +89,6 @@ func CookieToken(name string) TokenSource {
 	}
 }
 
-// Option configures Middleware.
-type Option func(*config)
-
 type config struct {
 	sources   []TokenSource
 	anonymous bool
@@ -90,24 +96,25 @@ type config struct {
 	slide     time.Duration
 	slideTTL  time.Duration
 	errs      errorConfig
+	cookies   *Cookies // WithCookies
 }
 
 // WithTokenSources sets where the middleware looks for a token, in order; the
 // first source that finds one wins. The default is BearerToken alone.
 func WithTokenSources(sources ...TokenSource) Option {
-	return func(c *config) { c.sources = sources }
+	return middlewareOption(func(c *config) { c.sources = sources })
 }
 
 // WithAnonymous lets requests that carry no token through, with no claims in
 // their context. A token that is present but invalid is still a 401.
-func WithAnonymous() Option { return func(c *config) { c.anonymous = true } }
+func WithAnonymous() Option { return middlewareOption(func(c *config) { c.anonymous = true }) }
 
 // WithSessionData loads the session's private data with every request (the
 // same one Redis round trip, HGET instead of EXISTS) and lets handlers read
 // and change it through SessionFromContext. Changes are saved in one more
 // round trip, only when there are changes, before the response's headers are
 // written.
-func WithSessionData() Option { return func(c *config) { c.session = true } }
+func WithSessionData() Option { return middlewareOption(func(c *config) { c.session = true }) }
 
 // WithSliding extends the session's life in Redis to at least ttl on use, at
 // most once per interval for each session the middleware sees (rjwt's
@@ -123,21 +130,8 @@ func WithSessionData() Option { return func(c *config) { c.session = true } }
 // already extends in its own round trip. Use rjwt.WithIdleTimeout on the
 // client.
 func WithSliding(interval, ttl time.Duration) Option {
-	return func(c *config) { c.slide, c.slideTTL = interval, ttl }
+	return middlewareOption(func(c *config) { c.slide, c.slideTTL = interval, ttl })
 }
-
-// WithErrorHandler sets how the middleware answers the requests it refuses
-// (no token, a refused token, Redis unavailable, a failed session save). The
-// default is WriteError; Classify gives a custom handler the default's
-// status. A nil h keeps the default.
-func WithErrorHandler(h ErrorHandler) Option { return func(c *config) { c.errs.handler = h } }
-
-// WithLogger sets where the middleware logs the errors it cannot classify
-// (the 500s of Classify), at Error level with the error, the method and the
-// path; it logs them whichever ErrorHandler answers. The default, and a nil
-// l, is the client's logger (rjwt.WithLogger) or, when it has none,
-// slog.Default() at the time of logging.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.errs.logger = l } }
 
 type ctxKey int
 
@@ -153,7 +147,10 @@ func FromContext(ctx context.Context) (*rjwt.Claims, bool) {
 }
 
 // Middleware verifies each request's token with c and puts its claims in the
-// request's context (FromContext). One Redis round trip per request.
+// request's context (FromContext). One Redis round trip per request. With
+// WithCookies, a request whose token sources find nothing is read from the
+// access cookie, after the cross-origin check for unsafe methods (403
+// ErrCrossOrigin).
 //
 // Answers, by default (WithErrorHandler changes them): no token (unless
 // WithAnonymous): 401 with "WWW-Authenticate: Bearer" and the JSON body
@@ -167,7 +164,14 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 	cfg := config{sources: []TokenSource{BearerToken}, errs: errorConfig{client: c}}
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			o.applyMiddleware(&cfg)
+		}
+	}
+	var cookies *cookieMode
+	if cfg.cookies != nil {
+		var err error
+		if cookies, err = newCookieMode(*cfg.cookies, false); err != nil {
+			panic(err.Error()) // a programming error, at once rather than on every request
 		}
 	}
 	var slider *slideTracker
@@ -184,11 +188,10 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token := ""
-			for _, src := range cfg.sources {
-				if token = src(r); token != "" {
-					break
-				}
+			token, err := cfg.token(r, cookies)
+			if err != nil {
+				cfg.errs.answer(w, r, err)
+				return
 			}
 			if token == "" {
 				if cfg.anonymous {
@@ -228,6 +231,25 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 			}
 		})
 	}
+}
+
+// token finds the request's token: in the sources, in order, then in the
+// access cookie (cookies, when not nil). Only a cookie can authenticate the
+// request then, so an unsafe one from another origin is refused first,
+// whether the browser sent the cookie or not.
+func (cfg *config) token(r *http.Request, cookies *cookieMode) (string, error) {
+	for _, src := range cfg.sources {
+		if token := src(r); token != "" {
+			return token, nil
+		}
+	}
+	if cookies == nil {
+		return "", nil
+	}
+	if err := cookies.check(r); err != nil {
+		return "", err
+	}
+	return cookies.accessToken(r), nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

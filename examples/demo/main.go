@@ -1,6 +1,8 @@
 // Command demo is rjwt's demo: a walkthrough printed to the terminal (sign,
-// verify, single-mode revocation, revoke), then a JSON HTTP server following
-// koa-jwt-redis-session's action flow.
+// verify, single-mode revocation, revoke), then an HTTP server: a small web
+// app at GET / for browsers, which keeps its tokens in HttpOnly cookies
+// (rjwthttp's cookie mode), and a JSON API following koa-jwt-redis-session's
+// action flow for curl.
 //
 //	go run ./examples/demo                 # walkthrough, then serve on 127.0.0.1:3333
 //	go run ./examples/demo -walkthrough    # walkthrough only
@@ -41,9 +43,10 @@ import (
 	"github.com/rjwt/rjwt/rjwthttp"
 )
 
-const usage = `usage: demo [-addr host:port] [-redis host:port|URL] [-walkthrough]
+const usage = `usage: demo [-addr host:port] [-redis host:port|URL] [-access-ttl TTL] [-walkthrough]
 
-Prints a walkthrough of rjwt, then serves a JSON API on -addr:
+Prints a walkthrough of rjwt, then serves on -addr a web page at / (open it
+in a browser: it logs in with HttpOnly cookies) and a JSON API:
 
   POST /register      {"account": "...", "password": "..."}  200 with a token pair; 409 taken; 400 bad input
   POST /authorize     the same                               200 with a token pair; 401 wrong credentials; 400 bad input
@@ -54,6 +57,9 @@ Prints a walkthrough of rjwt, then serves a JSON API on -addr:
   POST /logout        Authorization: Bearer <token>          204: this session ends
   POST /logoutAll     Authorization: Bearer <token>          200 {"revoked": n}: all your sessions end
 
+Browsers get the token pair as HttpOnly cookies instead of in the body, and
+the refresh route reads its cookie when the body names no token; their
+unsafe requests from other origins are refused (403). curl is unaffected.
 Passwords are 8 to 72 bytes (bcrypt's limit), at login as at register.
 Redis: an embedded one (miniredis) unless -redis or REDIS_URL names a real one.
 The secret: RJWT_SECRET (32+ bytes), else a random one for this run.
@@ -81,6 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	addr := fs.String("addr", "127.0.0.1:3333", "HTTP listen address")
 	redisFlag := fs.String("redis", "", "a real Redis: host:port, or a redis://, rediss:// or unix:// URL (default $REDIS_URL, else an embedded Redis)")
 	walkOnly := fs.Bool("walkthrough", false, "print the walkthrough and exit")
+	accessTTL := fs.String("access-ttl", "15 minutes", "the access tokens' TTL (try \"10 seconds\" to see the page refresh)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -111,12 +118,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return nil
 	}
 
-	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("demo:"))
+	// The refresh grace lets two tabs of the page refresh the same cookie
+	// at once: both get the same new pair instead of ending the session.
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("demo:"),
+		rjwt.WithRefreshGrace(10*time.Second))
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	handler, err := newServer(client, rdb)
+	handler, err := newServerTTL(client, rdb, *accessTTL)
 	if err != nil {
 		return err
 	}
@@ -284,33 +294,6 @@ type accounts struct {
 // accountTimeout is accounts' timeout in the demo.
 const accountTimeout = 2 * time.Second
 
-// bounded runs call with a context that ends after d, and returns by then
-// even if call does not: go-redis (v9.23) gives a new connection's handshake
-// its own DialTimeout (5 s by default) whatever the context says, so against
-// a Redis that accepts connections and never answers, the context alone does
-// not bound the call. The abandoned call ends in the background within
-// go-redis's own timeouts.
-func bounded[T any](ctx context.Context, d time.Duration, call func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer cancel()
-		v, err := call(ctx)
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
-}
-
 func accountKey(name string) string { return "demo:account:" + name }
 
 // maxPassword is bcrypt's limit: it reads only the first 72 bytes of a
@@ -367,15 +350,24 @@ func (a accounts) Authenticate(ctx context.Context, c rjwthttp.Credentials) (str
 
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone's"), bcrypt.DefaultCost)
 
-// newServer wires the routes of usage.
+// newServer wires the routes of usage, with 15-minute access tokens.
 func newServer(client *rjwt.Client, rdb redis.UniversalClient) (http.Handler, error) {
-	h, err := rjwthttp.NewHandlers(client, accounts{rdb: rdb, timeout: accountTimeout},
-		rjwthttp.WithSignOptions(rjwt.WithTTL("15 minutes"), rjwt.WithRefreshTTL("30 days")))
+	return newServerTTL(client, rdb, "15 minutes")
+}
+
+// newServerTTL wires the routes of usage, with access tokens of accessTTL.
+// Cookie mode serves the page; clients that send no browser headers get
+// the JSON API unchanged.
+func newServerTTL(client *rjwt.Client, rdb redis.UniversalClient, accessTTL string) (http.Handler, error) {
+	cookies := rjwthttp.WithCookies(rjwthttp.Cookies{RefreshPath: "/refreshToken"})
+	h, err := rjwthttp.NewHandlers(client, accounts{rdb: rdb, timeout: accountTimeout}, cookies,
+		rjwthttp.WithSignOptions(rjwt.WithTTL(accessTTL), rjwt.WithRefreshTTL("30 days")))
 	if err != nil {
 		return nil, err
 	}
-	auth := rjwthttp.Middleware(client, rjwthttp.WithSessionData())
+	auth := rjwthttp.Middleware(client, rjwthttp.WithSessionData(), cookies)
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", servePage)
 	mux.HandleFunc("POST /register", h.Register)
 	mux.HandleFunc("POST /authorize", h.Authorize)
 	mux.HandleFunc("POST /refreshToken", h.RefreshToken)
