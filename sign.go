@@ -136,6 +136,23 @@ func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (_ str
 	return token, err
 }
 
+// CheckSignOptions applies opts as Sign does and returns the first error
+// (ErrInvalidTTL for a TTL that does not parse, data that does not encode
+// to JSON), touching nothing: a layer that keeps options for later calls
+// (rjwthttp.NewHandlers) refuses them where they are given.
+func CheckSignOptions(opts ...SignOption) error {
+	var o signOptions
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *Client) signOpts(opts []SignOption) (signOptions, error) {
 	o := signOptions{ttl: c.defaultTTL, refreshTTL: defaultRefreshTTL}
 	for _, opt := range opts {

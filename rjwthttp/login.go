@@ -162,26 +162,12 @@ type AccountSignOptions interface {
 	SignOptions(ctx context.Context, id string, r *http.Request) ([]rjwt.SignOption, error)
 }
 
-// checkSignOptions applies each option to a blank set of sign options, as
-// rjwt does before signing, so that NewHandlers refuses what every login
-// would fail on (a TTL that does not parse, a WithDataToken that cannot be
-// marshalled) without a call on the client. rjwt.SignOption is a function
-// of one pointer to rjwt's unexported options; if that ever changes, the
-// check is skipped and such an option fails at login, logged, as before.
+// checkSignOptions refuses what every login would fail on (a TTL that does
+// not parse, a WithDataToken that cannot be marshalled) when the handlers
+// are built, without a call on the client.
 func checkSignOptions(opts []rjwt.SignOption) error {
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		f := reflect.ValueOf(o)
-		t := f.Type()
-		if t.NumIn() != 1 || t.In(0).Kind() != reflect.Pointer || t.NumOut() != 1 {
-			return nil
-		}
-		out := f.Call([]reflect.Value{reflect.New(t.In(0).Elem())})
-		if err, _ := out[0].Interface().(error); err != nil {
-			return fmt.Errorf("rjwthttp: WithSignOptions: %w", err)
-		}
+	if err := rjwt.CheckSignOptions(opts...); err != nil {
+		return fmt.Errorf("rjwthttp: WithSignOptions: %w", err)
 	}
 	return nil
 }
