@@ -136,10 +136,11 @@ type tracker struct {
 	cache  *localCache
 	window time.Duration
 
-	single *trackNode              // the node of a *redis.Client; nil on a Cluster
-	cc     *redis.ClusterClient    // the Cluster; nil elsewhere
-	slots  atomic.Pointer[slotMap] // Cluster: the current slot map; nil until read
-	kick   chan struct{}           // Cluster: read the slot map now
+	single   *trackNode              // the node of a *redis.Client; nil on a Cluster
+	failover *redis.Client           // that client, when Sentinel names its master
+	cc       *redis.ClusterClient    // the Cluster; nil elsewhere
+	slots    atomic.Pointer[slotMap] // Cluster: the current slot map; nil until read
+	kick     chan struct{}           // Cluster: read the slot map now
 
 	mu      sync.Mutex
 	nodes   map[string]*trackNode        // Cluster: the tracked masters, by key
@@ -167,6 +168,9 @@ func (c *Client) startTracking(window time.Duration) {
 	switch rdb := c.rdb.(type) {
 	case *redis.Client:
 		t.single = t.start("", rdb.Options())
+		if rdb.Options().Addr == sentinelAddr {
+			t.failover = rdb
+		}
 	case *redis.ClusterClient:
 		t.cc = rdb
 		t.wg.Add(1)
@@ -554,6 +558,12 @@ func (t *tracker) session(n *trackNode) error {
 		can = t.plantCanary(ctx, reads)
 		defer can.remove(reads)
 	}
+	tracked := "" // with Sentinel: the run_id of the server this session reads
+	if t.failover != nil {
+		if tracked, err = runID(ctx, reads); err != nil {
+			return err
+		}
+	}
 
 	interval := max(t.window/4, time.Millisecond)
 	sent := map[string]int64{} // outstanding PINGs: payload → mono ns sent
@@ -573,6 +583,9 @@ func (t *tracker) session(n *trackNode) error {
 			err := can.check(pctx, reads)
 			if err == nil && n.readsID.Load() != readsID {
 				err = errors.New("rjwt: local cache: the tracked connection was replaced")
+			}
+			if err == nil && tracked != "" {
+				err = t.sameMaster(pctx, tracked)
 			}
 			if err == nil {
 				err = ps.Ping(pctx, p)
@@ -632,6 +645,44 @@ func (t *tracker) session(n *trackNode) error {
 			return t.ended(confirmed, errors.New("rjwt: local cache: the invalidation connection was resubscribed"))
 		}
 	}
+}
+
+// sentinelAddr is the address go-redis gives a failover client's options:
+// its dialer asks Sentinel for the master at each dial.
+const sentinelAddr = "FailoverClient"
+
+var errMasterSwitched = errors.New("rjwt: local cache: Sentinel switched the master; invalidations from the old one no longer vouch for anything")
+
+// sameMaster checks, with Sentinel, that the server this session's
+// connections were dialed to is still the master the client's own
+// connections reach: go-redis follows Sentinel's +switch-master by closing
+// its pools, so its next connection is the new master's, while the cache's
+// connections stay on the demoted one, which keeps answering (and
+// confirming nothing it does not receive) until Sentinel reconfigures it,
+// about ten seconds later. Asked every heartbeat (a quarter window), so a
+// switch ends the cache's trust within about a quarter window of go-redis
+// learning it. A failing ask says nothing: the availability checks handle
+// an unreachable master.
+func (t *tracker) sameMaster(ctx context.Context, tracked string) error {
+	now, err := runID(ctx, t.failover)
+	if err != nil || now == tracked {
+		return nil
+	}
+	return errMasterSwitched
+}
+
+// runID is the run_id of the server c's connection reaches.
+func runID(ctx context.Context, c *redis.Client) (string, error) {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return v, nil
+		}
+	}
+	return "", errors.New("rjwt: local cache: INFO server has no run_id")
 }
 
 // canary is a key of this tracker's own in the database its cache reads,
