@@ -8,6 +8,11 @@
 // timeouts short enough that a killed master is failed over in a few seconds,
 // and a TCP proxy to put in front of a server that loses replies, goes silent,
 // resets or refuses connections on demand (StartProxy).
+//
+// Every server's life is tied to the test process's: besides the cleanups
+// that stop it, on Linux the kernel kills it when the test binary dies,
+// however it dies (a panic in any goroutine, a timeout, SIGKILL), so a
+// crashed run leaves no redis-server behind (lifetime_linux.go).
 package redistest
 
 import (
@@ -134,7 +139,7 @@ func (s *Server) start() error {
 	)
 	argv = append(argv, s.args...)
 	cmd := exec.Command(bin, argv...)
-	if err := cmd.Start(); err != nil {
+	if err := startTied(cmd); err != nil {
 		return err
 	}
 	done := make(chan struct{})
@@ -189,7 +194,7 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill()
+	killTied(cmd.Process)
 	<-done
 }
 
