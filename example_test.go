@@ -9,7 +9,7 @@ import (
 	"github.com/rjwt/rjwt"
 )
 
-// These examples read the Redis address from REDIS_ADDR and the key from
+// These examples read the Redis URL from REDIS_URL and the key from
 // RJWT_SECRET (32 or more random bytes), as an application would; the tests
 // set both (a private redis-server, a fixed test key).
 
