@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // helperEnv tells a re-executed test binary to run TestLifetimeHelper.
@@ -164,4 +166,18 @@ func gone(pid, port int) error {
 		return fmt.Errorf("port %d still answers PING", port)
 	}
 	return nil
+}
+
+// TestHarnessGoroutinesNameTheHarnessGoroutines: with HarnessGoroutines
+// ignored, goleak finds nothing left by starting a server, though its
+// waiting goroutine (and the spawner, if this is the first server) live on.
+func TestHarnessGoroutinesNameTheHarnessGoroutines(t *testing.T) {
+	opts := []goleak.Option{goleak.IgnoreCurrent()}
+	Start(t)
+	for _, f := range HarnessGoroutines {
+		opts = append(opts, goleak.IgnoreAnyFunction(f))
+	}
+	if err := goleak.Find(opts...); err != nil {
+		t.Errorf("HarnessGoroutines misses a harness goroutine: %v", err)
+	}
 }

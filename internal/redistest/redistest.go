@@ -36,6 +36,16 @@ const InstallHint = "redis-server is not installed: the tests need a real Redis.
 	"`brew install redis` (macOS) or `dnf install redis` (Fedora), " +
 	"or run ./scripts/test.sh, which installs it where it can"
 
+// HarnessGoroutines are the functions of the harness's own goroutines that
+// outlive a test on purpose, for goleak.IgnoreAnyFunction: the one waiting
+// on each server process (it ends when the server does) and, on Linux, the
+// one that starts every server from a thread of its own (it lives as long as
+// the test binary).
+var HarnessGoroutines = []string{
+	"github.com/rjwt/rjwt/internal/redistest.(*Server).start.func1",
+	"github.com/rjwt/rjwt/internal/redistest.spawner",
+}
+
 // Server is one redis-server process owned by a test.
 type Server struct {
 	Port int
