@@ -84,6 +84,15 @@ func WithCacheWindow(d time.Duration) Option {
 	}
 }
 
+// MaxCacheAge is the longest the local cache answers for a session without
+// reading it from Redis again, whatever Redis says or does not say: the
+// bound on a change Redis sends no invalidation for (a SWAPDB, a replica
+// promoted with older data, a script that rewrote a key in a way tracking
+// misses). The heartbeat sees the first two sooner on a single node or
+// Sentinel (tracking.go); this caps every case. At 10 s, a session used
+// every few milliseconds costs one more read every 10 s.
+const MaxCacheAge = 10 * time.Second
+
 // CacheStats counts what the local cache did since New.
 type CacheStats struct {
 	Hits, Misses  uint64 // Verify calls answered from memory / that asked Redis
@@ -331,7 +340,10 @@ func (c *Client) fill(s *cacheShard, call *missCall, n *trackNode, reads *redis.
 	delete(s.inflight, session)
 	if call.err == nil && call.t.Live && call.t.Left != 0 && s.gen == gen {
 		e := &cacheEntry{session: session, id: id, data: call.t.Data, hasData: call.t.HasData, node: n, epoch: epoch, slot: slot}
-		if call.t.Left > 0 {
+		// Trusted until the session's expiry in Redis, and never longer
+		// than MaxCacheAge without Redis confirming it again.
+		e.expires = sent + int64(MaxCacheAge)
+		if call.t.Left > 0 && call.t.Left < MaxCacheAge {
 			e.expires = sent + int64(call.t.Left)
 		}
 		if lc.tracker.serves(e, lc.now()) { // the rule every hit checks
@@ -387,20 +399,16 @@ func (lc *localCache) dropSession(id, nano string) {
 	s.mu.Unlock()
 }
 
-// forget drops a session this client changed or ended from the cache at
-// once, without waiting for Redis's invalidation: a Revoke that returned is
-// seen by this client's next Verify.
-func (c *Client) forget(id, nano string) {
-	if c.cache != nil {
-		c.cache.dropSession(id, nano)
+// changed drops what a write of this client's may have changed (nano "":
+// every session of user id) at once, without waiting for Redis's
+// invalidation: the store calls it before any write returns
+// (store.Config.Changed), so this client's next Verify sees its own writes.
+func (lc *localCache) changed(id, nano string) {
+	if nano == "" {
+		lc.dropUser(id, false)
+		return
 	}
-}
-
-// forgetUser is forget for every session of a user.
-func (c *Client) forgetUser(id string) {
-	if c.cache != nil {
-		c.cache.dropUser(id, false)
-	}
+	lc.dropSession(id, nano)
 }
 
 // dropNode forgets every entry read from node n (on one node, the whole

@@ -8,6 +8,16 @@ func WithSeenEvery(d time.Duration) Option {
 	return func(c *config) error { c.seenEvery = d; return nil }
 }
 
+// WithHostClock makes the client's host clock (the wall clock it reads
+// where it reads one) disagree with the real one by offset: a host whose
+// clock is ahead (positive) or behind (negative) of Redis's.
+func WithHostClock(offset time.Duration) Option {
+	return func(c *config) error {
+		c.hostClock = func() time.Time { return time.Now().Add(offset) }
+		return nil
+	}
+}
+
 // CacheLen is how many sessions c's local cache remembers (tests only).
 func CacheLen(c *Client) int {
 	if c.cache == nil {

@@ -253,8 +253,9 @@ func (c *Client) initKeys(cfg *config) error {
 		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
 		jwt.WithLeeway(cfg.leeway),
+		jwt.WithTimeFunc(c.now),
 	)
-	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway))
+	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway), jwt.WithTimeFunc(c.now))
 	c.leeway = cfg.leeway
 	c.keyFunc = c.keyFor
 	return nil
@@ -271,7 +272,8 @@ func contains(s []string, v string) bool {
 
 // keyFor is the general parser's key function: the key named by the
 // header's kid (the empty kid when there is none), if the token's alg is
-// that key's, and no "crit".
+// that key's, no "crit", and the signature in its one accepted spelling
+// (canonicalSig).
 func (c *Client) keyFor(t *jwt.Token) (any, error) {
 	if err := checkHeader(t.Header); err != nil {
 		return nil, err
@@ -292,6 +294,9 @@ func (c *Client) keyFor(t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("no key has the kid %q", clip(kid))
 	case t.Method.Alg() != k.alg:
 		return nil, fmt.Errorf("the key %q is for %s, not %s", clip(kid), k.alg, clip(t.Method.Alg()))
+	}
+	if err := canonicalSig(k, t.Signature); err != nil {
+		return nil, err
 	}
 	return k.verify, nil
 }

@@ -42,7 +42,8 @@ type config struct {
 	issuer         string
 	audience       []string
 	idle           time.Duration
-	seenEvery      time.Duration // tests only (export_test.go); 0: a minute
+	seenEvery      time.Duration    // tests only (export_test.go); 0: a minute
+	hostClock      func() time.Time // tests only (export_test.go): this host's wall clock; nil: time.Now
 	cacheEntries   int
 	cacheWindow    time.Duration
 	autoPipeline   bool

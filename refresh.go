@@ -152,7 +152,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	// pair over MaxTokenSize would never verify. The refresh token carries
 	// every claim of the access token and more, with a TTL at least as long
 	// and times of the same width, so it bounds both.
-	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, time.Now())
+	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, c.now())
 	probe.RefreshID = newID
 	if n, err := c.tokenLen(c.refreshClaims(probe, old.TTL, probe.IssuedAt.Time)); err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
@@ -160,7 +160,6 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 		return Pair{}, fmt.Errorf("%w: the refreshed tokens would take %d bytes with the current signing key, over MaxTokenSize (%d); the refresh token was not spent", ErrTooLarge, n, MaxTokenSize)
 	}
 	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL, Grace: c.refreshGrace})
-	c.forget(old.ID, nano)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -208,7 +207,6 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) erro
 		return fmt.Errorf("%w: session data of %d bytes is over the %d-byte limit (WithMaxSessionData)", ErrTooLarge, len(data), c.maxData)
 	}
 	ok, err := c.st.SetData(ctx, id, nano, data)
-	c.forget(id, nano)
 	if err != nil {
 		return err
 	}

@@ -185,12 +185,16 @@ func New(opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("rjwt: WithReplicaAck: %w", err)
 		}
 	}
-	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
-		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
-		Skew: cfg.leeway, Idle: cfg.idle > 0})
-	c.startEvents(&cfg)
+	var changed func(id, nano string)
 	if cfg.cacheEntries > 0 {
 		c.cache = newLocalCache(cfg.cacheEntries)
+		changed = c.cache.changed
+	}
+	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
+		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
+		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock})
+	c.startEvents(&cfg)
+	if c.cache != nil {
 		c.startTracking(cfg.cacheWindow)
 	}
 	return c, nil
@@ -215,6 +219,15 @@ func (c *Client) Close() error {
 // Redis returns the underlying Redis client for anything rjwt does not wrap
 // (redis-jwt's exec().rawCall).
 func (c *Client) Redis() redis.UniversalClient { return c.rdb }
+
+// now is the clock tokens are stamped and judged by, on every host:
+// Redis's, as last learnt (store.Now); this host's before a store exists.
+func (c *Client) now() time.Time {
+	if c.st == nil {
+		return time.Now()
+	}
+	return c.st.Now()
+}
 
 // bound applies the client's default timeout to a context without a deadline.
 func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {

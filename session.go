@@ -44,7 +44,6 @@ func (c *Client) Revoke(ctx context.Context, session string) (err error) {
 		return err
 	}
 	ok, err := c.st.Revoke(ctx, id, nano)
-	c.forget(id, nano)
 	if err != nil {
 		return err
 	}
@@ -90,7 +89,6 @@ func (c *Client) RevokeAll(ctx context.Context, id string) (_ int, err error) {
 		return 0, err
 	}
 	n, err := c.st.RevokeAll(ctx, id)
-	c.forgetUser(id)
 	return n, err
 }
 

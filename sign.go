@@ -164,7 +164,10 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 	if err != nil {
 		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
-	now := time.Now()
+	now, err := c.st.Clock(ctx)
+	if err != nil {
+		return "", "", c.redisErr("sign", err)
+	}
 	args := store.SignArgs{ID: id, Nano: nano, Data: o.dataSession, TTL: o.ttl, Single: !c.multiple, MaxSessions: c.maxSessions, Idle: c.idle, Meta: o.meta, Issued: now}
 	// Each token has its own jti: a random one, or for a pair, two derived
 	// from the pair's refresh id (as Refresh derives them).
@@ -191,9 +194,6 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 		}
 	}
 	_, err = c.st.Sign(ctx, args)
-	if args.Single {
-		c.forgetUser(id) // the user's other sessions ended
-	}
 	if errors.Is(err, store.ErrSuperseded) {
 		return "", "", fmt.Errorf("%w: %v (single mode: a login of %q issued after this one already holds the session)", ErrSessionNotFound, err, id)
 	}

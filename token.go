@@ -116,7 +116,8 @@ func (c *Client) signToken(claims *Claims) (string, error) {
 // signs so when given no random source), so that the same claims make the
 // same token: a refresh that Redis answers twice (a retry, the grace
 // window) rebuilds the very same strings, as with HS256, EdDSA and RS256.
-// The signature is R || S, 32 bytes each (RFC 7518 §3.4).
+// The signature is R || S, 32 bytes each (RFC 7518 §3.4), with S low
+// (canonicalSig: the only spelling Verify accepts).
 func signES256(k *ecdsa.PrivateKey, signingInput []byte) ([]byte, error) {
 	digest := sha256.Sum256(signingInput)
 	der, err := k.Sign(nil, digest[:], crypto.SHA256)
@@ -129,7 +130,7 @@ func signES256(k *ecdsa.PrivateKey, signingInput []byte) ([]byte, error) {
 	}
 	sig := make([]byte, 64)
 	rs.R.FillBytes(sig[:32])
-	rs.S.FillBytes(sig[32:])
+	lowS(rs.S).FillBytes(sig[32:])
 	return sig, nil
 }
 
@@ -186,7 +187,7 @@ func (c *Client) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.N
 			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 		}
 	}
-	if timesValid(&claims.RegisteredClaims, time.Now(), c.leeway) {
+	if timesValid(&claims.RegisteredClaims, c.now(), c.leeway) {
 		return nil
 	}
 	if err := c.validator.Validate(claims); err != nil {

@@ -2,6 +2,7 @@ package rjwt
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -513,6 +514,11 @@ func (t *tracker) session(n *trackNode) error {
 		return err
 	}
 	defer t.retire(n, reads)
+	var can *canary
+	if n.key == "" { // one node (or Sentinel's master): the database has a canary
+		can = t.plantCanary(ctx, reads)
+		defer can.remove(reads)
+	}
 
 	interval := max(t.window/4, time.Millisecond)
 	sent := map[string]int64{} // outstanding PINGs: payload → mono ns sent
@@ -529,7 +535,7 @@ func (t *tracker) session(n *trackNode) error {
 			seq++
 			p := strconv.FormatUint(seq, 10)
 			pctx, pcancel := context.WithTimeout(ctx, t.window)
-			err := reads.Ping(pctx).Err()
+			err := can.check(pctx, reads)
 			if err == nil && n.readsID.Load() != readsID {
 				err = errors.New("rjwt: local cache: the tracked connection was replaced")
 			}
@@ -591,6 +597,67 @@ func (t *tracker) session(n *trackNode) error {
 			return t.ended(confirmed, errors.New("rjwt: local cache: the invalidation connection was resubscribed"))
 		}
 	}
+}
+
+// canary is a key of this tracker's own in the database its cache reads,
+// holding a random value: the heartbeat reads it back (the read the
+// heartbeat makes on the tracked connection anyway), and a value that is
+// gone or different means the database changed under the cache in a way
+// Redis sends no invalidation for (SWAPDB, a replica promoted without the
+// latest writes): the session ends and the cache starts empty, within a
+// quarter window. A canary that cannot be written (out of memory, a
+// read-only user) is nil, and the heartbeat only PINGs: MaxCacheAge still
+// bounds such changes.
+type canary struct {
+	key, val string
+	set      time.Time // when it was last written
+}
+
+// canaryTTL is the canary's life in Redis, renewed every canaryTTL/3.
+const canaryTTL = time.Hour
+
+var errDatabaseChanged = errors.New("rjwt: local cache: the database changed under the cache (its canary key is gone or different: SWAPDB, a FLUSHDB, a failover to older data, or an eviction)")
+
+// plantCanary writes a canary for a session of node n's, through reads.
+func (t *tracker) plantCanary(ctx context.Context, reads *redis.Client) *canary {
+	val := rand.Text()
+	c := &canary{key: t.c.prefix + "cache-canary:" + val[:10], val: val, set: time.Now()}
+	ctx, cancel := context.WithTimeout(ctx, t.window+time.Second)
+	defer cancel()
+	if reads.Set(ctx, c.key, c.val, canaryTTL).Err() != nil {
+		return nil
+	}
+	return c
+}
+
+// check is the heartbeat's read on the tracked connection: the canary, or
+// a PING without one.
+func (c *canary) check(ctx context.Context, reads *redis.Client) error {
+	if c == nil {
+		return reads.Ping(ctx).Err()
+	}
+	v, err := reads.Get(ctx, c.key).Result()
+	switch {
+	case errors.Is(err, redis.Nil) || (err == nil && v != c.val):
+		return errDatabaseChanged
+	case err != nil:
+		return err
+	case time.Since(c.set) > canaryTTL/3:
+		if reads.Set(ctx, c.key, c.val, canaryTTL).Err() == nil {
+			c.set = time.Now()
+		}
+	}
+	return nil
+}
+
+// remove deletes the canary as its session ends (best effort: it expires).
+func (c *canary) remove(reads *redis.Client) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	reads.Del(ctx, c.key)
 }
 
 func (t *tracker) ended(confirmed bool, err error) error {

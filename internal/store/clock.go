@@ -22,7 +22,8 @@ import (
 // what its own TIME allows. A Redis whose clock jumps (a failover to a
 // host whose clock differs) is followed within clockSampleFor.
 type redisClock struct {
-	base       time.Time // the monotonic reference
+	base       time.Time   // the monotonic reference
+	tokens     *tokenClock // also told every sample: the clock tokens are stamped by
 	last       atomic.Pointer[clockSample]
 	refreshing atomic.Bool // one call is asking TIME for a stale sample
 }
@@ -42,7 +43,9 @@ type clockSample struct {
 	mono    time.Duration
 }
 
-func newRedisClock() *redisClock { return &redisClock{base: time.Now()} }
+func newRedisClock(tokens *tokenClock) *redisClock {
+	return &redisClock{base: time.Now(), tokens: tokens}
+}
 
 // now is Redis's time in Unix ms, with ok false when there is no usable
 // sample; ask is true when this call should send TIME: with no usable
@@ -68,6 +71,9 @@ func (c *redisClock) now() (ms int64, ok, ask bool) {
 // learn records a TIME reply that arrived at recv (since base).
 func (c *redisClock) learn(redis time.Time, recv time.Duration) {
 	c.last.Store(&clockSample{redisMs: redis.UnixMilli(), mono: recv})
+	if c.tokens != nil {
+		c.tokens.learn(redis, c.base.Add(recv))
+	}
 }
 
 // done ends the refresh the caller holds.
@@ -75,3 +81,53 @@ func (c *redisClock) done() { c.refreshing.Store(false) }
 
 // since is the time elapsed since the reference, for learn.
 func (c *redisClock) since() time.Duration { return time.Since(c.base) }
+
+// tokenClock is the one clock tokens are stamped (iat, nbf, exp, a Sign's
+// issue time) and judged by, on every host: Redis's. Its reading is the
+// latest TIME sample of any master carried forward on this host's monotonic
+// clock, which drifts from Redis's by parts per million, so a sample stays
+// good for tokenSampleFor; the host's wall clock never enters. A fleet whose
+// hosts disagree by minutes then issues tokens every host accepts, and
+// refuses a late call by Redis's time, not by the host's.
+type tokenClock struct {
+	last       atomic.Pointer[tokenSample]
+	refreshing atomic.Bool // one call is asking TIME for an old sample
+}
+
+// tokenSample is Redis's time redisMs (Unix ms) when this host's monotonic
+// clock read at.
+type tokenSample struct {
+	redisMs int64
+	at      time.Time
+}
+
+const (
+	// tokenSampleFor is how long a sample stamps tokens before one call
+	// asks TIME again, off its own path (Verify's reads renew it every
+	// second on a host that verifies).
+	tokenSampleFor = time.Minute
+	// tokenSampleMax is how long a sample stamps tokens at all.
+	tokenSampleMax = 10 * time.Minute
+)
+
+func (c *tokenClock) learn(redis time.Time, at time.Time) {
+	c.last.Store(&tokenSample{redisMs: redis.UnixMilli(), at: at})
+}
+
+// now is Redis's time; ok is false without a sample younger than
+// tokenSampleMax; old is true for the one caller that should renew an
+// older sample than tokenSampleFor (it then calls done).
+func (c *tokenClock) now() (t time.Time, ok, old bool) {
+	s := c.last.Load()
+	if s == nil {
+		return time.Time{}, false, false
+	}
+	el := time.Since(s.at) // monotonic
+	if el < 0 || el >= tokenSampleMax {
+		return time.Time{}, false, false
+	}
+	old = el >= tokenSampleFor && c.refreshing.CompareAndSwap(false, true)
+	return time.UnixMilli(s.redisMs).Add(el), true, old
+}
+
+func (c *tokenClock) done() { c.refreshing.Store(false) }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestRedisClockUsesASampleForASecond(t *testing.T) {
-	c := newRedisClock()
+	c := newRedisClock(nil)
 	if _, ok, ask := c.now(); ok || !ask {
 		t.Fatal("a clock without a sample told the time, or did not ask for it")
 	}

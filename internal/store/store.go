@@ -146,6 +146,15 @@ type Config struct {
 	// Without it they do not, and a session that has one (signed by another
 	// client) goes through the seen script.
 	Idle bool
+	// Changed, when set, is called by every write before it returns (also
+	// when it failed: a lost reply may hide a write that happened) with the
+	// session it may have changed, or nano "" for any session of the user:
+	// the one place a local cache learns of this client's own writes, so
+	// that its next read sees them.
+	Changed func(id, nano string)
+	// HostNow is this host's wall clock (nil: time.Now), read only where
+	// Redis's time is not known (tests set one that is off).
+	HostNow func() time.Time
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -166,6 +175,10 @@ type Store struct {
 	idle       bool
 	clock      *redisClock // Redis's time for checkReads
 	clocks     sync.Map    // on a Cluster: master address → *redisClock
+	tokens     tokenClock  // Redis's time for tokens: every clock's samples
+	onChange   func(id, nano string)
+	bg         sync.WaitGroup // the clock refreshes off a call's path; Close waits
+	hostNow    func() time.Time
 }
 
 // New makes a Store on rdb.
@@ -183,8 +196,13 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		ackTimeout: cfg.AckTimeout,
 		skew:       cfg.Skew,
 		idle:       cfg.Idle,
-		clock:      newRedisClock(),
+		onChange:   cfg.Changed,
+		hostNow:    cfg.HostNow,
 	}
+	if s.hostNow == nil {
+		s.hostNow = time.Now
+	}
+	s.clock = newRedisClock(&s.tokens)
 	// No shared pipelines on a Cluster: go-redis finishes a Cluster pipeline
 	// only when every node's part is done, so one dead master would hold
 	// the calls for every other master's slots until their deadlines.
@@ -194,9 +212,21 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 	return s
 }
 
-// Close releases the store's resources (none today: a batch in flight
-// ends with its pipeline). The Redis client is the caller's.
-func (s *Store) Close() error { return nil }
+// changed tells Config.Changed that a write of this client's may have
+// changed session id:nano (nano "": any session of user id).
+func (s *Store) changed(id, nano string) {
+	if s.onChange != nil {
+		s.onChange(id, nano)
+	}
+}
+
+// Close waits for the store's background work (a clock's TIME asked off a
+// call's path, bounded by the call timeout; a batch in flight ends with its
+// pipeline). The Redis client is the caller's.
+func (s *Store) Close() error {
+	s.bg.Wait()
+	return nil
+}
 
 // Timeout is the bound of calls without a deadline (0: none).
 func (s *Store) Timeout() time.Duration { return s.timeout }
@@ -386,6 +416,9 @@ type SignArgs struct {
 // hash, or the tombstone that whatever ended it wrote, or the answer the
 // first run kept (see sign.lua). It never brings an ended session back.
 func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
+	if a.Single || a.MaxSessions > 0 {
+		defer s.changed(a.ID, "") // it may end the user's other sessions
+	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	base := s.UserBase(a.ID)
@@ -405,7 +438,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	n, _ := cmd.Int()
 	switch n {
 	case -1:
-		return 0, errLate("sign")
+		return 0, s.errLate("sign")
 	case -2:
 		return 0, ErrSuperseded
 	}
@@ -417,22 +450,107 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 // did nothing.
 var ErrSuperseded = errors.New("a newer login of the user replaced this one")
 
-// notAfter is when, by the caller's clock plus the tolerated skew, the
-// caller of ctx has given up: a script that starts later writes nothing
-// (0: no deadline).
+// notAfter is when, by Redis's clock plus the tolerated skew, the caller
+// of ctx has given up: a script that starts later writes nothing (0: no
+// deadline). The caller's deadline is carried over as the time it has left,
+// added to Redis's time (Now): a host whose clock disagrees with Redis's is
+// judged by when its call reached Redis, not by its clock.
 func (s *Store) notAfter(ctx context.Context) int64 {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return 0
 	}
-	return dl.Add(s.skew).UnixMilli()
+	now, err := s.Clock(ctx) // a round trip only without a sample
+	if err != nil {
+		now = s.hostNow() // the call itself will say what is wrong
+	}
+	return now.Add(time.Until(dl) + s.skew).UnixMilli()
+}
+
+// Now is Redis's time as this client last learnt it (a TIME reply of any
+// master, carried forward on this host's monotonic clock), or this host's
+// clock when it has no sample younger than a minute. No round trip.
+func (s *Store) Now() time.Time {
+	if t, ok, old := s.tokens.now(); ok {
+		if old {
+			s.tokens.done() // Clock renews it, not a call that has no Redis round trip
+		}
+		return t
+	}
+	return s.hostNow()
+}
+
+// Clock is Now, for the calls that write: with no sample younger than ten
+// minutes it asks Redis's TIME first (one round trip: the first Sign of a
+// client that has not verified yet), and with one older than a minute one
+// call renews it off its own path.
+func (s *Store) Clock(ctx context.Context) (time.Time, error) {
+	if t, ok, old := s.tokens.now(); ok {
+		if old {
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				defer s.tokens.done()
+				ctx, cancel := context.WithTimeout(context.Background(), s.timeoutOr(time.Second))
+				defer cancel()
+				s.Time(ctx) //nolint:errcheck // the old sample still serves
+			}()
+		}
+		return t, nil
+	}
+	if err := s.Time(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return s.Now(), nil
+}
+
+// Time asks Redis's TIME (on a Cluster, of any node go-redis picks) and
+// learns it: the health check's probe, which keeps the clocks fresh.
+func (s *Store) Time(ctx context.Context) error {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	t, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return err
+	}
+	s.tokens.learn(t, time.Now()) // dated by the reply's arrival, as every sample
+	return nil
+}
+
+// timeoutOr is the call timeout, or d without one.
+func (s *Store) timeoutOr(d time.Duration) time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return d
+}
+
+// Offset is how far Redis's clock is ahead of this host's (negative:
+// behind), as last learnt; ok is false without a sample.
+func (s *Store) Offset() (time.Duration, bool) {
+	t, ok, old := s.tokens.now()
+	if old {
+		s.tokens.done()
+	}
+	if !ok {
+		return 0, false
+	}
+	return t.Sub(s.hostNow()), true
 }
 
 // errLate is the error of a call whose command reached Redis after its
 // caller had given up (it sat in a partitioned network's queue): Redis did
 // nothing. The caller sees it only when the reply, too, came late.
-func errLate(op string) error {
-	return fmt.Errorf("rjwt: %s: %w: the call reached Redis after its deadline; nothing was done", op, ErrUnavailable)
+func (s *Store) errLate(op string) error {
+	clocks := ""
+	if off, ok := s.Offset(); ok && (off > s.skew || off < -s.skew) {
+		way := "behind"
+		if off < 0 {
+			way, off = "ahead of", -off
+		}
+		clocks = fmt.Sprintf(" (this host's clock is %v %s Redis's)", off.Round(time.Millisecond), way)
+	}
+	return fmt.Errorf("rjwt: %s: %w: the call reached Redis after its deadline, by Redis's clock%s; nothing was done", op, ErrUnavailable, clocks)
 }
 
 // Verify reports whether session id:nano is live (its index entry and its
@@ -685,7 +803,7 @@ func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock
 	addr := node.Options().Addr
 	v, found := s.clocks.Load(addr)
 	if !found {
-		v, _ = s.clocks.LoadOrStore(addr, newRedisClock())
+		v, _ = s.clocks.LoadOrStore(addr, newRedisClock(&s.tokens))
 	}
 	clock = v.(*redisClock)
 	now, ok, ask := clock.now()
@@ -695,7 +813,9 @@ func (s *Store) clusterClock(ctx context.Context, key string) (clock *redisClock
 	case ok:
 		// A stale sample still serves: this call holds the refresh and
 		// does it off its own path.
+		s.bg.Add(1)
 		go func() {
+			defer s.bg.Done()
 			defer clock.done()
 			askTime(context.Background(), node, clock)
 		}()
@@ -881,6 +1001,7 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 // Revoke ends session id:nano and reports whether it was live. One round
 // trip; a second run of the same call reports the first run's answer.
 func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
+	defer s.changed(id, nano)
 	req, err := gonanoid.New()
 	if err != nil {
 		return false, fmt.Errorf("rjwt: revoke: nanoid: %w", err)
@@ -897,6 +1018,7 @@ func (s *Store) Revoke(ctx context.Context, id, nano string) (bool, error) {
 // RevokeAll ends every session of user id and returns how many were live.
 // One round trip; a second run of the same call reports the first's count.
 func (s *Store) RevokeAll(ctx context.Context, id string) (int, error) {
+	defer s.changed(id, "")
 	req, err := gonanoid.New()
 	if err != nil {
 		return 0, fmt.Errorf("rjwt: revoke all: nanoid: %w", err)
@@ -994,6 +1116,7 @@ type RefreshResult struct {
 // answers the same, so the caller builds the same pair; so does a second
 // call with the replaced id within the grace.
 func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, error) {
+	defer s.changed(a.ID, a.Nano)
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	base := s.UserBase(a.ID)
@@ -1017,7 +1140,7 @@ func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, erro
 	case status(0) == -1:
 		return RefreshResult{Status: Reused}, nil
 	case status(0) == -2:
-		return RefreshResult{}, errLate("refresh")
+		return RefreshResult{}, s.errLate("refresh")
 	}
 	return RefreshResult{Status: Gone}, nil
 }
@@ -1025,6 +1148,7 @@ func (s *Store) Refresh(ctx context.Context, a RefreshArgs) (RefreshResult, erro
 // SetData replaces a live session's private data; false when it is not live.
 // One round trip.
 func (s *Store) SetData(ctx context.Context, id, nano string, data []byte) (bool, error) {
+	defer s.changed(id, nano)
 	base := s.UserBase(id)
 	cmd, err := s.run(ctx, "set session data", setDataScript, []string{base + indexSuffix, base + nano}, nano, data)
 	if err != nil {
@@ -1058,6 +1182,7 @@ const (
 // are in Redis: concurrent updates of other fields are not lost. max bounds
 // the data's size. One round trip; running it twice writes the same again.
 func (s *Store) UpdateData(ctx context.Context, id, nano string, max int, changes []FieldChange) (DataStatus, error) {
+	defer s.changed(id, nano)
 	base := s.UserBase(id)
 	args := make([]any, 0, 3+3*len(changes))
 	args = append(args, nano, max, "u")
@@ -1081,6 +1206,7 @@ func (s *Store) UpdateData(ctx context.Context, id, nano string, max int, change
 // One round trip; a second run of the same call (a retry after a lost
 // reply) returns the first run's sum without adding again.
 func (s *Store) IncrData(ctx context.Context, id, nano string, max int, name, literal string, delta int64) (int64, DataStatus, error) {
+	defer s.changed(id, nano)
 	req, err := gonanoid.New()
 	if err != nil {
 		return 0, 0, fmt.Errorf("rjwt: increment session data: nanoid: %w", err)
@@ -1110,6 +1236,7 @@ func (s *Store) IncrData(ctx context.Context, id, nano string, max int, name, li
 // Touch extends a live session to at least ttl from now, never past its
 // absolute end; false when it is not live. One round trip.
 func (s *Store) Touch(ctx context.Context, id, nano string, ttl time.Duration) (bool, error) {
+	defer s.changed(id, nano)
 	base := s.UserBase(id)
 	cmd, err := s.run(ctx, "touch", touchScript, []string{base + indexSuffix, base + nano}, nano, ttl.Milliseconds())
 	if err != nil {
