@@ -14,7 +14,7 @@ import (
 // another server within milliseconds.
 func ExampleWithLocalCache() {
 	ctx := context.Background()
-	opts := []rjwt.Option{rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-cache:")}
+	opts := []rjwt.Option{rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-cache:")}
 	api, err := rjwt.New(append(opts, rjwt.WithLocalCache(100_000))...)
 	if err != nil {
 		panic(err)

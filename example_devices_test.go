@@ -13,7 +13,7 @@ import (
 // A session unused for the idle timeout ends, though its token's exp is an
 // hour away; a session in use lives on.
 func ExampleWithIdleTimeout() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-idle:"),
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-idle:"),
 		rjwt.WithMultiple(true), rjwt.WithIdleTimeout("1 second"))
 	defer r.Close()
 	ctx := context.Background()
@@ -38,7 +38,7 @@ func ExampleWithIdleTimeout() {
 // A device list: each login records its device; the user sees them all and
 // logs one out, and cannot log out anyone else's.
 func ExampleClient_Sessions_devices() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-devices:"),
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-devices:"),
 		rjwt.WithMultiple(true))
 	defer r.Close()
 	ctx := context.Background()

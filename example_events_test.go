@@ -12,7 +12,7 @@ import (
 func ExampleClient_Events() {
 	r, err := rjwt.New(
 		rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))),
-		rjwt.WithAddr(os.Getenv("REDIS_ADDR")),
+		rjwt.WithURL(os.Getenv("REDIS_URL")),
 		rjwt.WithPrefix("example-events:"),
 		rjwt.WithKeyspaceEvents(true), // session expired / revoked events
 	)

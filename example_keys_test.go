@@ -18,7 +18,7 @@ func Example_keyRotation() {
 	oldKey := []byte("the-old-secret-32-or-more-bytes!") // was WithSecret: tokens carry no kid
 	newKey := []byte("the-new-secret-32-or-more-bytes!")
 	instance := func(opts ...rjwt.Option) *rjwt.Client {
-		c, err := rjwt.New(append(opts, rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-rotation:"), rjwt.WithMultiple(true))...)
+		c, err := rjwt.New(append(opts, rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-rotation:"), rjwt.WithMultiple(true))...)
 		if err != nil {
 			panic(err)
 		}
@@ -65,12 +65,12 @@ func ExampleClient_JWKS() {
 	seed := []byte("an-ed25519-seed-of-32-bytes-here") // e.g. from a secret manager
 	private := ed25519.NewKeyFromSeed(seed)
 
-	issuer, _ := rjwt.New(rjwt.WithSigningKey("ed-1", private), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-jwks:"))
+	issuer, _ := rjwt.New(rjwt.WithSigningKey("ed-1", private), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-jwks:"))
 	defer issuer.Close()
 	jwks, _ := issuer.JWKS() // serve it: rjwthttp.JWKSHandler(issuer)
 	fmt.Println(string(jwks))
 
-	verifier, _ := rjwt.New(rjwt.WithVerificationKey("ed-1", private.Public()), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-jwks:"))
+	verifier, _ := rjwt.New(rjwt.WithVerificationKey("ed-1", private.Public()), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-jwks:"))
 	defer verifier.Close()
 	token, _ := issuer.Sign(ctx, "bob")
 	claims, err := verifier.Verify(ctx, token)

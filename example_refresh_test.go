@@ -11,7 +11,7 @@ import (
 )
 
 func ExampleClient_SignPair() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-pair:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-pair:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -36,7 +36,7 @@ func ExampleClient_SignPair() {
 }
 
 func ExampleClient_Refresh() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-refresh:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-refresh:"))
 	defer r.Close()
 	ctx := context.Background()
 

@@ -9,7 +9,7 @@ import (
 	"github.com/rjwt/rjwt"
 )
 
-// These examples read the Redis address from REDIS_ADDR and the key from
+// These examples read the Redis URL from REDIS_URL and the key from
 // RJWT_SECRET (32 or more random bytes), as an application would; the tests
 // set both (a private redis-server, a fixed test key).
 
@@ -17,7 +17,7 @@ func ExampleNew() {
 	secret := []byte("use-32-or-more-random-bytes-here") // e.g. from a secret manager
 	r, err := rjwt.New(
 		rjwt.WithSecret(secret),
-		rjwt.WithAddr(os.Getenv("REDIS_ADDR")),
+		rjwt.WithURL(os.Getenv("REDIS_URL")),
 		rjwt.WithPrefix("example-new:"),
 		rjwt.WithDefaultTTL("15 minutes"),
 	)
@@ -34,7 +34,7 @@ func ExampleNew() {
 }
 
 func ExampleClient_Sign() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-sign:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-sign:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -58,7 +58,7 @@ func ExampleClient_Sign() {
 }
 
 func ExampleClient_Verify_withSession() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-verify:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-verify:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -77,7 +77,7 @@ func ExampleClient_Verify_withSession() {
 }
 
 func ExampleClient_Verify_errorChecking() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-errors:"))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-errors:"))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -105,7 +105,7 @@ func ExampleClient_Verify_errorChecking() {
 }
 
 func ExampleClient_Revoke() {
-	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-revoke:"), rjwt.WithMultiple(true))
+	r, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-revoke:"), rjwt.WithMultiple(true))
 	defer r.Close()
 	ctx := context.Background()
 

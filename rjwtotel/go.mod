@@ -2,10 +2,13 @@ module github.com/rjwt/rjwt/rjwtotel
 
 go 1.26.0
 
+// For development inside this repository; a release requires the root's tag
+// (RELEASING.md), and replace directives are ignored when this module is a
+// dependency of another.
 replace github.com/rjwt/rjwt => ../
 
 require (
-	github.com/rjwt/rjwt v0.0.0-00010101000000-000000000000
+	github.com/rjwt/rjwt v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0

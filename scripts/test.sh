@@ -2,8 +2,11 @@
 # Runs rjwt's tests: makes sure redis-server (which the tests start privately,
 # on free ports), redis-cli and redis-sentinel (for the harness' Redis Cluster
 # and Sentinel setups) and a C compiler (for the race detector) are installed,
-# then runs `go test -race ./...` in the root module and in the rjwtotel
-# module. Extra arguments go to both `go test`s.
+# then runs `go vet ./...` and `go test -race -count=1 ./...` in every module
+# of the repository (each directory with a go.mod, testdata excluded: the
+# root, rjwtotel, cmd/rjwt-bench, internal/releasecheck, and any added
+# later). internal/releasecheck is the release check of RELEASING.md. Extra
+# arguments go to every `go test`. Prints each module's wall time.
 #
 # On a Debian host with systemd, installing the redis-server and
 # redis-sentinel packages also starts system services on ports 6379 and
@@ -42,13 +45,23 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 export CGO_ENABLED=1
+# Tests that need Redis fail instead of skipping when it is missing.
+export RJWT_REQUIRE_REDIS=1
 status=0
-# -p 1: one test package at a time. The packages start their own Redis
-# servers, clusters and load; run side by side on two cores they starve each
-# other's timing-sensitive tests (a failover under load next to a demo's
-# bcrypt logins).
-go test -race -count=1 -p 1 "$@" ./... || status=$?
-# rjwtotel is a module of its own, so that OpenTelemetry stays out of rjwt's
-# module graph: the root's ./... does not reach it.
-(cd rjwtotel && go vet ./... && go test -race -count=1 "$@" ./...) || status=$?
+root=$PWD
+# The root first, then the nested modules in path order.
+mapfile -t mods < <(find . -name go.mod -not -path '*/testdata/*' -not -path '*/.*/*' \
+  -exec dirname {} \; | LC_ALL=C sort)
+for m in "${mods[@]}"; do
+  flags=()
+  # -p 1 in the root: one test package at a time. The packages start their
+  # own Redis servers, clusters and load; run side by side on two cores they
+  # starve each other's timing-sensitive tests (a failover under load next
+  # to a demo's bcrypt logins).
+  [ "$m" = . ] && flags=(-p 1)
+  echo "scripts/test.sh: module $m" >&2
+  start=$SECONDS
+  (cd "$root/$m" && go vet ./... && go test -race -count=1 "${flags[@]}" "$@" ./...) || status=$?
+  echo "scripts/test.sh: module $m: $((SECONDS - start)) s" >&2
+done
 exit $status

@@ -15,8 +15,12 @@
 // rounds are interleaved (every series once per round) and the medians are
 // reported, because a shared machine drifts by tens of percent in a minute.
 //
-//	go run ./cmd/rjwt-bench                      # a few minutes
-//	go run ./cmd/rjwt-bench -sessions 1000,10000,100000,1000000 -rounds 5
+// It is a module of its own, so that its plotting stays out of the module
+// graph of rjwt's users; run it from its directory:
+//
+//	cd cmd/rjwt-bench
+//	go run .                                      # a few minutes
+//	go run . -sessions 1000,10000,100000,1000000 -rounds 5
 package main
 
 import (

@@ -18,24 +18,27 @@ import (
 	"github.com/rjwt/rjwt"
 )
 
-// redisOptions turns -redis (or $REDIS_URL) into go-redis options: a
-// redis://, rediss:// (TLS) or unix:// URL through redis.ParseURL, a path
-// starting with "/" as a unix socket, anything else as host:port.
-func redisOptions(target string) (*redis.Options, error) {
+// redisOptions turns the target (-redis, -redis-file or $REDIS_URL) into
+// go-redis options: a redis://, rediss:// (TLS) or unix:// URL through
+// redis.ParseURL, a path starting with "/" as a unix socket, anything else
+// as host:port. Its errors name where the value came from and never print
+// its password.
+func redisOptions(t target) (*redis.Options, error) {
 	var opt *redis.Options
-	switch {
-	case strings.Contains(target, "://"):
+	switch v := t.value; {
+	case strings.Contains(v, "://"):
 		var err error
-		if opt, err = redis.ParseURL(target); err != nil {
-			return nil, usagef("-redis: %v", err)
+		if opt, err = redis.ParseURL(v); err != nil {
+			msg := strings.ReplaceAll(err.Error(), v, redactURL(v))
+			return nil, usagef("%s: %s", t.source, msg)
 		}
-	case strings.HasPrefix(target, "/"):
-		opt = &redis.Options{Network: "unix", Addr: target}
+	case strings.HasPrefix(v, "/"):
+		opt = &redis.Options{Network: "unix", Addr: v}
 	default:
-		if _, _, err := net.SplitHostPort(target); err != nil {
-			return nil, usagef("-redis %q: want a redis:// URL or host:port", target)
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return nil, usagef("%s %q: want a redis:// URL or host:port", t.source, redactURL(v))
 		}
-		opt = &redis.Options{Addr: target}
+		opt = &redis.Options{Addr: v}
 	}
 	// An operator at a terminal wants a dead server reported quickly:
 	// go-redis's defaults retry each command 3 times with 5 dials each. A
@@ -50,14 +53,17 @@ func redisOptions(target string) (*redis.Options, error) {
 	return opt, nil
 }
 
-func (c *cli) redisTarget() string {
-	switch {
-	case c.redis != "":
-		return c.redis
-	case c.getenv("REDIS_URL") != "":
-		return c.getenv("REDIS_URL")
+// redisClient is a go-redis client for the target.
+func (c *cli) redisClient() (*redis.Client, error) {
+	t, err := c.redisTarget()
+	if err != nil {
+		return nil, err
 	}
-	return "127.0.0.1:6379"
+	ropt, err := redisOptions(t)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(ropt), nil
 }
 
 // conn is one command's rjwt client and the Redis client under it.
@@ -80,7 +86,7 @@ func (cn *conn) Close() {
 // they get a random throwaway one that never leaves this process. opts are
 // added (WithKeyspaceEvents for watch).
 func (c *cli) connect(key []byte, opts ...rjwt.Option) (*conn, error) {
-	ropt, err := redisOptions(c.redisTarget())
+	rdb, err := c.redisClient()
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +94,6 @@ func (c *cli) connect(key []byte, opts ...rjwt.Option) (*conn, error) {
 		key = make([]byte, rjwt.MinSecretSize)
 		rand.Read(key)
 	}
-	rdb := redis.NewClient(ropt)
 	all := append([]rjwt.Option{
 		rjwt.WithRedisClient(rdb),
 		rjwt.WithSecret(key),

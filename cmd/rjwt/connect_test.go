@@ -135,7 +135,7 @@ func TestRedisOptions(t *testing.T) {
 		{"/run/redis.sock", "unix", "/run/redis.sock", 0, "", false},
 		{"unix:///run/redis.sock?db=4", "unix", "/run/redis.sock", 4, "", false},
 	} {
-		o, err := redisOptions(tc.in)
+		o, err := redisOptions(target{tc.in, "-redis"})
 		if err != nil {
 			t.Errorf("%s: %v", tc.in, err)
 			continue
@@ -144,7 +144,7 @@ func TestRedisOptions(t *testing.T) {
 			t.Errorf("%s: network %q addr %q db %d password %q tls %v", tc.in, o.Network, o.Addr, o.DB, o.Password, o.TLSConfig != nil)
 		}
 	}
-	if o, _ := redisOptions("redis://h:1?max_retries=7"); o.MaxRetries != 7 {
+	if o, _ := redisOptions(target{"redis://h:1?max_retries=7", "-redis"}); o.MaxRetries != 7 {
 		t.Errorf("a URL's max_retries was overridden: %d", o.MaxRetries)
 	}
 }

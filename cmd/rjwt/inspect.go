@@ -283,7 +283,7 @@ func printInspect(c *cli, out inspectOut) error {
 	case stateLive:
 		if r.ExpiresAt != nil {
 			fmt.Fprintf(tw, "redis\tlive, TTL %s left (expires %s)\n",
-				time.Duration(*r.TTLSeconds)*time.Second, r.ExpiresAt.Local().Format(timeLayout))
+				human(time.Duration(*r.TTLSeconds)*time.Second), r.ExpiresAt.Local().Format(timeLayout))
 		} else {
 			fmt.Fprintf(tw, "redis\tlive, no expiry set\n")
 		}
@@ -295,14 +295,14 @@ func printInspect(c *cli, out inspectOut) error {
 	return tw.Flush()
 }
 
-// relative says how far t is from now: "in 14m59s" or "3m0s ago".
+// relative says how far t is from now: "in 14m59s", "in 6d23h" or "3m ago".
 func relative(t, now time.Time) string {
 	d := t.Sub(now).Round(time.Second)
 	if d == 0 {
 		return "now"
 	}
 	if d > 0 {
-		return "in " + d.String()
+		return "in " + human(d)
 	}
-	return (-d).String() + " ago"
+	return human(-d) + " ago"
 }

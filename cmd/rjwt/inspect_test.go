@@ -138,7 +138,7 @@ func TestInspect(t *testing.T) {
 		if got := line(r.stdout, "verify"); !strings.HasPrefix(got, "expired") {
 			t.Errorf("verify %q", got)
 		}
-		if got := line(r.stdout, "expires"); !strings.Contains(got, "(59m") || !strings.HasSuffix(got, "s ago)") {
+		if got := line(r.stdout, "expires"); !strings.Contains(got, "(59m") || !strings.HasSuffix(got, " ago)") {
 			t.Errorf("expires %q", line(r.stdout, "expires"))
 		}
 		// Without a key: the claims say it is past its exp.

@@ -42,30 +42,42 @@ Usage:
                                  the key, and show its session in Redis
                                  (TOKEN "-" reads the token from stdin)
   rjwt [flags] watch             print session and connection events, one a line,
-                                 until interrupted (Ctrl-C)
+                                 until interrupted (Ctrl-C); adds the keyspace
+                                 notification classes rjwt needs and restores the
+                                 previous notify-keyspace-events on exit
   rjwt [flags] stats             count sessions and users under the prefix and
                                  check Redis settings; walks the whole database
                                  with SCAN: O(keyspace), never KEYS
+  rjwt version                   the command's version
+  rjwt help [COMMAND]            this text, or one command's (also: COMMAND -h)
 
-Flags (before or after the subcommand):
-  -redis URL          redis://[user:password@]host:port[/db], rediss://... for TLS,
-                      unix:///path, or a bare host:port
-                      (default $REDIS_URL, else 127.0.0.1:6379)
-  -prefix P           the key prefix of the application's rjwt client (default "rjwt:")
-  -json               JSON output: one object (watch: one object per line)
-  -timeout D          bound on each Redis round trip (default 5s)
-  -secret-file PATH   file holding the signing key, trailing newline trimmed
-
+` + flagsText + `
 The signing key (the bytes given to rjwt.WithSecret) comes from $RJWT_SECRET
 or -secret-file (the file wins), never from a flag value: flags show in ps and
 in shell history. Only inspect uses it; without one, inspect still decodes the
 token and shows its session, and says the signature was not checked. (Refresh
-tokens are not checked either: Verify takes access tokens only.)
+tokens are not checked either: Verify takes access tokens only.) For the same
+reason a password belongs in $REDIS_URL or a -redis-file, not in -redis.
 
 Exit status: 0 ok; 1 not found or invalid (unknown session, a token that is
 not valid) or another failure; 2 usage; 3 Redis unavailable. For inspect, 0
 means valid; when the signature was not checked, it means only that the token
 is unexpired and its session live.
+`
+
+// flagsText lists the flags every command takes.
+const flagsText = `Flags (before or after the command):
+  -redis URL          redis://[user:password@]host:port[/db], rediss://... for TLS,
+                      unix:///path, or a bare host:port
+                      (default $REDIS_URL, else 127.0.0.1:6379)
+  -redis-file PATH    file holding the Redis URL (keeps a password out of ps)
+  -prefix P           the key prefix of the application's rjwt client
+                      (default $RJWT_PREFIX, else "rjwt:")
+  -json               JSON output: one object (watch: one object per line)
+  -timeout D          bound on each Redis round trip (default 5s)
+  -secret-file PATH   file holding the signing key, trailing newline trimmed
+  -keep-config        watch: keep the notify-keyspace-events it set after exit
+  -no-config          watch: never change the server's configuration, only listen
 `
 
 // cli is one invocation: its flags and where it reads and writes.
@@ -75,10 +87,15 @@ type cli struct {
 	getenv         func(string) string
 
 	redis      string
+	redisFile  string
 	prefix     string
 	json       bool
 	timeout    time.Duration
 	secretFile string
+	keepConfig bool
+	noConfig   bool
+
+	fileTarget string // the URL read from -redis-file, for redaction
 }
 
 // usageError is a mistake on the command line: exit 2.
@@ -116,8 +133,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	pos, err := c.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, usageText)
-		return exitOK
+		err = c.printHelp(helpTopic(args))
+		if err == nil {
+			return exitOK
+		}
 	}
 	if err == nil && len(pos) == 0 {
 		fmt.Fprint(stderr, usageText)
@@ -128,15 +147,31 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		cmdName = pos[0]
 		cmd, ok := commands[cmdName]
 		switch {
+		case cmdName == "help" && len(pos) <= 2:
+			if err = c.printHelp(strings.Join(pos[1:], "")); err == nil {
+				return exitOK
+			}
+		case cmdName == "version" && len(pos) == 1:
+			c.printVersion()
+			return exitOK
+		case cmdName == "help" || cmdName == "version":
+			err = usagef("%s takes at most %d argument(s), got %d", cmdName, map[string]int{"help": 1, "version": 0}[cmdName], len(pos)-1)
 		case !ok:
 			err = usagef("unknown command %q", cmdName)
 		case len(pos)-1 != cmd.nargs:
 			err = usagef("%s takes %d argument(s), got %d", cmdName, cmd.nargs, len(pos)-1)
+		case (c.keepConfig || c.noConfig) && cmdName != "watch":
+			err = usagef("-keep-config and -no-config are watch's flags")
+		case c.keepConfig && c.noConfig:
+			err = usagef("-keep-config and -no-config: give one")
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "rjwt: %v\nRun 'rjwt -h' for usage.\n", err)
+		fmt.Fprintf(stderr, "rjwt: %v\nRun 'rjwt help' for usage.\n", c.redact(err.Error()))
 		return exitUsage
+	}
+	if c.redis != "" && hasPassword(c.redis) {
+		fmt.Fprintln(stderr, "rjwt: warning: the -redis URL carries a password, which other users can see in ps and shell history: use REDIS_URL or -redis-file PATH")
 	}
 
 	ctx := context.Background()
@@ -151,10 +186,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	code := exitCode(err)
 	if code == exitUsage {
-		fmt.Fprintf(stderr, "rjwt: %v\n", err)
+		fmt.Fprintf(stderr, "rjwt: %v\n", c.redact(err.Error()))
 		return code
 	}
-	msg := err.Error()
+	msg := c.redact(err.Error())
 	if !strings.HasPrefix(msg, "rjwt: ") { // the core's errors name themselves
 		msg = "rjwt: " + cmdName + ": " + msg
 	}
@@ -164,7 +199,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	fmt.Fprintln(stderr, msg)
 	var reported errReported
 	if c.json && !errors.As(err, &reported) {
-		c.printJSON(map[string]string{"error": err.Error(), "status": statusWord(code)})
+		c.printJSON(map[string]string{"error": c.redact(err.Error()), "status": statusWord(code)})
 	}
 	return code
 }
@@ -205,6 +240,9 @@ func (c *cli) parse(args []string) ([]string, error) {
 	fs.BoolVar(&c.json, "json", false, "")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "")
 	fs.StringVar(&c.secretFile, "secret-file", "", "")
+	fs.StringVar(&c.redisFile, "redis-file", "", "")
+	fs.BoolVar(&c.keepConfig, "keep-config", false, "")
+	fs.BoolVar(&c.noConfig, "no-config", false, "")
 
 	var pos []string
 	rest := args
@@ -229,6 +267,11 @@ func (c *cli) parse(args []string) ([]string, error) {
 	}
 	if c.timeout <= 0 {
 		return nil, usagef("-timeout must be positive, got %v", c.timeout)
+	}
+	prefixSet := false
+	fs.Visit(func(f *flag.Flag) { prefixSet = prefixSet || f.Name == "prefix" })
+	if p := c.getenv("RJWT_PREFIX"); !prefixSet && p != "" {
+		c.prefix = p
 	}
 	return pos, nil
 }

@@ -44,7 +44,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building rjwt:", err)
 		os.Exit(1)
 	}
-	srv, err := redistest.StartServer()
+	// The shared server has the keyspace classes rjwt needs, so that no
+	// watch changes (and, on exit, restores) its configuration under the
+	// others running in parallel; watch_config_test.go uses servers of its own.
+	srv, err := redistest.StartServer("--notify-keyspace-events", "KEA")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "redistest:", err)
 		os.Exit(1)
@@ -67,7 +70,7 @@ type inv struct {
 	stdin string
 }
 
-// run runs the binary with args. The caller's REDIS_URL and RJWT_SECRET are
+// run runs the binary with args. The caller's REDIS_URL, RJWT_SECRET and RJWT_PREFIX are
 // never inherited: each test says what it sets.
 func (i inv) run(t *testing.T, args ...string) result {
 	t.Helper()
@@ -100,7 +103,7 @@ func cleanEnv() []string {
 	// to; a data race still fails it (exit 66, report on stderr).
 	env := []string{"GORACE=atexit_sleep_ms=0 exitcode=66"}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") && !strings.HasPrefix(kv, "RJWT_SECRET=") {
+		if !strings.HasPrefix(kv, "REDIS_URL=") && !strings.HasPrefix(kv, "RJWT_SECRET=") && !strings.HasPrefix(kv, "RJWT_PREFIX=") {
 			env = append(env, kv)
 		}
 	}

@@ -54,6 +54,9 @@ func runSessions(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(list) == 0 {
+		c.warnEmptyPrefix(ctx, cn.rdb, false)
+	}
 	now := time.Now()
 	rows := make([]sessionRow, 0, len(list))
 	for _, s := range list {
@@ -76,7 +79,7 @@ func runSessions(ctx context.Context, c *cli, args []string) error {
 		exp, ttl := "never", "-"
 		if r.ExpiresAt != nil {
 			exp = r.ExpiresAt.Local().Format(timeLayout)
-			ttl = (time.Duration(*r.TTLSeconds) * time.Second).String()
+			ttl = human(time.Duration(*r.TTLSeconds) * time.Second)
 		}
 		created, seen := "-", "-"
 		if r.CreatedAt != nil {
@@ -110,6 +113,7 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	client := cn.client
 	err = client.Revoke(ctx, session)
 	if errors.Is(err, rjwt.ErrSessionNotFound) {
+		c.warnEmptyPrefix(ctx, cn.rdb, false)
 		return fmt.Errorf("session %q not found: already revoked, expired, or never existed", session)
 	}
 	if errors.Is(err, rjwt.ErrInvalidID) {
@@ -141,6 +145,9 @@ func runRevokeAll(ctx context.Context, c *cli, args []string) error {
 	n, err := client.RevokeAll(ctx, user)
 	if err != nil {
 		return err
+	}
+	if n == 0 {
+		c.warnEmptyPrefix(ctx, cn.rdb, false)
 	}
 	if c.json {
 		return c.printJSON(struct {

@@ -34,7 +34,7 @@ func TestSessionsListsLiveSessionsSoonestFirst(t *testing.T) {
 			t.Errorf("columns not aligned with the header:\n%s\n%s", lines[0], l)
 		}
 	}
-	if !strings.Contains(lines[1], " 10m0s") && !strings.Contains(lines[1], " 9m59s") {
+	if !strings.Contains(lines[1], " 10m ") && !strings.Contains(lines[1], " 9m59s ") {
 		t.Errorf("TTL left of a 10-minute session: %q", lines[1])
 	}
 	if lines[3] != "2 live session(s)" {

@@ -115,6 +115,11 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 	if err := checkConfig(ctx, c, rdb, &out); err != nil {
 		return err
 	}
+	if out.Sessions == 0 && out.Indexes == 0 {
+		if hint := c.prefixHint(ctx, rdb, true); hint != "" {
+			out.Notes = append(out.Notes, hint)
+		}
+	}
 	if out.OtherKeys > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d key(s) under the prefix are neither sessions nor indexes: another application's keys, or a newer rjwt layout", out.OtherKeys))
 	}

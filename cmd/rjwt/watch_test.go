@@ -14,9 +14,10 @@ import (
 
 // watcher runs `rjwt watch` and hands over its stdout lines.
 type watcher struct {
-	cmd   *exec.Cmd
-	lines chan string
-	done  chan error
+	cmd    *exec.Cmd
+	lines  chan string
+	done   chan error
+	stderr *strings.Builder // read it only after stop
 }
 
 func startWatch(t *testing.T, args ...string) *watcher {
@@ -32,7 +33,7 @@ func startWatch(t *testing.T, args ...string) *watcher {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &watcher{cmd: cmd, lines: make(chan string, 100), done: make(chan error, 1)}
+	w := &watcher{cmd: cmd, lines: make(chan string, 100), done: make(chan error, 1), stderr: &stderr}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {

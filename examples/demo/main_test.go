@@ -177,16 +177,16 @@ func TestTheDemoRunsOnAnEmbeddedRedisByDefault(t *testing.T) {
 	require.Equal(t, 200, status, first)
 	status, pair := call(t, srv, "POST", "/authorize", "", creds)
 	require.Equal(t, 200, status, pair)
-	status, body := call(t, srv, "GET", "/me", pair["token"].(string), "")
+	status, body := call(t, srv, "GET", "/me", tokenOf(t, pair), "")
 	require.Equal(t, 200, status, body)
 	assert.Equal(t, float64(1), body["views"])
-	status, body = call(t, srv, "GET", "/sessions", pair["token"].(string), "")
+	status, body = call(t, srv, "GET", "/sessions", tokenOf(t, pair), "")
 	require.Equal(t, 200, status, body)
 	assert.Len(t, body["sessions"], 2, "register's and authorize's")
-	status, body = call(t, srv, "POST", "/logoutAll", pair["token"].(string), "")
+	status, body = call(t, srv, "POST", "/logoutAll", tokenOf(t, pair), "")
 	require.Equal(t, 200, status, body)
 	assert.Equal(t, float64(2), body["revoked"])
-	status, _ = call(t, srv, "GET", "/me", first["token"].(string), "")
+	status, _ = call(t, srv, "GET", "/me", tokenOf(t, first), "")
 	assert.Equal(t, 401, status)
 }
 
@@ -237,6 +237,18 @@ func TestUsageNamesEveryRouteAndTheDemoServesThem(t *testing.T) {
 	}
 }
 
+// tokenOf is the "token" of a login's or a refresh's answer; a test whose
+// login failed stops here, showing the answer, instead of panicking on a
+// missing field (which would hide the failure).
+func tokenOf(t *testing.T, answer map[string]any) string {
+	t.Helper()
+	tok, ok := answer["token"].(string)
+	if !ok {
+		t.Fatalf("no token in the answer %v", answer)
+	}
+	return tok
+}
+
 func call(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -276,7 +288,7 @@ func TestDemoServerFlow(t *testing.T) {
 	assert.Equal(t, 401, status)
 	status, pair = call(t, srv, "POST", "/authorize", "", creds)
 	require.Equal(t, 200, status)
-	token := pair["token"].(string)
+	token := tokenOf(t, pair)
 	assert.Equal(t, float64(900), pair["expiresIn"])
 
 	for want := 1; want <= 2; want++ {
@@ -287,7 +299,7 @@ func TestDemoServerFlow(t *testing.T) {
 	}
 	status, next := call(t, srv, "POST", "/refreshToken", "", `{"refreshToken":"`+pair["refreshToken"].(string)+`"}`)
 	require.Equal(t, 200, status)
-	token = next["token"].(string)
+	token = tokenOf(t, next)
 	_, body := call(t, srv, "GET", "/me", token, "")
 	assert.Equal(t, float64(3), body["views"], "the same session after refresh")
 
@@ -304,7 +316,8 @@ func TestDemoServerFlow(t *testing.T) {
 			current = append(current, e["session"].(string))
 		}
 	}
-	_, me := call(t, srv, "GET", "/me", token, "")
+	status, me := call(t, srv, "GET", "/me", token, "")
+	require.Equal(t, 200, status, me)
 	assert.Equal(t, []string{me["claims"].(map[string]any)["rjwt"].(string)}, current, "the caller's own session is marked")
 
 	status, _ = call(t, srv, "POST", "/logout", token, "")
@@ -318,7 +331,7 @@ func TestDemoServerFlow(t *testing.T) {
 	var tokens []string
 	for range 3 {
 		_, p := call(t, srv, "POST", "/authorize", "", creds)
-		tokens = append(tokens, p["token"].(string))
+		tokens = append(tokens, tokenOf(t, p))
 	}
 	status, p := call(t, srv, "POST", "/register", "", `{"account":"bob","password":"battery staple"}`)
 	require.Equal(t, 200, status, p)
@@ -329,7 +342,7 @@ func TestDemoServerFlow(t *testing.T) {
 		status, _ = call(t, srv, "GET", "/me", tok, "")
 		assert.Equal(t, 401, status)
 	}
-	status, _ = call(t, srv, "GET", "/me", p["token"].(string), "")
+	status, _ = call(t, srv, "GET", "/me", tokenOf(t, p), "")
 	assert.Equal(t, 200, status, "another user's session lives on")
 
 	// Passwords are stored hashed.
@@ -452,7 +465,7 @@ func TestPasswordsOverBcryptsLimitAreRefusedAtLoginToo(t *testing.T) {
 	status, body = call(t, srv, "POST", "/register", "", creds(pw72))
 	require.Equal(t, 200, status, body)
 	status, body = call(t, srv, "POST", "/authorize", "", creds(pw72))
-	assert.Equal(t, 200, status, body, "72 bytes is within the limit")
+	assert.Equal(t, 200, status, "72 bytes is within the limit: %v", body)
 	for _, pw := range []string{pw72 + "x", pw72 + "anything at all"} {
 		status, body = call(t, srv, "POST", "/authorize", "", creds(pw))
 		assert.Equal(t, 400, status, "a password sharing the first 72 bytes must not log in: %v", body)
@@ -553,7 +566,7 @@ func TestConcurrentViewsAllCount(t *testing.T) {
 	defer srv.Close()
 	status, pair := call(t, srv, "POST", "/register", "", `{"account":"counter","password":"correct horse"}`)
 	require.Equal(t, 200, status, pair)
-	token := pair["token"].(string)
+	token := tokenOf(t, pair)
 
 	const n = 51
 	var wg sync.WaitGroup
@@ -591,7 +604,7 @@ func TestDeviceListAndRevokeOne(t *testing.T) {
 	_, second := call(t, srv, "POST", "/authorize", "", creds)
 	_, other := call(t, srv, "POST", "/register", "", `{"account":"dana:x","password":"correct horse"}`)
 
-	status, body := call(t, srv, "GET", "/sessions", second["token"].(string), "")
+	status, body := call(t, srv, "GET", "/sessions", tokenOf(t, second), "")
 	require.Equal(t, 200, status, body)
 	list := body["sessions"].([]any)
 	require.Len(t, list, 2)
@@ -606,18 +619,19 @@ func TestDeviceListAndRevokeOne(t *testing.T) {
 			firstSession = e["session"].(string)
 		}
 	}
-	_, theirs := call(t, srv, "GET", "/sessions", other["token"].(string), "")
+	status, theirs := call(t, srv, "GET", "/sessions", tokenOf(t, other), "")
+	require.Equal(t, 200, status, theirs)
 	otherSession := theirs["sessions"].([]any)[0].(map[string]any)["session"].(string)
 	require.True(t, strings.HasPrefix(otherSession, "dana:"), "a hostile id: dana:x's sessions start with dana:")
 
-	status, _ = call(t, srv, "POST", "/revokeSession", second["token"].(string), `{"session":"`+otherSession+`"}`)
+	status, _ = call(t, srv, "POST", "/revokeSession", tokenOf(t, second), `{"session":"`+otherSession+`"}`)
 	assert.Equal(t, 404, status, "not hers")
-	status, _ = call(t, srv, "GET", "/me", other["token"].(string), "")
+	status, _ = call(t, srv, "GET", "/me", tokenOf(t, other), "")
 	assert.Equal(t, 200, status)
-	status, _ = call(t, srv, "POST", "/revokeSession", second["token"].(string), `{"session":"`+firstSession+`"}`)
+	status, _ = call(t, srv, "POST", "/revokeSession", tokenOf(t, second), `{"session":"`+firstSession+`"}`)
 	assert.Equal(t, 204, status)
-	status, _ = call(t, srv, "GET", "/me", first["token"].(string), "")
+	status, _ = call(t, srv, "GET", "/me", tokenOf(t, first), "")
 	assert.Equal(t, 401, status)
-	status, _ = call(t, srv, "GET", "/me", second["token"].(string), "")
+	status, _ = call(t, srv, "GET", "/me", tokenOf(t, second), "")
 	assert.Equal(t, 200, status)
 }

@@ -8,6 +8,11 @@
 // timeouts short enough that a killed master is failed over in a few seconds,
 // and a TCP proxy to put in front of a server that loses replies, goes silent,
 // resets or refuses connections on demand (StartProxy).
+//
+// Every server's life is tied to the test process's: besides the cleanups
+// that stop it, on Linux the kernel kills it when the test binary dies,
+// however it dies (a panic in any goroutine, a timeout, SIGKILL), so a
+// crashed run leaves no redis-server behind (lifetime_linux.go).
 package redistest
 
 import (
@@ -30,6 +35,16 @@ const InstallHint = "redis-server is not installed: the tests need a real Redis.
 	"Install it with `sudo apt-get install redis-server` (Debian/Ubuntu), " +
 	"`brew install redis` (macOS) or `dnf install redis` (Fedora), " +
 	"or run ./scripts/test.sh, which installs it where it can"
+
+// HarnessGoroutines are the functions of the harness's own goroutines that
+// outlive a test on purpose, for goleak.IgnoreAnyFunction: the one waiting
+// on each server process (it ends when the server does) and, on Linux, the
+// one that starts every server from a thread of its own (it lives as long as
+// the test binary).
+var HarnessGoroutines = []string{
+	"github.com/rjwt/rjwt/internal/redistest.(*Server).start.func1",
+	"github.com/rjwt/rjwt/internal/redistest.spawner",
+}
 
 // Server is one redis-server process owned by a test.
 type Server struct {
@@ -134,7 +149,7 @@ func (s *Server) start() error {
 	)
 	argv = append(argv, s.args...)
 	cmd := exec.Command(bin, argv...)
-	if err := cmd.Start(); err != nil {
+	if err := startTied(cmd); err != nil {
 		return err
 	}
 	done := make(chan struct{})
@@ -189,7 +204,7 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill()
+	killTied(cmd.Process)
 	<-done
 }
 
@@ -278,7 +293,10 @@ func Main(m *testing.M, addr *string, args ...string) {
 		os.Exit(1)
 	}
 	*addr = s.Addr()
-	os.Setenv("REDIS_ADDR", *addr) // for Examples, which read it as an application would
+	// For Examples, which read REDIS_URL as an application would. REDIS_ADDR
+	// is kept only for examples not yet moved to REDIS_URL.
+	os.Setenv("REDIS_URL", "redis://"+*addr)
+	os.Setenv("REDIS_ADDR", *addr)
 	code := m.Run()
 	closeShared()
 	s.Close()
