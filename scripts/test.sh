@@ -20,6 +20,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The demo's page is tested in a real browser (examples/demo/browsertest).
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${RJWT_CHROMIUM:-}" ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need[*]}" >&2
   sudo=""
@@ -47,6 +49,9 @@ fi
 export CGO_ENABLED=1
 # Tests that need Redis fail instead of skipping when it is missing.
 export RJWT_REQUIRE_REDIS=1
+# The DPoP interop test runs panva's dpop and jose under Node (npm ci from the
+# npm registry); where Node is installed it must not skip.
+command -v npm >/dev/null 2>&1 && export RJWT_REQUIRE_NODE=1
 status=0
 root=$PWD
 # The root first, then the nested modules in path order.
