@@ -23,6 +23,7 @@ import (
 // cachedClient makes a client with a local cache on addr.
 func cachedClient(t *testing.T, addr string, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
+	redistest.Need(t)
 	base := []rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(addr), rjwt.WithPrefix("c:"),
 		rjwt.WithHealthCheck(100 * time.Millisecond), rjwt.WithLocalCache(1000)}
 	c, err := rjwt.New(append(base, opts...)...)
@@ -34,6 +35,7 @@ func cachedClient(t *testing.T, addr string, opts ...rjwt.Option) *rjwt.Client {
 // plainClient is another process's client: no cache, same keys.
 func plainClient(t *testing.T, addr string, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
+	redistest.Need(t)
 	base := []rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(addr), rjwt.WithPrefix("c:")}
 	c, err := rjwt.New(append(base, opts...)...)
 	require.NoError(t, err)

@@ -110,6 +110,7 @@ func TestNewDoesNotContactRedis(t *testing.T) {
 }
 
 func TestSecretIsCopied(t *testing.T) {
+	redistest.Need(t)
 	secret := append([]byte(nil), testSecret...)
 	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(redisAddr), rjwt.WithPrefix("copy:"))
 	require.NoError(t, err)
@@ -749,6 +750,7 @@ func TestWithTimeoutBoundsCallsWithoutDeadline(t *testing.T) {
 }
 
 func TestBringYourOwnRedisClientIsNotClosed(t *testing.T) {
+	redistest.Need(t)
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rdb.Close()
 	c, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithRedisClient(rdb), rjwt.WithPrefix("byo:"))

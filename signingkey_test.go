@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"github.com/rjwt/rjwt/internal/redistest"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func asymmetricKeys(t *testing.T) []asymmetric {
 // verifies rjwt's tokens of each public-key algorithm and reads their claims;
 // and rjwt verifies tokens that go-jose signs with the same private key.
 func TestJWKSInteropWithGoJose(t *testing.T) {
+	redistest.Need(t)
 	ctx := context.Background()
 	others := asymmetricKeys(t)
 	for _, k := range asymmetricKeys(t) {
@@ -127,6 +129,7 @@ func TestJWKSInteropWithGoJose(t *testing.T) {
 // TestHS256InteropWithGoJose: HS256 keys are never in the JWK Set; a JOSE
 // library holding the shared secret verifies rjwt's tokens all the same.
 func TestHS256InteropWithGoJose(t *testing.T) {
+	redistest.Need(t)
 	c := keyedClient(t, "", rjwt.WithSigningKey("hs", testSecret))
 	token, err := c.Sign(context.Background(), "alice")
 	require.NoError(t, err)
@@ -145,6 +148,7 @@ func TestHS256InteropWithGoJose(t *testing.T) {
 // Refresh fail with ErrNoSigningKey and change nothing in Redis (a refresh
 // token it was given still works at the issuer).
 func TestVerifierOnlyClientCannotSign(t *testing.T) {
+	redistest.Need(t)
 	ctx := context.Background()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)

@@ -52,6 +52,7 @@ func eachTopology(t *testing.T, fn func(t *testing.T, tp *topology)) {
 
 // useTopology starts (once per binary) or reuses the named topology.
 func useTopology(t testing.TB, name string) *topology {
+	redistest.Need(t)
 	t.Helper()
 	tp := &topology{name: name}
 	switch name {

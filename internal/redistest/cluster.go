@@ -42,6 +42,7 @@ type Cluster struct {
 // redis-server. Every process is stopped when the test ends.
 func StartCluster(tb testing.TB, args ...string) *Cluster {
 	tb.Helper()
+	Need(tb)
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		tb.Fatal(InstallHint)
 	}

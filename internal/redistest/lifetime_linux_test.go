@@ -27,6 +27,7 @@ const helperEnv = "REDISTEST_LIFETIME_HELPER"
 // call, no cleanup, no TestMain epilogue runs) or is killed with SIGKILL.
 // Neither server may outlive it.
 func TestServersDieWithTheTestBinary(t *testing.T) {
+	Need(t)
 	for _, mode := range []string{"panic", "sigkill"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestLifetimeHelper$", "-test.count=1", "-test.v")
@@ -105,6 +106,7 @@ func TestLifetimeHelper(t *testing.T) {
 // Go ends that thread), keeps running: Pdeathsig fires when the thread that
 // forked a process exits, so the harness forks from a thread of its own.
 func TestServerOutlivesTheThreadThatAskedForIt(t *testing.T) {
+	Need(t)
 	type started struct {
 		s   *Server
 		tid int

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/rjwt/rjwt"
+	"github.com/rjwt/rjwt/internal/redistest"
 )
 
 // Secret is the fixed 32-byte signing key NewClient gives its clients, for
@@ -31,6 +32,7 @@ var prefixes sync.Map
 // them, but a WithPrefix among them makes Prefix wrong.
 func NewClient(tb testing.TB, addr string, opts ...rjwt.Option) *rjwt.Client {
 	tb.Helper()
+	redistest.Need(tb)
 	prefix := "test:" + safe(tb.Name()) + ":" + rand.Text()[:8] + ":"
 	base := []rjwt.Option{rjwt.WithSecret(Secret), rjwt.WithAddr(addr), rjwt.WithPrefix(prefix)}
 	c, err := rjwt.New(append(base, opts...)...)

@@ -75,6 +75,7 @@ func TestSubtestNamesAreSafe(t *testing.T) {
 }
 
 func TestClosedWhenTheTestEnds(t *testing.T) {
+	redistest.Need(t)
 	var c *rjwt.Client
 	t.Run("sub", func(t *testing.T) { c = rjwttest.NewClient(t, redisAddr) })
 	if err := c.Redis().Ping(context.Background()).Err(); err == nil {
