@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -131,3 +132,74 @@ func (c *tokenClock) now() (t time.Time, ok, old bool) {
 }
 
 func (c *tokenClock) done() { c.refreshing.Store(false) }
+
+// Now is Redis's time as this client last learnt it (a TIME reply of any
+// master, carried forward on this host's monotonic clock), or this host's
+// clock when it has no sample younger than a minute. No round trip.
+func (s *Store) Now() time.Time {
+	if t, ok, old := s.tokens.now(); ok {
+		if old {
+			s.tokens.done() // Clock renews it, not a call that has no Redis round trip
+		}
+		return t
+	}
+	return s.hostNow()
+}
+
+// Clock is Now, for the calls that write: with no sample younger than ten
+// minutes it asks Redis's TIME first (one round trip: the first Sign of a
+// client that has not verified yet), and with one older than a minute one
+// call renews it off its own path.
+func (s *Store) Clock(ctx context.Context) (time.Time, error) {
+	if t, ok, old := s.tokens.now(); ok {
+		if old {
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				defer s.tokens.done()
+				ctx, cancel := context.WithTimeout(context.Background(), s.timeoutOr(time.Second))
+				defer cancel()
+				s.Time(ctx) //nolint:errcheck // the old sample still serves
+			}()
+		}
+		return t, nil
+	}
+	if err := s.Time(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return s.Now(), nil
+}
+
+// Time asks Redis's TIME (on a Cluster, of any node go-redis picks) and
+// learns it: the health check's probe, which keeps the clocks fresh.
+func (s *Store) Time(ctx context.Context) error {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	t, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return err
+	}
+	s.tokens.learn(t, time.Now()) // dated by the reply's arrival, as every sample
+	return nil
+}
+
+// timeoutOr is the call timeout, or d without one.
+func (s *Store) timeoutOr(d time.Duration) time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return d
+}
+
+// Offset is how far Redis's clock is ahead of this host's (negative:
+// behind), as last learnt; ok is false without a sample.
+func (s *Store) Offset() (time.Duration, bool) {
+	t, ok, old := s.tokens.now()
+	if old {
+		s.tokens.done()
+	}
+	if !ok {
+		return 0, false
+	}
+	return t.Sub(s.hostNow()), true
+}
