@@ -23,5 +23,5 @@ func CacheLen(c *Client) int {
 	if c.cache == nil {
 		return 0
 	}
-	return c.cache.len()
+	return c.cache.Len()
 }

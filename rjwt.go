@@ -82,6 +82,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rjwt/rjwt/internal/cache"
 	"github.com/rjwt/rjwt/internal/store"
 )
 
@@ -113,7 +114,7 @@ type Client struct {
 	idle           time.Duration
 
 	ev    events
-	cache *localCache // nil without WithLocalCache
+	cache *cache.Cache // nil without WithLocalCache
 
 	log     *slog.Logger // never nil: logging.go
 	userLog *slog.Logger // WithLogger's, or nil
@@ -187,15 +188,16 @@ func New(opts ...Option) (*Client, error) {
 	}
 	var changed func(id, nano string)
 	if cfg.cacheEntries > 0 {
-		c.cache = newLocalCache(cfg.cacheEntries)
-		changed = c.cache.changed
+		c.cache = cache.New(cache.Config{Entries: cfg.cacheEntries, Window: cfg.cacheWindow, Prefix: cfg.prefix,
+			OnError: func(err error) { c.emit(Event{Type: EventError, Err: err}) }})
+		changed = c.cache.Changed
 	}
 	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
 		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
 		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock})
 	c.startEvents(&cfg)
 	if c.cache != nil {
-		c.startTracking(cfg.cacheWindow)
+		c.cache.Start(c.rdb, c.st)
 	}
 	return c, nil
 }
@@ -205,7 +207,7 @@ func New(opts ...Option) (*Client, error) {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		if c.cache != nil {
-			c.cache.tracker.stop()
+			c.cache.Close()
 		}
 		c.stopEvents()
 		c.st.Close()

@@ -67,7 +67,7 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	var live bool
 	var data []byte
 	if c.cache != nil {
-		live, data, err = c.verifyCached(ctx, claims.ID, sessionNano(claims), claims.Session, o.session)
+		live, data, err = c.cache.Verify(ctx, claims.ID, sessionNano(claims), claims.Session, o.session)
 	} else {
 		live, data, err = c.st.Verify(ctx, claims.ID, sessionNano(claims), o.session)
 	}

@@ -1,4 +1,4 @@
-package rjwt
+package cache
 
 import (
 	"context"
@@ -129,12 +129,14 @@ func (t *tracker) current(sm *slotMap, now int64) bool {
 
 // tracker runs the trackNodes and owns the trust state.
 type tracker struct {
-	ctx    context.Context // canceled by stop
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	c      *Client
-	cache  *localCache
-	window time.Duration
+	ctx     context.Context // canceled by stop
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	st      *store.Store
+	cache   *localCache
+	window  time.Duration
+	prefix  string      // rjwt's key prefix, for the canary
+	onError func(error) // an EventError
 
 	single   *trackNode              // the node of a *redis.Client; nil on a Cluster
 	failover *redis.Client           // that client, when Sentinel names its master
@@ -160,12 +162,9 @@ const clusterRefresh = time.Second
 // slots for a *redis.ClusterClient, following the Cluster's topology. Any
 // other client is not tracked: the cache stays bypassed (every Verify asks
 // Redis) and an EventError says so.
-func (c *Client) startTracking(window time.Duration) {
-	t := &tracker{c: c, cache: c.cache, window: window, subs: map[*redis.PubSub]*trackNode{},
-		retired: map[*redis.Client]struct{}{}, nodes: map[string]*trackNode{}, kick: make(chan struct{}, 1)}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
-	c.cache.tracker = t
-	switch rdb := c.rdb.(type) {
+func (t *tracker) begin(rdb redis.UniversalClient, st *store.Store) {
+	t.st = st
+	switch rdb := rdb.(type) {
 	case *redis.Client:
 		t.single = t.start("", rdb.Options())
 		if rdb.Options().Addr == sentinelAddr {
@@ -176,7 +175,7 @@ func (c *Client) startTracking(window time.Duration) {
 		t.wg.Add(1)
 		go t.follow()
 	default:
-		c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: local cache: a %T is not tracked (only a single node, Sentinel failover or Cluster client): Verify asks Redis every time", c.rdb)})
+		t.onError(fmt.Errorf("rjwt: local cache: a %T is not tracked (only a single node, Sentinel failover or Cluster client): Verify asks Redis every time", rdb))
 	}
 }
 
@@ -235,7 +234,7 @@ func (t *tracker) node(id string) (*trackNode, int) {
 	if !t.current(sm, t.cache.now()) {
 		return nil, -1
 	}
-	slot := t.c.st.Slot(id)
+	slot := t.st.Slot(id)
 	return sm.owner[slot], slot
 }
 
@@ -279,7 +278,7 @@ func (t *tracker) follow() {
 			return
 		}
 		if err != nil && !failing {
-			t.c.emit(Event{Type: EventError, Err: fmt.Errorf("rjwt: local cache: reading the Cluster's slot map: %w", err)})
+			t.onError(fmt.Errorf("rjwt: local cache: reading the Cluster's slot map: %w", err))
 		}
 		failing = err != nil
 		select {
@@ -467,7 +466,7 @@ func (t *tracker) run(n *trackNode) {
 			return
 		}
 		if errors.Is(err, errTrackingRefused) {
-			t.c.emit(Event{Type: EventError, Err: err})
+			t.onError(err)
 			return
 		}
 		select {
@@ -707,7 +706,7 @@ var errDatabaseChanged = errors.New("rjwt: local cache: the database changed und
 // plantCanary writes a canary for a session of node n's, through reads.
 func (t *tracker) plantCanary(ctx context.Context, reads *redis.Client) *canary {
 	val := rand.Text()
-	c := &canary{key: t.c.prefix + "cache-canary:" + val[:10], val: val, set: time.Now()}
+	c := &canary{key: t.prefix + "cache-canary:" + val[:10], val: val, set: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, t.window+time.Second)
 	defer cancel()
 	if reads.Set(ctx, c.key, c.val, canaryTTL).Err() != nil {
@@ -816,7 +815,7 @@ func (t *tracker) retire(n *trackNode, reads *redis.Client) {
 	t.mu.Lock()
 	t.retired[reads] = struct{}{}
 	t.mu.Unlock()
-	time.AfterFunc(t.c.st.Timeout()+time.Second, func() {
+	time.AfterFunc(t.st.Timeout()+time.Second, func() {
 		t.mu.Lock()
 		_, ok := t.retired[reads]
 		delete(t.retired, reads)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package rjwt
+package cache
 
 import "net"
 

@@ -1,4 +1,4 @@
-package rjwt
+package cache
 
 import (
 	"math"
