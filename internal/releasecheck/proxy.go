@@ -36,9 +36,10 @@ type Module struct {
 }
 
 // Modules finds the published modules of the repository at root: every
-// go.mod file, skipping hidden directories, testdata and modules under an
+// go.mod file, skipping hidden directories, testdata, modules under an
 // internal directory (which no one outside the repository can import, this
-// one among them). Nested modules added later are found the same way. The
+// one among them) and under examples (the demo's browser test, a module only
+// so that its browser driver stays out of the root's graph). Nested modules added later are found the same way. The
 // root module comes first, the others in path order.
 func Modules(root string) ([]Module, error) {
 	root, err := filepath.Abs(root)
@@ -53,7 +54,7 @@ func Modules(root string) ([]Module, error) {
 		if d.IsDir() {
 			name := d.Name()
 			if p != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") ||
-				name == "testdata" || name == "internal" || name == "vendor") {
+				name == "testdata" || name == "internal" || name == "examples" || name == "vendor") {
 				return filepath.SkipDir
 			}
 			return nil
