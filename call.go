@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rjwt/rjwt/internal/store"
 	"strings"
 	"sync"
 	"time"
@@ -33,20 +34,7 @@ func (c *Client) Call() *Call { return &Call{c: c} }
 
 // EscapePattern escapes s for literal use inside a Redis glob pattern, so
 // that a user id like "*" or "[a-z]" matches only itself.
-func EscapePattern(s string) string {
-	if !strings.ContainsAny(s, `\*?[]`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\', '*', '?', '[', ']':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func EscapePattern(s string) string { return store.EscapePattern(s) }
 
 // SessionPattern is the glob pattern matching the session keys of user id
 // (and its index, and the answer keys its recent Sign, Revoke and RevokeAll

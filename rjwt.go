@@ -113,7 +113,7 @@ type Client struct {
 	audience       []string
 	idle           time.Duration
 
-	ev    events
+	ev    eventsOut
 	cache *cache.Cache // nil without WithLocalCache
 
 	log     *slog.Logger // never nil: logging.go
