@@ -239,6 +239,9 @@ func (s *cacheShard) put(e *cacheEntry) {
 // connection and remembered when nothing changed meanwhile).
 func (c *Cache) Verify(ctx context.Context, id, nano, session string, withData bool) (bool, []byte, error) {
 	lc := c.lc
+	if !lc.tracker.readAhead(id) {
+		return c.st.Verify(ctx, id, nano, withData) // an invalidation is arriving
+	}
 	s := lc.shard(id)
 	s.mu.Lock()
 	// The look and, on a miss, the shared request are decided under one
