@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rjwt/rjwt/internal/store"
-	"strings"
 	"sync"
 	"time"
 
@@ -334,6 +333,4 @@ func (k *Call) scan(ctx context.Context, pattern string, dedupe bool, fn func(co
 	return walk(ctx, k.c.rdb)
 }
 
-func isWrongType(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
-}
+func isWrongType(err error) bool { return store.WrongType(err) }

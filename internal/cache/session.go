@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // run keeps one node's subscriber alive: each session subscribes on a
@@ -311,8 +312,7 @@ func (t *tracker) redirect(n *trackNode, id int64, alive <-chan struct{}, w *con
 	cancel()
 	if err != nil {
 		reads.Close()
-		var re redis.Error
-		if errors.As(err, &re) && (strings.HasPrefix(re.Error(), "ERR ") || strings.HasPrefix(re.Error(), "NOPERM")) {
+		if store.Refused(err) {
 			return nil, 0, fmt.Errorf("%w: %v", errTrackingRefused, err)
 		}
 		return nil, 0, err

@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -367,12 +365,7 @@ func msField(v any) (int64, bool) {
 // writeRefused reports a Redis that will not run a script that writes: a
 // read-only replica, or out of memory.
 func writeRefused(err error) bool {
-	var re redis.Error
-	if !errors.As(err, &re) {
-		return false
-	}
-	msg := re.Error()
-	return strings.HasPrefix(msg, "READONLY ") || strings.HasPrefix(msg, "OOM ")
+	return codesWriteRefused[ReplyCode(err)]
 }
 
 // verifyReadOnly is Check with the read-only script: nothing is recorded.

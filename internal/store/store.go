@@ -323,7 +323,7 @@ type scripter interface {
 
 func (p pipedScripter) evalSha(ctx context.Context, sc *redis.Script, src string, keys []string, args []any) *redis.Cmd {
 	cmd := p.eval(ctx, "evalsha", sc.Hash(), keys, args)
-	if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+	if err := cmd.Err(); err != nil && NoScript(err) {
 		return p.eval(ctx, "eval", src, keys, args)
 	}
 	return cmd
