@@ -171,7 +171,11 @@ func (lc *localCache) get(id, session string, withData bool) (data []byte, ok bo
 
 // getLocked is get under s.mu.
 func (lc *localCache) getLocked(s *cacheShard, session string, withData bool) (data []byte, ok bool) {
-	now := lc.now()
+	return lc.getAt(s, session, withData, lc.now())
+}
+
+// getAt is getLocked at mono time now.
+func (lc *localCache) getAt(s *cacheShard, session string, withData bool, now int64) (data []byte, ok bool) {
 	e := s.entries[session]
 	if e == nil || (e.expires != 0 && now >= e.expires) || (withData && !e.hasData) || !lc.tracker.serves(e, now) {
 		if e != nil && e.expires != 0 && now >= e.expires {

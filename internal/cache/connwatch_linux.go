@@ -31,7 +31,6 @@ type connWatch struct {
 	closed bool
 	next   atomic.Int64 // mono ns from which a hit looks again
 	dead   atomic.Bool
-	base   time.Time
 
 	sub      atomic.Int32 // the subscriber's duplicate descriptor (-1: none): readAhead's
 	peekMu   sync.Mutex   // one read-ahead at a time; close waits for it
@@ -48,7 +47,7 @@ func newConnWatch() *connWatch {
 	if err != nil {
 		return nil
 	}
-	w := &connWatch{ep: ep, base: time.Now(), buf: make([]byte, 64<<10)}
+	w := &connWatch{ep: ep, buf: make([]byte, 64<<10)}
 	w.sub.Store(-1)
 	return w
 }
@@ -98,11 +97,10 @@ func (w *connWatch) add(cn net.Conn, sub bool) net.Conn {
 // readAhead applies the invalidations that have reached the subscriber's
 // socket and that go-redis has not read yet (peek.go), at most once per
 // checkEvery; sure is false when what is there cannot be read whole.
-func (w *connWatch) readAhead(drop func(keys []string)) (sure bool) {
+func (w *connWatch) readAhead(now int64, drop func(keys []string)) (sure bool) {
 	if w == nil {
 		return true
 	}
-	now := int64(time.Since(w.base))
 	next := w.peekNext.Load()
 	if now < next || !w.peekNext.CompareAndSwap(next, now+int64(checkEvery)) || !w.peekMu.TryLock() {
 		return true
@@ -145,15 +143,15 @@ func (w *connWatch) run(stop <-chan struct{}, died func()) {
 }
 
 // hungUp is the hits' look: whether a watched connection has hung up, asking
-// the kernel at most once per checkEvery.
-func (w *connWatch) hungUp() bool {
+// the kernel at most once per checkEvery (now: the cache's mono ns, which
+// the caller has read anyway).
+func (w *connWatch) hungUp(now int64) bool {
 	if w == nil {
 		return false
 	}
 	if w.dead.Load() {
 		return true
 	}
-	now := int64(time.Since(w.base))
 	next := w.next.Load()
 	if now < next || !w.next.CompareAndSwap(next, now+int64(checkEvery)) {
 		return false

@@ -103,7 +103,7 @@ type trackNode struct {
 // heartbeat confirmed them less than a window ago, and none of its
 // connections hung up (connWatch).
 func (n *trackNode) usable(now int64) bool {
-	return now < n.hitUntil.Load() && !n.watch.Load().hungUp()
+	return now < n.hitUntil.Load() && !n.watch.Load().hungUp(now)
 }
 
 // slotMap is which trackNode serves each hash slot of a Cluster (nil: none
@@ -317,14 +317,14 @@ func (t *tracker) update(n *trackNode) {
 // readAhead applies, for the node that serves user id, the invalidations
 // that reached its subscriber's socket before go-redis read them (peek.go);
 // false when what is there cannot be read whole (the caller asks Redis).
-func (t *tracker) readAhead(id string) bool {
+func (t *tracker) readAhead(id string, now int64) bool {
 	n := t.single
 	if n == nil {
 		if n, _ = t.node(id); n == nil {
 			return true
 		}
 	}
-	return n.watch.Load().readAhead(func(keys []string) {
+	return n.watch.Load().readAhead(now, func(keys []string) {
 		if keys == nil {
 			t.cache.dropNode(n, false)
 			return

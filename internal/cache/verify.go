@@ -16,7 +16,8 @@ import (
 // connection and remembered when nothing changed meanwhile).
 func (c *Cache) Verify(ctx context.Context, id, nano, session string, withData bool) (bool, []byte, error) {
 	lc := c.lc
-	if !lc.tracker.readAhead(id) {
+	now := lc.now() // one reading of the clock for the whole hit
+	if !lc.tracker.readAhead(id, now) {
 		return c.st.Verify(ctx, id, nano, withData) // an invalidation is arriving
 	}
 	s := lc.shard(id)
@@ -24,12 +25,11 @@ func (c *Cache) Verify(ctx context.Context, id, nano, session string, withData b
 	// The look and, on a miss, the shared request are decided under one
 	// lock: a caller that missed just as a fill ended would otherwise start
 	// a second request for an answer now remembered.
-	if data, ok := lc.getLocked(s, session, withData); ok {
+	if data, ok := lc.getAt(s, session, withData, now); ok {
 		s.mu.Unlock()
 		return true, data, nil
 	}
 	s.misses++
-	now := lc.now()
 	n, slot := lc.tracker.node(id)
 	var reads *redis.Client
 	if n != nil {
