@@ -18,7 +18,7 @@ import (
 // alone: login and refresh in the open, everything under /api/ behind mw
 // (with chi: r.Route("/api", func(r chi.Router) { r.Use(mw); ... })).
 func Example_routers() {
-	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-routers:"))
+	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-routers:"))
 	if err != nil {
 		fmt.Println(err)
 		return

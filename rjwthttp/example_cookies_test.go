@@ -27,7 +27,7 @@ func (roles) SignOptions(_ context.Context, id string, _ *http.Request) ([]rjwt.
 // requests are authenticated by cookie, and a form on another site cannot
 // log the user out.
 func ExampleWithCookies() {
-	client, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-cookies:"))
+	client, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-cookies:"))
 	defer client.Close()
 	cookies := rjwthttp.WithCookies(rjwthttp.Cookies{RefreshPath: "/refreshToken"}) // for both
 	h, err := rjwthttp.NewHandlers(client, roles{}, cookies,

@@ -19,7 +19,7 @@ import (
 // The package documentation's example, run: a page that counts its visits in
 // the session's private data.
 func Example() {
-	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-pkg:"))
+	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-pkg:"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -78,7 +78,7 @@ func Example() {
 // An ErrorHandler that answers in the application's own format, keeping the
 // default's statuses (Classify) and headers for the rest (WriteError).
 func ExampleWithErrorHandler() {
-	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-eh:"))
+	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-eh:"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -132,7 +132,7 @@ func (demoAccounts) Register(context.Context, rjwthttp.Credentials) (string, err
 }
 
 func ExampleNewHandlers() {
-	client, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-handlers:"))
+	client, _ := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-handlers:"))
 	defer client.Close()
 	h, err := rjwthttp.NewHandlers(client, demoAccounts{}, rjwthttp.WithSignOptions(rjwt.WithTTL("15 minutes")))
 	if err != nil {

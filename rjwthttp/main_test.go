@@ -15,7 +15,7 @@ import (
 var redisAddr string
 
 // TestMain starts the package's redis-server and gives the examples, which
-// read REDIS_ADDR and RJWT_SECRET as an application would, the test key.
+// read REDIS_URL and RJWT_SECRET as an application would, the test key.
 func TestMain(m *testing.M) {
 	os.Setenv("RJWT_SECRET", string(rjwttest.Secret))
 	redistest.Main(m, &redisAddr)

@@ -88,6 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	redisFlag := fs.String("redis", "", "a real Redis: host:port, or a redis://, rediss:// or unix:// URL (default $REDIS_URL, else an embedded Redis)")
 	walkOnly := fs.Bool("walkthrough", false, "print the walkthrough and exit")
 	accessTTL := fs.String("access-ttl", "15 minutes", "the access tokens' TTL (try \"10 seconds\" to see the page refresh)")
+	prefix := fs.String("prefix", "", "key prefix of the demo's sessions (default $RJWT_PREFIX, else \"demo:\")")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -120,7 +121,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 
 	// The refresh grace lets two tabs of the page refresh the same cookie
 	// at once: both get the same new pair instead of ending the session.
-	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix("demo:"),
+	if *prefix == "" {
+		*prefix = getenv("RJWT_PREFIX")
+	}
+	if *prefix == "" {
+		*prefix = "demo:"
+	}
+	client, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(rdb), rjwt.WithMultiple(true), rjwt.WithPrefix(*prefix),
 		rjwt.WithRefreshGrace(10*time.Second))
 	if err != nil {
 		return err

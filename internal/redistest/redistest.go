@@ -305,10 +305,8 @@ func Main(m *testing.M, addr *string, args ...string) {
 		os.Exit(1)
 	}
 	*addr = s.Addr()
-	// For Examples, which read REDIS_URL as an application would. REDIS_ADDR
-	// is kept only for examples not yet moved to REDIS_URL.
+	// For Examples, which read REDIS_URL as an application would.
 	os.Setenv("REDIS_URL", "redis://"+*addr)
-	os.Setenv("REDIS_ADDR", *addr)
 	code := m.Run()
 	closeShared()
 	s.Close()
