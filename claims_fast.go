@@ -76,6 +76,10 @@ func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
 				w.Audience, ok = d.aud()
 			case "dataToken":
 				w.DataToken, ok = d.raw()
+			case "auth_time":
+				w.AuthTime, ok = d.date(-1)
+			case "amr":
+				w.AMR, ok = d.strs()
 			}
 			if !ok {
 				return false
@@ -101,6 +105,7 @@ func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
 var claimBits = map[string]uint16{
 	"id": 1 << 0, "rjwt": 1 << 1, "dataToken": 1 << 2, "ttl": 1 << 3, "typ": 1 << 4, "rti": 1 << 5,
 	"iss": 1 << 6, "sub": 1 << 7, "aud": 1 << 8, "exp": 1 << 9, "nbf": 1 << 10, "iat": 1 << 11, "jti": 1 << 12,
+	"auth_time": 1 << 13, "amr": 1 << 14, // lifecycle.go
 }
 
 type fastDecoder struct {
@@ -190,14 +195,14 @@ func (d *fastDecoder) int() (int64, bool) {
 }
 
 // date reads an integer date as numericDate does, into d.dates[i] when
-// the caller gave storage.
+// the caller gave storage (i < 0: always allocated).
 func (d *fastDecoder) date(i int) (*jwt.NumericDate, bool) {
 	s, ok := d.digits()
 	if !ok {
 		return nil, false
 	}
 	var dst *jwt.NumericDate
-	if d.dates != nil {
+	if d.dates != nil && i >= 0 {
 		dst = &d.dates[i]
 	}
 	date, err := numericDateInto(json.Number(s), dst)
@@ -230,6 +235,16 @@ func (d *fastDecoder) aud() (jwt.ClaimStrings, bool) {
 			return nil, false
 		}
 	}
+}
+
+// strs reads a non-empty array of strings, as []string does (anything
+// else, an empty array included, is left to UnmarshalJSON).
+func (d *fastDecoder) strs() ([]string, bool) {
+	if d.peek() != '[' {
+		return nil, false
+	}
+	out, ok := d.aud()
+	return []string(out), ok
 }
 
 // raw reads any JSON value but null, as a slice of the input.
@@ -347,6 +362,12 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	}
 	str("typ", c.Type, true)
 	str("rti", c.RefreshID, true)
+	date("auth_time", c.AuthTime)
+	if ok && len(c.AMR) > 0 {
+		if !appendStrs(&b, "amr", c.AMR) {
+			return nil, false
+		}
+	}
 	str("iss", c.Issuer, true)
 	str("sub", c.Subject, true)
 	if ok && len(c.Audience) > 0 {
@@ -379,6 +400,27 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	b = strconv.AppendInt(b, int64(c.TTL.Seconds()), 10)
 	b = append(b, '}')
 	return b, true
+}
+
+// appendStrs writes ,"name":[...] as json.Marshal writes a []string, or
+// reports false where that would take escaping.
+func appendStrs(b *[]byte, name string, v []string) bool {
+	*b = append(*b, ',', '"')
+	*b = append(*b, name...)
+	*b = append(*b, '"', ':', '[')
+	for i, s := range v {
+		if !plainJSON(s) {
+			return false
+		}
+		if i > 0 {
+			*b = append(*b, ',')
+		}
+		*b = append(*b, '"')
+		*b = append(*b, s...)
+		*b = append(*b, '"')
+	}
+	*b = append(*b, ']')
+	return true
 }
 
 // plainJSON reports whether json.Marshal writes s as it is, in quotes:

@@ -107,6 +107,7 @@ type Client struct {
 	defaultTTL     time.Duration
 	prefix         string
 	maxSessions    int
+	limitPolicy    LimitPolicy // limits.go
 	maxData        int
 	refreshGrace   time.Duration
 	issuer         string
@@ -144,6 +145,7 @@ func New(opts ...Option) (*Client, error) {
 		defaultTTL:     cfg.defaultTTL,
 		prefix:         cfg.prefix,
 		maxSessions:    cfg.maxSessions,
+		limitPolicy:    cfg.limitPolicy,
 		maxData:        cfg.maxData,
 		refreshGrace:   cfg.refreshGrace,
 		issuer:         cfg.issuer,

@@ -102,13 +102,13 @@ func isShebangRefused(err error) bool {
 }
 
 var (
-	signScript      = load("sign", "tomb")
+	signScript      = load("sign", "tomb", "why", "limit")
 	verifyScript    = load("verify")
 	seenScript      = load("seen")
-	revokeScript    = load("revoke", "tomb")
-	revokeAllScript = load("revoke_all", "tomb")
+	revokeScript    = load("revoke", "tomb", "why")
+	revokeAllScript = load("revoke_all", "tomb", "why")
 	sessionsScript  = load("sessions")
-	refreshScript   = load("refresh", "tomb")
+	refreshScript   = load("refresh", "tomb", "why")
 	setDataScript   = load("set_data")
 	touchScript     = load("touch")
 	updateScript    = load("update_data")

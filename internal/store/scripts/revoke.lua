@@ -36,6 +36,7 @@ tomb(KEYS[4], h[1], h[2])
 local z = redis.call('ZREM', KEYS[1], ARGV[1])
 local d = redis.call('DEL', KEYS[2])
 if z == 1 and d == 1 then
+  why(string.sub(KEYS[4], 1, #KEYS[4] - #ARGV[1]), ARGV[1], 'v')
   redis.call('SET', KEYS[3], 1, 'PX', 60000)
   return 1
 end

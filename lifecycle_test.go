@@ -1,0 +1,435 @@
+package rjwt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rjwt/rjwt"
+)
+
+// The topologies the lifecycle's concurrency bars name: one node and a
+// Cluster.
+func eachOfSingleAndCluster(t *testing.T, fn func(t *testing.T, tp *topology)) {
+	for _, name := range []string{"single", "cluster"} {
+		t.Run(name, func(t *testing.T) { fn(t, useTopology(t, name)) })
+	}
+}
+
+func TestAuthContextSurvivesRefresh(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	at := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	p, err := c.SignPair(ctx, "ac", rjwt.WithAuthTime(at), rjwt.WithAMR("pwd", "otp"))
+	require.NoError(t, err)
+	cl, err := c.Verify(ctx, p.Token)
+	require.NoError(t, err)
+	require.NotNil(t, cl.AuthTime)
+	assert.Equal(t, at.Unix(), cl.AuthTime.Unix())
+	assert.Equal(t, []string{"pwd", "otp"}, cl.AMR)
+	pl := payload(t, p.Token)
+	assert.Equal(t, float64(at.Unix()), pl["auth_time"])
+	assert.Equal(t, []any{"pwd", "otp"}, pl["amr"])
+
+	p2, err := c.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+	cl2, err := c.Verify(ctx, p2.Token)
+	require.NoError(t, err)
+	require.NotNil(t, cl2.AuthTime)
+	assert.Equal(t, at.Unix(), cl2.AuthTime.Unix(), "auth_time survives Refresh")
+	assert.Equal(t, []string{"pwd", "otp"}, cl2.AMR, "amr survives Refresh")
+
+	_, err = c.Verify(ctx, p2.Token, rjwt.RequireAuthWithin(time.Hour))
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, p2.Token, rjwt.RequireAuthWithin(time.Minute))
+	onlySentinel(t, err, rjwt.ErrStepUpRequired)
+	var su *rjwt.StepUpError
+	require.True(t, errors.As(err, &su))
+	assert.Equal(t, time.Minute, su.MaxAge)
+	assert.InDelta(t, (10 * time.Minute).Seconds(), su.AuthAge.Seconds(), 5)
+}
+
+func TestAuthTimeDefaultsToTheSign(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "ac2")
+	require.NoError(t, err)
+	cl, err := c.Verify(ctx, tok, rjwt.RequireAuthWithin(time.Second))
+	require.NoError(t, err)
+	require.NotNil(t, cl.AuthTime)
+	assert.Equal(t, cl.IssuedAt.Unix(), cl.AuthTime.Unix())
+	assert.Nil(t, cl.AMR)
+	assert.NotContains(t, payload(t, tok), "amr")
+}
+
+func TestAuthContextIsValidated(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	for name, opt := range map[string]rjwt.SignOption{
+		"zero time":     rjwt.WithAuthTime(time.Time{}),
+		"future time":   rjwt.WithAuthTime(time.Now().Add(time.Hour)),
+		"empty method":  rjwt.WithAMR("pwd", ""),
+		"long method":   rjwt.WithAMR(string(make([]byte, rjwt.MaxAMRLength+1))),
+		"quote":         rjwt.WithAMR(`p"wd`),
+		"space":         rjwt.WithAMR("p wd"),
+		"too many":      rjwt.WithAMR("a", "b", "c", "d", "e", "f", "g", "h", "i"),
+		"non-ASCII amr": rjwt.WithAMR("pwé"),
+	} {
+		_, err := c.Sign(ctx, "bad-ac", opt)
+		onlySentinel(t, err, rjwt.ErrInvalidAuthContext)
+		_ = name
+	}
+	assert.Empty(t, keysUnder(t, c.Redis(), prefixOf(t, c)), "nothing written")
+}
+
+func TestRequireAuthWithinRefusesATokenWithoutAuthTime(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "old-token")
+	require.NoError(t, err)
+	cl, err := c.Verify(ctx, tok)
+	require.NoError(t, err)
+	cl.AuthTime = nil // a token from before auth_time
+	forged := forge(t, jwt.SigningMethodHS256, cl, testSecret)
+	_, err = c.Verify(ctx, forged)
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, forged, rjwt.RequireAuthWithin(time.Hour))
+	onlySentinel(t, err, rjwt.ErrStepUpRequired)
+}
+
+func TestReissueKeepsTheLogin(t *testing.T) { eachOfSingleAndCluster(t, testReissueKeepsTheLogin) }
+
+func testReissueKeepsTheLogin(t *testing.T, tp *topology) {
+	c := tp.newClient(t)
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	p, err := c.SignPair(ctx, "re", rjwt.WithTTL("10 minutes"), rjwt.WithRefreshTTL("2 days"),
+		rjwt.WithDataSession(map[string]int{"n": 7}), rjwt.WithMeta(map[string]string{"ua": "phone"}),
+		rjwt.WithAuthTime(at), rjwt.WithAMR("pwd"))
+	require.NoError(t, err)
+	old, err := c.Verify(ctx, p.Token)
+	require.NoError(t, err)
+
+	np, err := c.Reissue(ctx, old.Session, rjwt.WithAMR("pwd", "otp"))
+	require.NoError(t, err)
+	require.NotEmpty(t, np.RefreshToken, "the old session had a refresh token")
+	assert.Equal(t, 10*time.Minute, np.ExpiresIn, "the old access TTL")
+	assert.InDelta(t, (48 * time.Hour).Seconds(), np.RefreshExpiresIn.Seconds(), 5, "the remaining life")
+
+	_, err = c.Verify(ctx, p.Token)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	var ended *rjwt.SessionEndedError
+	require.True(t, errors.As(err, &ended))
+	assert.Equal(t, rjwt.EndReissued, ended.Reason)
+
+	cl, err := c.Verify(ctx, np.Token, rjwt.WithSession())
+	require.NoError(t, err)
+	assert.NotEqual(t, old.Session, cl.Session)
+	assert.JSONEq(t, `{"n":7}`, string(cl.DataSession))
+	assert.Equal(t, at.Unix(), cl.AuthTime.Unix())
+	assert.Equal(t, []string{"pwd", "otp"}, cl.AMR)
+	list, err := c.Sessions(ctx, "re")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, cl.Session, list[0].Session)
+	assert.Equal(t, map[string]string{"ua": "phone"}, list[0].Meta)
+
+	rp, err := c.Refresh(ctx, np.RefreshToken)
+	require.NoError(t, err, "the reissued refresh token works")
+	rc, err := c.Verify(ctx, rp.Token)
+	require.NoError(t, err)
+	assert.Equal(t, cl.Session, rc.Session)
+	assert.Equal(t, at.Unix(), rc.AuthTime.Unix())
+
+	_, err = c.Reissue(ctx, old.Session)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+}
+
+func TestReissueOfASessionWithoutRefreshToken(t *testing.T) {
+	c := newClient(t, rjwt.WithMultiple(true))
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "re2", rjwt.WithTTL("1 hour"))
+	require.NoError(t, err)
+	other, err := c.Sign(ctx, "re2")
+	require.NoError(t, err)
+	cl, err := c.Verify(ctx, tok)
+	require.NoError(t, err)
+	np, err := c.Reissue(ctx, cl.Session, rjwt.WithDataSession("admin"))
+	require.NoError(t, err)
+	assert.Empty(t, np.RefreshToken)
+	assert.InDelta(t, time.Hour.Seconds(), np.ExpiresIn.Seconds(), 5)
+	nc, err := c.Verify(ctx, np.Token, rjwt.WithSession())
+	require.NoError(t, err)
+	assert.JSONEq(t, `"admin"`, string(nc.DataSession))
+	_, err = c.Verify(ctx, other)
+	require.NoError(t, err, "the user's other session is untouched")
+}
+
+func TestReissueInSingleModeIsTheSameLogin(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	tok, err := c.Sign(ctx, "re3")
+	require.NoError(t, err)
+	cl, err := c.Verify(ctx, tok)
+	require.NoError(t, err)
+	np, err := c.Reissue(ctx, cl.Session)
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, np.Token)
+	require.NoError(t, err)
+	// A later login still replaces it, as it would the original.
+	newer, err := c.Sign(ctx, "re3")
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, np.Token)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	_, err = c.Verify(ctx, newer)
+	require.NoError(t, err)
+}
+
+func TestRevokeOthersKeepsThisSession(t *testing.T) {
+	eachOfSingleAndCluster(t, testRevokeOthersKeepsThisSession)
+}
+
+func testRevokeOthersKeepsThisSession(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
+	ctx := context.Background()
+	var toks []string
+	for i := 0; i < 4; i++ {
+		tok, err := c.Sign(ctx, "ro")
+		require.NoError(t, err)
+		toks = append(toks, tok)
+	}
+	bystander, err := c.Sign(ctx, "ro2")
+	require.NoError(t, err)
+	me, err := c.Verify(ctx, toks[2])
+	require.NoError(t, err)
+	n, err := c.RevokeOthers(ctx, me.Session)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	for i, tok := range toks {
+		_, err := c.Verify(ctx, tok)
+		if i == 2 {
+			require.NoError(t, err)
+			continue
+		}
+		onlySentinel(t, err, rjwt.ErrSessionNotFound)
+		var ended *rjwt.SessionEndedError
+		require.True(t, errors.As(err, &ended))
+		assert.Equal(t, rjwt.EndOtherDevice, ended.Reason)
+		assert.Contains(t, err.Error(), "ended by a logout of other devices")
+	}
+	_, err = c.Verify(ctx, bystander)
+	require.NoError(t, err, "another user's session is untouched")
+	n, err = c.RevokeOthers(ctx, me.Session)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	require.NoError(t, c.Revoke(ctx, me.Session))
+	_, err = c.RevokeOthers(ctx, me.Session)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+}
+
+// TestRevokeOthersRacingASign: either order's outcome, never a mix.
+func TestRevokeOthersRacingASign(t *testing.T) {
+	eachOfSingleAndCluster(t, testRevokeOthersRacingASign)
+}
+
+func testRevokeOthersRacingASign(t *testing.T, tp *topology) {
+	c := tp.newClient(t, rjwt.WithMultiple(true))
+	ctx := context.Background()
+	orders := map[string]int{}
+	for round := 0; round < 30; round++ {
+		user := fmt.Sprintf("race-%d", round)
+		keep, err := c.Sign(ctx, user)
+		require.NoError(t, err)
+		_, err = c.Sign(ctx, user)
+		require.NoError(t, err)
+		me, err := c.Verify(ctx, keep)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		var n int
+		var newTok string
+		var rErr, sErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); n, rErr = c.RevokeOthers(ctx, me.Session) }()
+		go func() { defer wg.Done(); newTok, sErr = c.Sign(ctx, user) }()
+		wg.Wait()
+		require.NoError(t, rErr)
+		require.NoError(t, sErr)
+		_, vErr := c.Verify(ctx, newTok)
+		list, err := c.Sessions(ctx, user)
+		require.NoError(t, err)
+		switch n {
+		case 2: // the Sign ran first: its session was ended with the other
+			onlySentinel(t, vErr, rjwt.ErrSessionNotFound)
+			assert.Len(t, list, 1)
+			orders["sign first"]++
+		case 1: // RevokeOthers ran first: the new session lives
+			require.NoError(t, vErr)
+			assert.Len(t, list, 2)
+			orders["revoke first"]++
+		default:
+			t.Fatalf("RevokeOthers ended %d sessions", n)
+		}
+	}
+	t.Logf("orders seen: %v", orders)
+}
+
+// TestLimitPolicies: each policy at the cap, in order.
+func TestLimitPolicies(t *testing.T) {
+	ctx := context.Background()
+	sign := func(t *testing.T, c *rjwt.Client, user string, ttl string) string {
+		tok, err := c.Sign(ctx, user, rjwt.WithTTL(ttl))
+		require.NoError(t, err)
+		return tok
+	}
+	alive := func(c *rjwt.Client, tok string) bool { _, err := c.Verify(ctx, tok); return err == nil }
+	t.Run("nearest expiry", func(t *testing.T) {
+		c := newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(2))
+		a := sign(t, c, "u", "3 hours")
+		b := sign(t, c, "u", "1 hour")
+		d := sign(t, c, "u", "2 hours")
+		assert.True(t, alive(c, a))
+		assert.False(t, alive(c, b), "the one nearest to expiry ended")
+		assert.True(t, alive(c, d))
+	})
+	t.Run("oldest", func(t *testing.T) {
+		c := newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(2), rjwt.WithLimitPolicy(rjwt.LimitEndOldest))
+		a := sign(t, c, "u", "1 hour")
+		time.Sleep(5 * time.Millisecond)
+		b := sign(t, c, "u", "3 hours")
+		time.Sleep(5 * time.Millisecond)
+		d := sign(t, c, "u", "2 hours")
+		assert.False(t, alive(c, a), "the oldest ended")
+		_, err := c.Verify(ctx, a)
+		var ended *rjwt.SessionEndedError
+		require.True(t, errors.As(err, &ended))
+		assert.Equal(t, rjwt.EndSessionCap, ended.Reason)
+		assert.True(t, alive(c, b))
+		assert.True(t, alive(c, d))
+	})
+	t.Run("least recent", func(t *testing.T) {
+		c := newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(2), rjwt.WithLimitPolicy(rjwt.LimitEndLeastRecent),
+			rjwt.WithSeenEvery(time.Millisecond))
+		a := sign(t, c, "u", "1 hour")
+		time.Sleep(5 * time.Millisecond)
+		b := sign(t, c, "u", "3 hours")
+		time.Sleep(5 * time.Millisecond)
+		assert.True(t, alive(c, a)) // a is now the more recently used
+		time.Sleep(5 * time.Millisecond)
+		d := sign(t, c, "u", "2 hours")
+		assert.True(t, alive(c, a))
+		assert.False(t, alive(c, b), "the least recently used ended")
+		assert.True(t, alive(c, d))
+	})
+	t.Run("refuse", func(t *testing.T) {
+		c := newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(2), rjwt.WithLimitPolicy(rjwt.LimitRefuse))
+		a := sign(t, c, "u", "1 hour")
+		b := sign(t, c, "u", "1 hour")
+		_, err := c.Sign(ctx, "u")
+		onlySentinel(t, err, rjwt.ErrTooManySessions)
+		assert.True(t, alive(c, a))
+		assert.True(t, alive(c, b))
+		list, err := c.Sessions(ctx, "u")
+		require.NoError(t, err)
+		assert.Len(t, list, 2)
+	})
+	_, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithLimitPolicy(rjwt.LimitPolicy(9)))
+	require.Error(t, err)
+}
+
+// TestLimitPoliciesUnderConcurrency: 50 concurrent Signs never leave more
+// than the cap live; with LimitRefuse exactly the cap, the rest refused.
+func TestLimitPoliciesUnderConcurrency(t *testing.T) {
+	eachOfSingleAndCluster(t, testLimitPoliciesUnderConcurrency)
+}
+
+func testLimitPoliciesUnderConcurrency(t *testing.T, tp *topology) {
+	const capN, n = 5, 50
+	ctx := context.Background()
+	for _, p := range []rjwt.LimitPolicy{rjwt.LimitEndNearestExpiry, rjwt.LimitEndOldest, rjwt.LimitEndLeastRecent, rjwt.LimitRefuse} {
+		t.Run(p.String(), func(t *testing.T) {
+			c := tp.newClient(t, rjwt.WithMultiple(true), rjwt.WithMaxSessions(capN), rjwt.WithLimitPolicy(p))
+			toks := make([]string, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					toks[i], errs[i] = c.Sign(ctx, "crowd")
+				}()
+			}
+			close(start)
+			wg.Wait()
+			live, refused := 0, 0
+			for i := range n {
+				if errs[i] != nil {
+					onlySentinel(t, errs[i], rjwt.ErrTooManySessions)
+					refused++
+					continue
+				}
+				if _, err := c.Verify(ctx, toks[i]); err == nil {
+					live++
+				}
+			}
+			list, err := c.Sessions(ctx, "crowd")
+			require.NoError(t, err)
+			assert.LessOrEqual(t, live, capN)
+			assert.Len(t, list, live)
+			if p == rjwt.LimitRefuse {
+				assert.Equal(t, capN, live, "exactly the cap")
+				assert.Equal(t, n-capN, refused)
+			} else {
+				assert.Equal(t, capN, live)
+				assert.Zero(t, refused)
+			}
+		})
+	}
+}
+
+func TestEndReasons(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, rjwt.WithMultiple(true))
+	reason := func(tok string) rjwt.EndReason {
+		_, err := c.Verify(ctx, tok)
+		var e *rjwt.SessionEndedError
+		require.True(t, errors.As(err, &e), "%v", err)
+		return e.Reason
+	}
+	a, _ := c.Sign(ctx, "why")
+	b, _ := c.Sign(ctx, "why")
+	ca, _ := c.Verify(ctx, a)
+	require.NoError(t, c.Revoke(ctx, ca.Session))
+	assert.Equal(t, rjwt.EndRevoked, reason(a))
+	_, err := c.RevokeAll(ctx, "why")
+	require.NoError(t, err)
+	assert.Equal(t, rjwt.EndRevokedAll, reason(b))
+
+	s := newClient(t, rjwt.WithRefreshGrace(0))
+	x, _ := s.Sign(ctx, "why2")
+	_, _ = s.Sign(ctx, "why2")
+	_, err = s.Verify(ctx, x)
+	var e *rjwt.SessionEndedError
+	require.True(t, errors.As(err, &e))
+	assert.Equal(t, rjwt.EndNewerLogin, e.Reason)
+	assert.Contains(t, err.Error(), "ended by a newer login")
+
+	p, err := s.SignPair(ctx, "why3")
+	require.NoError(t, err)
+	_, err = s.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+	_, err = s.Refresh(ctx, p.RefreshToken)
+	require.ErrorIs(t, err, rjwt.ErrRefreshReused)
+	_, err = s.Verify(ctx, p.Token)
+	require.True(t, errors.As(err, &e))
+	assert.Equal(t, rjwt.EndRefreshReuse, e.Reason)
+}
