@@ -43,10 +43,12 @@ const (
 	// OutcomeExpired: ErrTokenExpired.
 	OutcomeExpired
 	// OutcomeRevoked: ErrSessionNotFound (revoked, replaced in single
-	// mode, expired in Redis) or ErrRefreshReused (revoked now, for reuse).
+	// mode, expired in Redis), ErrRefreshReused (revoked now, for reuse)
+	// or ErrLoginSuperseded (a login that lost to a newer one).
 	OutcomeRevoked
 	// OutcomeInvalid: refused on its input: ErrInvalidToken, ErrInvalidID,
-	// ErrInvalidTTL or ErrTooLarge.
+	// ErrInvalidTTL, ErrTooLarge, ErrStepUpRequired, ErrTooManySessions or
+	// ErrInvalidAuthContext.
 	OutcomeInvalid
 	// OutcomeUnavailable: ErrUnavailable: Redis unreachable, slow or
 	// refusing to work for now.
@@ -75,9 +77,10 @@ func OutcomeOf(err error) Outcome {
 		return OutcomeOK
 	case errors.Is(err, ErrTokenExpired):
 		return OutcomeExpired
-	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrRefreshReused):
+	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrRefreshReused), errors.Is(err, ErrLoginSuperseded):
 		return OutcomeRevoked
-	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidTTL), errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidTTL), errors.Is(err, ErrTooLarge),
+		errors.Is(err, ErrStepUpRequired), errors.Is(err, ErrTooManySessions), errors.Is(err, ErrInvalidAuthContext):
 		return OutcomeInvalid
 	case errors.Is(err, ErrUnavailable):
 		return OutcomeUnavailable
