@@ -6,15 +6,18 @@ import (
 )
 
 // Why a session ended: the scripts that end a session keep a one-byte
-// reason next to its tombstone for an hour (internal/store/scripts/lib/
-// why.lua: about 90 bytes of Redis memory per ended session), and Verify's
-// and Refresh's ErrSessionNotFound carry it.
+// reason next to its tombstone for as long as the session would have
+// lived, at most an hour (internal/store/scripts/lib/why.lua: about 90
+// bytes of Redis memory per ended session, one PTTL more in the script),
+// and Verify's and Refresh's ErrSessionNotFound carry it, for one more
+// read on that failure path only.
 
 // EndReason says why a session ended, as SessionEndedError carries it.
 type EndReason string
 
 // The reasons. EndUnknown: none was recorded (the session expired, or ended
-// over an hour ago, or before this layout).
+// over an hour ago, or before this layout, or when it would have expired
+// by now anyway).
 const (
 	EndUnknown      EndReason = ""
 	EndNewerLogin   EndReason = "newer_login"   // single mode: a newer login of the user

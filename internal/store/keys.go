@@ -64,7 +64,8 @@ import (
 //	                        hash is what a second run finds. A run after the
 //	                        window is refused as late, by the same clock.
 //	rjwt:{alice}:op:why:<nanoid>  why that session ended, one byte
-//	                        (scripts/lib/why.lua), kept an hour.
+//	                        (scripts/lib/why.lua), kept as long as the
+//	                        session would have lived, at most an hour.
 //
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the

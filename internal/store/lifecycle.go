@@ -125,8 +125,8 @@ func flag(b bool) string {
 	return ""
 }
 
-// Why is the reason session id:nano ended, as lib/why.lua keeps it for an
-// hour: one of "n" (a newer login), "c" (the cap), "r" (refresh token
+// Why is the reason session id:nano ended, as lib/why.lua keeps it (as
+// long as the session would have lived, at most an hour): one of "n" (a newer login), "c" (the cap), "r" (refresh token
 // reuse), "v" (Revoke), "a" (RevokeAll), "o" (RevokeOthers), "e" (replaced
 // by Reissue); "" when none is known. One read.
 func (s *Store) Why(ctx context.Context, id, nano string) (string, error) {

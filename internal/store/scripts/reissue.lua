@@ -126,7 +126,7 @@ end
 redis.call('HSET', KEYS[3], unpack(f))
 redis.call('PEXPIRE', KEYS[3], keyLife)
 tomb(KEYS[5], h[9], h[11], now)
-why(string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[1]), ARGV[1], 'e')
+why(string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[1]), ARGV[1], 'e', KEYS[2])
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now + keyLife, ARGV[2])

@@ -33,9 +33,7 @@ for i = 1, #ids do
   if ids[i] ~= ARGV[2] then
     local h = redis.call('HMGET', ARGV[1] .. ids[i], 'c', 'w')
     now = tomb(ARGV[4] .. ids[i], h[1], h[2], now)
-    if h[1] then
-      why(ARGV[4], ids[i], 'o')
-    end
+    why(ARGV[4], ids[i], 'o', ARGV[1] .. ids[i])
     keys[#keys + 1] = ARGV[1] .. ids[i]
     members[#members + 1] = ids[i]
   end

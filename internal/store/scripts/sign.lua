@@ -144,7 +144,7 @@ if ARGV[4] == '1' then
     ended = -1
     for i = 1, #old do
       tomb(opBase .. old[i][1], old[i][2], old[i][3], now)
-      why(opBase, old[i][1], 'n')
+      why(opBase, old[i][1], 'n', ARGV[5] .. old[i][1])
       chunk[#chunk + 1] = ARGV[5] .. old[i][1]
       if #chunk == 1000 or i == #old then
         ended = ended + redis.call('DEL', unpack(chunk))
@@ -161,7 +161,7 @@ else
     for i = 1, #gone do
       local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
       tomb(opBase .. gone[i], h[1], h[2], now)
-      why(opBase, gone[i], 'c')
+      why(opBase, gone[i], 'c', ARGV[5] .. gone[i])
       ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
     end
     card = card - #gone
