@@ -107,7 +107,8 @@ func validAMR(m string) bool {
 // without it it is the issue time the session already keeps).
 func (c *Client) stampAuth(claims *Claims, args *store.SignArgs, a authContext, now time.Time) error {
 	args.Policy = int(c.limitPolicy)
-	claims.AuthTime = claims.IssuedAt
+	at := *claims.IssuedAt // a copy: the claims' dates are not shared
+	claims.AuthTime = &at
 	if !a.time.IsZero() {
 		if a.time.After(now.Add(c.leeway)) {
 			return fmt.Errorf("%w: WithAuthTime %v is after the Sign's time %v", ErrInvalidAuthContext, a.time, now)

@@ -433,3 +433,30 @@ func TestEndReasons(t *testing.T) {
 	require.True(t, errors.As(err, &e))
 	assert.Equal(t, rjwt.EndRefreshReuse, e.Reason)
 }
+
+// TestSentinelsAreDistinct: every sentinel, the lifecycle's included, is
+// none of the others; the lifecycle's error types are their one sentinel.
+func TestSentinelsAreDistinct(t *testing.T) {
+	all := []error{rjwt.ErrInvalidToken, rjwt.ErrTokenExpired, rjwt.ErrSessionNotFound, rjwt.ErrInvalidTTL,
+		rjwt.ErrInvalidID, rjwt.ErrUnavailable, rjwt.ErrTooLarge, rjwt.ErrRefreshReused, rjwt.ErrNoSigningKey,
+		rjwt.ErrDataType, rjwt.ErrKeyNotFound, rjwt.ErrNoData, rjwt.ErrClosed,
+		rjwt.ErrStepUpRequired, rjwt.ErrTooManySessions, rjwt.ErrLoginSuperseded, rjwt.ErrInvalidAuthContext}
+	for i, a := range all {
+		for j, b := range all {
+			if i != j {
+				assert.False(t, errors.Is(a, b), "%v is %v", a, b)
+			}
+		}
+	}
+	typed := map[error]error{
+		&rjwt.StepUpError{MaxAge: time.Minute}:                    rjwt.ErrStepUpRequired,
+		&rjwt.SessionEndedError{Reason: rjwt.EndRevoked}:          rjwt.ErrSessionNotFound,
+		fmt.Errorf("wrapped: %w", &rjwt.SessionEndedError{}):      rjwt.ErrSessionNotFound,
+		fmt.Errorf("wrapped: %w", &rjwt.StepUpError{AuthAge: -1}): rjwt.ErrStepUpRequired,
+	}
+	for err, want := range typed {
+		for _, s := range all {
+			assert.Equal(t, s == want, errors.Is(err, s), "%v and %v", err, s)
+		}
+	}
+}
