@@ -24,7 +24,9 @@ import (
 // not live (nothing is ended); ErrInvalidToken for a malformed session name.
 // One Redis round trip; a retry after a lost reply reports the first run's
 // count.
-func (c *Client) RevokeOthers(ctx context.Context, session string) (int, error) {
+func (c *Client) RevokeOthers(ctx context.Context, session string) (_ int, err error) {
+	ctx, call := c.begin(ctx, OpRevokeOthers)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return 0, err
@@ -45,7 +47,8 @@ func (c *Client) RevokeOthers(ctx context.Context, session string) (int, error) 
 // (WithMeta), auth_time and amr, and its remaining lifetime, unless opts
 // say otherwise (WithDataSession, WithMeta, WithAuthTime, WithAMR; WithTTL
 // for the access token, or for the session without a refresh token;
-// WithRefreshTTL for a session with one); the old session ends (its tokens
+// WithRefreshTTL for a session with one: each Refresh then slides the
+// session by it, else by the remaining life at the Reissue); the old session ends (its tokens
 // answer ErrSessionNotFound with EndReissued). The new tokens carry
 // WithDataToken's data only: the old token's public data is not in Redis.
 //
@@ -60,7 +63,9 @@ func (c *Client) RevokeOthers(ctx context.Context, session string) (int, error) 
 // not live (nothing written); ErrInvalidToken for a malformed name;
 // ErrNoSigningKey; ErrTooLarge, ErrInvalidTTL, ErrInvalidAuthContext for
 // options (before Redis is touched); ErrUnavailable.
-func (c *Client) Reissue(ctx context.Context, session string, opts ...SignOption) (Pair, error) {
+func (c *Client) Reissue(ctx context.Context, session string, opts ...SignOption) (_ Pair, err error) {
+	ctx, call := c.begin(ctx, OpReissue)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return Pair{}, err

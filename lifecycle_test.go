@@ -170,6 +170,12 @@ func TestReissueOfASessionWithoutRefreshToken(t *testing.T) {
 	assert.JSONEq(t, `"admin"`, string(nc.DataSession))
 	_, err = c.Verify(ctx, other)
 	require.NoError(t, err, "the user's other session is untouched")
+	_, err = c.Reissue(ctx, cl.Session)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	st := c.Stats()
+	assert.Equal(t, rjwt.OpStats{OK: 1, Revoked: 1}, st.Reissue)
+	assert.Equal(t, st.Reissue, st.Op(rjwt.OpReissue))
+	assert.Equal(t, "revoke_others", rjwt.OpRevokeOthers.String())
 }
 
 func TestReissueInSingleModeIsTheSameLogin(t *testing.T) {

@@ -13,19 +13,21 @@ type Op uint8
 
 // The operations counted and hooked.
 const (
-	OpSign      Op = iota // Sign
-	OpSignPair            // SignPair
-	OpVerify              // Verify
-	OpRefresh             // Refresh
-	OpRevoke              // Revoke
-	OpRevokeAll           // RevokeAll
+	OpSign         Op = iota // Sign
+	OpSignPair               // SignPair
+	OpVerify                 // Verify
+	OpRefresh                // Refresh
+	OpRevoke                 // Revoke
+	OpRevokeAll              // RevokeAll
+	OpReissue                // Reissue
+	OpRevokeOthers           // RevokeOthers
 	numOps
 )
 
-var opNames = [numOps]string{"sign", "sign_pair", "verify", "refresh", "revoke", "revoke_all"}
+var opNames = [numOps]string{"sign", "sign_pair", "verify", "refresh", "revoke", "revoke_all", "reissue", "revoke_others"}
 
 // String is the operation's name in metrics and spans: "sign", "sign_pair",
-// "verify", "refresh", "revoke", "revoke_all".
+// "verify", "refresh", "revoke", "revoke_all", "reissue", "revoke_others".
 func (o Op) String() string {
 	if o < numOps {
 		return opNames[o]
@@ -120,6 +122,7 @@ func (s OpStats) Get(o Outcome) uint64 {
 // Stats are a client's counts since New, by operation and outcome.
 type Stats struct {
 	Sign, SignPair, Verify, Refresh, Revoke, RevokeAll OpStats
+	Reissue, RevokeOthers                              OpStats
 	// Cache is CacheStats(): the local cache's hits, misses, invalidations
 	// and flushes (all zero without WithLocalCache).
 	Cache CacheStats
@@ -140,12 +143,16 @@ func (s Stats) Op(op Op) OpStats {
 		return s.Revoke
 	case OpRevokeAll:
 		return s.RevokeAll
+	case OpReissue:
+		return s.Reissue
+	case OpRevokeOthers:
+		return s.RevokeOthers
 	}
 	return OpStats{}
 }
 
 // Stats returns the client's counts of Sign, SignPair, Verify, Refresh,
-// Revoke and RevokeAll calls by outcome, since New. Counting is always on:
+// Revoke, RevokeAll, Reissue and RevokeOthers calls by outcome, since New. Counting is always on:
 // one atomic add per call, no allocation. Each count is read atomically;
 // the set is not one snapshot (calls that end meanwhile may show in some
 // counts and not others).
@@ -160,12 +167,13 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Sign: get(OpSign), SignPair: get(OpSignPair), Verify: get(OpVerify),
 		Refresh: get(OpRefresh), Revoke: get(OpRevoke), RevokeAll: get(OpRevokeAll),
+		Reissue: get(OpReissue), RevokeOthers: get(OpRevokeOthers),
 		Cache: c.CacheStats(),
 	}
 }
 
 // Hooks instrument a client's operations (Sign, SignPair, Verify, Refresh,
-// Revoke, RevokeAll): the rjwtotel module's metrics and spans are Hooks. A
+// Revoke, RevokeAll, Reissue, RevokeOthers): the rjwtotel module's metrics and spans are Hooks. A
 // client calls them on the caller's goroutine, so they must be safe for
 // concurrent use, and quick: they run inside every call.
 type Hooks interface {
