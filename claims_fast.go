@@ -76,10 +76,8 @@ func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
 				w.Audience, ok = d.aud()
 			case "dataToken":
 				w.DataToken, ok = d.raw()
-			case "auth_time":
-				w.AuthTime, ok = d.date(-1)
-			case "amr":
-				w.AMR, ok = d.strs()
+			case "auth_time", "amr":
+				ok = d.authClaim(key, &w)
 			}
 			if !ok {
 				return false
@@ -237,6 +235,16 @@ func (d *fastDecoder) aud() (jwt.ClaimStrings, bool) {
 	}
 }
 
+// authClaim reads "auth_time" or "amr" (authctx.go) into w.
+func (d *fastDecoder) authClaim(key string, w *Claims) (ok bool) {
+	if key == "auth_time" {
+		w.AuthTime, ok = d.date(-1)
+	} else {
+		w.AMR, ok = d.strs()
+	}
+	return ok
+}
+
 // strs reads a non-empty array of strings, as []string does (anything
 // else, an empty array included, is left to UnmarshalJSON).
 func (d *fastDecoder) strs() ([]string, bool) {
@@ -362,12 +370,7 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	}
 	str("typ", c.Type, true)
 	str("rti", c.RefreshID, true)
-	date("auth_time", c.AuthTime)
-	if ok && len(c.AMR) > 0 {
-		if !appendStrs(&b, "amr", c.AMR) {
-			return nil, false
-		}
-	}
+	b, ok = appendAuth(b, c, ok)
 	str("iss", c.Issuer, true)
 	str("sub", c.Subject, true)
 	if ok && len(c.Audience) > 0 {
@@ -399,6 +402,22 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	b = append(b, `,"ttl":`...)
 	b = strconv.AppendInt(b, int64(c.TTL.Seconds()), 10)
 	b = append(b, '}')
+	return b, true
+}
+
+// appendAuth writes "auth_time" and "amr" (authctx.go) as appendClaims
+// writes the rest, when ok.
+func appendAuth(b []byte, c *Claims, ok bool) ([]byte, bool) {
+	if !ok {
+		return b, false
+	}
+	if c.AuthTime != nil {
+		b = append(b, `,"auth_time":`...)
+		b = strconv.AppendInt(b, c.AuthTime.Truncate(time.Second).Unix(), 10)
+	}
+	if len(c.AMR) > 0 && !appendStrs(&b, "amr", c.AMR) {
+		return b, false
+	}
 	return b, true
 }
 
