@@ -466,3 +466,43 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReissuesMakeOneSession: of ten Reissues of one session at
+// once, one makes the new session; the rest find the old one ended.
+func TestConcurrentReissuesMakeOneSession(t *testing.T) {
+	eachOfSingleAndCluster(t, func(t *testing.T, tp *topology) {
+		c := tp.newClient(t, rjwt.WithIdleTimeout("30 minutes"))
+		ctx := context.Background()
+		p, err := c.SignPair(ctx, "twice")
+		require.NoError(t, err)
+		cl, err := c.Verify(ctx, p.Token)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		results := make([]error, 10)
+		pairs := make([]rjwt.Pair, 10)
+		for i := range results {
+			wg.Add(1)
+			go func() { defer wg.Done(); pairs[i], results[i] = c.Reissue(ctx, cl.Session) }()
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range results {
+			if err == nil {
+				won++
+				nc, err := c.Verify(ctx, pairs[i].Token)
+				require.NoError(t, err)
+				key := prefixOf(t, c) + "{twice}:" + nanoOf(nc.Session)
+				fields, err := c.Redis().HGetAll(ctx, key).Result()
+				require.NoError(t, err)
+				assert.Contains(t, fields, "i", "the idle timeout is kept")
+				assert.Contains(t, fields, "x", "and the absolute end")
+				continue
+			}
+			onlySentinel(t, err, rjwt.ErrSessionNotFound)
+		}
+		assert.Equal(t, 1, won)
+		list, err := c.Sessions(ctx, "twice")
+		require.NoError(t, err)
+		assert.Len(t, list, 1)
+	})
+}
