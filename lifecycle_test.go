@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rjwt/rjwt"
+	"github.com/rjwt/rjwt/internal/redistest"
 )
 
 // The topologies the lifecycle's concurrency bars name: one node and a
@@ -390,4 +391,38 @@ func TestConcurrentReissuesMakeOneSession(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, list, 1)
 	})
+}
+
+// TestLifecycleWithTheLocalCache: a client's own Reissue and RevokeOthers
+// drop the ended sessions from its local cache at once, and another
+// process's are seen through Redis's invalidations.
+func TestLifecycleWithTheLocalCache(t *testing.T) {
+	srv := redistest.Start(t)
+	c := cachedClient(t, srv.Addr(), rjwt.WithMultiple(true))
+	other := plainClient(t, srv.Addr(), rjwt.WithMultiple(true))
+	waitReady(t, c)
+	ctx := context.Background()
+	a, err := c.Sign(ctx, "cached")
+	require.NoError(t, err)
+	b, err := c.Sign(ctx, "cached")
+	require.NoError(t, err)
+	ca, err := c.Verify(ctx, a)
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, b) // cached now
+	require.NoError(t, err)
+	n, err := c.RevokeOthers(ctx, ca.Session)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, err = c.Verify(ctx, b)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	np, err := c.Reissue(ctx, ca.Session)
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, a)
+	onlySentinel(t, err, rjwt.ErrSessionNotFound)
+	nc, err := c.Verify(ctx, np.Token) // cached now
+	require.NoError(t, err)
+	_, err = other.Reissue(ctx, nc.Session)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, err := c.Verify(ctx, np.Token); return errors.Is(err, rjwt.ErrSessionNotFound) },
+		5*time.Second, 10*time.Millisecond, "another process's Reissue reaches the cache")
 }
