@@ -14,8 +14,8 @@ import (
 // The session lifecycle: Reissue, RevokeOthers, and why a session ended.
 
 var (
-	reissueScript      = load("reissue", "tomb", "why")
-	revokeOthersScript = load("revoke_others", "tomb", "why")
+	reissueScript      = load("reissue", "tomb", "now", "why")
+	revokeOthersScript = load("revoke_others", "tomb", "now", "why")
 )
 
 // ErrTooMany: a multiple-mode Sign with the refusing limit policy found the

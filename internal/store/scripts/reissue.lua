@@ -49,8 +49,7 @@ local h = redis.call('HMGET', KEYS[2], 'd', 'm', 'u', 'q', 'r', 'a', 'i', 'x', '
 if not h[1] then
   return {0}
 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = now_ms()
 local notAfter = tonumber(ARGV[12])
 if notAfter > 0 and now > notAfter then
   return {-1}
