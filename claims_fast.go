@@ -235,26 +235,6 @@ func (d *fastDecoder) aud() (jwt.ClaimStrings, bool) {
 	}
 }
 
-// authClaim reads "auth_time" or "amr" (authctx.go) into w.
-func (d *fastDecoder) authClaim(key string, w *Claims) (ok bool) {
-	if key == "auth_time" {
-		w.AuthTime, ok = d.date(-1)
-	} else {
-		w.AMR, ok = d.strs()
-	}
-	return ok
-}
-
-// strs reads a non-empty array of strings, as []string does (anything
-// else, an empty array included, is left to UnmarshalJSON).
-func (d *fastDecoder) strs() ([]string, bool) {
-	if d.peek() != '[' {
-		return nil, false
-	}
-	out, ok := d.aud()
-	return []string(out), ok
-}
-
 // raw reads any JSON value but null, as a slice of the input.
 func (d *fastDecoder) raw() (json.RawMessage, bool) {
 	start, depth := d.i, 0
@@ -403,43 +383,6 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	b = strconv.AppendInt(b, int64(c.TTL.Seconds()), 10)
 	b = append(b, '}')
 	return b, true
-}
-
-// appendAuth writes "auth_time" and "amr" (authctx.go) as appendClaims
-// writes the rest, when ok.
-func appendAuth(b []byte, c *Claims, ok bool) ([]byte, bool) {
-	if !ok {
-		return b, false
-	}
-	if c.AuthTime != nil {
-		b = append(b, `,"auth_time":`...)
-		b = strconv.AppendInt(b, c.AuthTime.Truncate(time.Second).Unix(), 10)
-	}
-	if len(c.AMR) > 0 && !appendStrs(&b, "amr", c.AMR) {
-		return b, false
-	}
-	return b, true
-}
-
-// appendStrs writes ,"name":[...] as json.Marshal writes a []string, or
-// reports false where that would take escaping.
-func appendStrs(b *[]byte, name string, v []string) bool {
-	*b = append(*b, ',', '"')
-	*b = append(*b, name...)
-	*b = append(*b, '"', ':', '[')
-	for i, s := range v {
-		if !plainJSON(s) {
-			return false
-		}
-		if i > 0 {
-			*b = append(*b, ',')
-		}
-		*b = append(*b, '"')
-		*b = append(*b, s...)
-		*b = append(*b, '"')
-	}
-	*b = append(*b, ']')
-	return true
 }
 
 // plainJSON reports whether json.Marshal writes s as it is, in quotes:
