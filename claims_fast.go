@@ -356,20 +356,8 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	if ok && len(c.Audience) > 0 {
 		if len(c.Audience) == 1 && !jwt.MarshalSingleStringAsArray {
 			str("aud", c.Audience[0], false)
-		} else {
-			b = append(b, `,"aud":[`...)
-			for i, a := range c.Audience {
-				if !plainJSON(a) {
-					return nil, false
-				}
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '"')
-				b = append(b, a...)
-				b = append(b, '"')
-			}
-			b = append(b, ']')
+		} else if !appendStrs(&b, "aud", c.Audience) { // authctx.go
+			return nil, false
 		}
 	}
 	date("exp", c.ExpiresAt)
