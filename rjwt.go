@@ -57,7 +57,7 @@
 // Verify tolerates clock skew between hosts (WithLeeway). Writes are refused
 // whole when Redis is out of memory under noeviction; a session whose index
 // entry was evicted never verifies (the user is logged out, never left
-// beyond RevokeAll). The README lists the supported maxmemory-policy values.
+// beyond RevokeAll). docs/faults.md lists the supported maxmemory-policy values.
 //
 // # Cluster and Sentinel
 //

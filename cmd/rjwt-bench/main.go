@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image/color"
 	"log"
 	"math"
 	"math/rand/v2"
@@ -44,9 +43,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/rjwt/rjwt"
 	"github.com/rjwt/rjwt/internal/redistest"
@@ -648,67 +644,6 @@ func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 }
 
 func pct(a, b float64) float64 { return (a/b - 1) * 100 }
-
-// plot draws throughput against calls in flight for cached and uncached
-// Verify, a plain EXISTS and golang-jwt's parse.
-func (b *bench) plot(file string, levels []int, rounds int, d time.Duration) {
-	series := []struct {
-		name, op string
-		c        color.RGBA
-	}{
-		{"rjwt Verify, cached", "verify-cached", color.RGBA{R: 200, A: 255}},
-		{"golang-jwt ParseWithClaims", "parse", color.RGBA{G: 150, A: 255}},
-		{"rjwt Verify, uncached", "verify", color.RGBA{B: 220, A: 255}},
-		{"go-redis EXISTS", "exists", color.RGBA{R: 120, G: 120, B: 120, A: 255}},
-	}
-	res := make([][][]float64, len(series))
-	for i := range res {
-		res[i] = make([][]float64, len(levels))
-	}
-	for range rounds {
-		for li, l := range levels {
-			for si, s := range series {
-				res[si][li] = append(res[si][li], b.rate(s.op, l, d))
-			}
-		}
-	}
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("rjwt on %d CPUs, loopback redis-server (median of %d rounds)", runtime.NumCPU(), rounds)
-	p.X.Label.Text = "calls in flight"
-	p.Y.Label.Text = "calls per second"
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Add(plotter.NewGrid())
-	fmt.Printf("\nthroughput (ops/s, median) by calls in flight:\n  %-28s", "")
-	for _, l := range levels {
-		fmt.Printf(" %7d", l)
-	}
-	fmt.Println()
-	for si, s := range series {
-		pts := make(plotter.XYs, len(levels))
-		fmt.Printf("  %-28s", s.name)
-		for li, l := range levels {
-			pts[li].X, pts[li].Y = float64(l), median(res[si][li])
-			fmt.Printf(" %7s", kops(pts[li].Y))
-		}
-		fmt.Println()
-		line, points, err := plotter.NewLinePoints(pts)
-		if err != nil {
-			log.Fatal(err)
-		}
-		line.Color, points.Color = s.c, s.c
-		p.Add(line, points)
-		p.Legend.Add(s.name, line, points)
-	}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, file); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("plot: %s\n", file)
-}
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)
