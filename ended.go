@@ -7,8 +7,9 @@ import (
 
 // Why a session ended: the scripts that end a session keep a one-byte
 // reason next to its tombstone for as long as the session would have
-// lived, at most an hour (internal/store/scripts/lib/why.lua: about 90
-// bytes of Redis memory per ended session, one PTTL more in the script),
+// lived, at most an hour (internal/store/scripts/lib/why.lua: 104 bytes
+// by MEMORY USAGE, about 175 of used_memory with its expiry, per ended
+// session; one PTTL more in the script),
 // and Verify's and Refresh's ErrSessionNotFound carry it, for one more
 // read on that failure path only.
 
