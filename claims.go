@@ -37,6 +37,13 @@ type Claims struct {
 	// RefreshID identifies one refresh token of the session (JSON "rti"); it
 	// changes with every rotation. Empty in access tokens.
 	RefreshID string `json:"rti,omitempty"`
+	// AuthTime is when the user authenticated (JSON "auth_time", OpenID
+	// Connect): WithAuthTime, else the Sign's time. Kept across Refresh and
+	// Reissue; RequireAuthWithin judges it.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// AMR names how the user authenticated (JSON "amr", RFC 8176 values such
+	// as "pwd", "otp", "mfa"): WithAMR. Kept across Refresh and Reissue.
+	AMR []string `json:"amr,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -65,6 +72,8 @@ type claimsIn struct {
 	TTL       int64            `json:"ttl"`
 	Type      string           `json:"typ"`
 	RefreshID string           `json:"rti"`
+	AuthTime  json.Number      `json:"auth_time"`
+	AMR       []string         `json:"amr"`
 	Issuer    string           `json:"iss"`
 	Subject   string           `json:"sub"`
 	Audience  jwt.ClaimStrings `json:"aud"`
@@ -94,9 +103,13 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
+	authTime, err := numericDate(w.AuthTime)
+	if err != nil {
+		return err
+	}
 	*c = Claims{
 		ID: w.ID, Session: w.Session, DataToken: w.DataToken, TTL: time.Duration(w.TTL) * time.Second,
-		Type: w.Type, RefreshID: w.RefreshID,
+		Type: w.Type, RefreshID: w.RefreshID, AuthTime: authTime, AMR: w.AMR,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.JTI,
 			ExpiresAt: exp, NotBefore: nbf, IssuedAt: iat,

@@ -76,6 +76,8 @@ func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
 				w.Audience, ok = d.aud()
 			case "dataToken":
 				w.DataToken, ok = d.raw()
+			case "auth_time", "amr":
+				ok = d.authClaim(key, &w)
 			}
 			if !ok {
 				return false
@@ -101,6 +103,7 @@ func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
 var claimBits = map[string]uint16{
 	"id": 1 << 0, "rjwt": 1 << 1, "dataToken": 1 << 2, "ttl": 1 << 3, "typ": 1 << 4, "rti": 1 << 5,
 	"iss": 1 << 6, "sub": 1 << 7, "aud": 1 << 8, "exp": 1 << 9, "nbf": 1 << 10, "iat": 1 << 11, "jti": 1 << 12,
+	"auth_time": 1 << 13, "amr": 1 << 14, // lifecycle.go
 }
 
 type fastDecoder struct {
@@ -190,14 +193,14 @@ func (d *fastDecoder) int() (int64, bool) {
 }
 
 // date reads an integer date as numericDate does, into d.dates[i] when
-// the caller gave storage.
+// the caller gave storage (i < 0: always allocated).
 func (d *fastDecoder) date(i int) (*jwt.NumericDate, bool) {
 	s, ok := d.digits()
 	if !ok {
 		return nil, false
 	}
 	var dst *jwt.NumericDate
-	if d.dates != nil {
+	if d.dates != nil && i >= 0 {
 		dst = &d.dates[i]
 	}
 	date, err := numericDateInto(json.Number(s), dst)
@@ -347,25 +350,14 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 	}
 	str("typ", c.Type, true)
 	str("rti", c.RefreshID, true)
+	b, ok = appendAuth(b, c, ok)
 	str("iss", c.Issuer, true)
 	str("sub", c.Subject, true)
 	if ok && len(c.Audience) > 0 {
 		if len(c.Audience) == 1 && !jwt.MarshalSingleStringAsArray {
 			str("aud", c.Audience[0], false)
-		} else {
-			b = append(b, `,"aud":[`...)
-			for i, a := range c.Audience {
-				if !plainJSON(a) {
-					return nil, false
-				}
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '"')
-				b = append(b, a...)
-				b = append(b, '"')
-			}
-			b = append(b, ']')
+		} else if !appendStrs(&b, "aud", c.Audience) { // authctx.go
+			return nil, false
 		}
 	}
 	date("exp", c.ExpiresAt)

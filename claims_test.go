@@ -56,8 +56,12 @@ func TestClaimsDecodeFastAsUnmarshalJSON(t *testing.T) {
 		`{"id":"u","dataToken":true}`,
 		` { "id" : "u" , "dataToken" : { } , "ttl" : 7 } `,
 		`{}`,
+		`{"id":"u","rjwt":"u:n","rti":"r","auth_time":1795515000,"amr":["pwd","otp"],"ttl":60,"exp":1,"iat":2}`,
+		`{"id":"u","amr":[ "mfa" ],"auth_time":0}`,
 	}
 	other := []string{
+		`{"amr":[]}`, `{"amr":"pwd"}`, `{"amr":null}`, `{"amr":["a",1]}`, `{"auth_time":1.5}`, `{"auth_time":"1"}`,
+		`{"auth_time":null}`, `{"amr":["a"],"amr":["b"]}`, `{"amr":["a\"b"]}`,
 		`{"id":"a\"b"}`, `{"ID":"x"}`, `{"id":"a","id":"b"}`, `{"ttl":1.5}`, `{"ttl":"1"}`, `{"exp":1.5}`,
 		`{"exp":"1"}`, `{"exp":null}`, `{"dataToken":null}`, `{"aud":[]}`, `{"aud":null}`, `{"other":1}`,
 		`{"id":"\xff"}`, `{"id":"a"} x`, `{"id":"a",}`, `{"dataToken":{"a":}}`, `{"ttl":01}`, `{"ttl":99999999999999999999}`,
@@ -123,6 +127,7 @@ func FuzzDecodeFastAgreesWithUnmarshalJSON(f *testing.F) {
 		`{"id":"alé","rjwt":"alé:x","dataToken":{"role":"admin","n":[1,2,{"a":"b\"}"}]},"ttl":60,"iss":"me","aud":["a","b"],"exp":1,"nbf":2,"iat":3,"jti":"j"}`,
 		`{"id":"u","rjwt":"u:n","dataToken":"str","ttl":0,"typ":"refresh","rti":"r","aud":"one"}`,
 		` { "id" : "u" , "dataToken" : { } , "ttl" : 7 } `, `{"ttl":-0}`, `{"exp":-1}`, `{"dataToken":-0.0e-1}`,
+		`{"id":"u","auth_time":1795515000,"amr":["pwd","otp"],"ttl":60}`, `{"amr":[]}`, `{"auth_time":-3}`,
 	} {
 		f.Add(p)
 	}
@@ -137,6 +142,9 @@ func FuzzMarshalClaimsAsJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, session, data, iss, aud string, ttl, exp int64) {
 		c := &Claims{ID: id, Session: session, TTL: time.Duration(ttl) * time.Second,
 			RegisteredClaims: jwt.RegisteredClaims{Subject: id, Issuer: iss, ExpiresAt: jwt.NewNumericDate(time.Unix(exp, 0))}}
+		if ttl%2 == 0 { // the authentication context, from the same inputs
+			c.AuthTime, c.AMR = jwt.NewNumericDate(time.Unix(exp/2, 0)), []string{iss, aud}
+		}
 		if aud != "" {
 			c.Audience = jwt.ClaimStrings{aud}
 		}
@@ -178,6 +186,12 @@ func TestMarshalClaimsAsJSON(t *testing.T) {
 		c.RegisteredClaims.ID = ""
 	})
 	add(func(c *Claims) { c.TTL = 1500 * time.Millisecond })
+	add(func(c *Claims) {
+		c.AuthTime, c.AMR = jwt.NewNumericDate(time.Unix(1795515000, 0)), []string{"pwd", "otp"}
+	})
+	add(func(c *Claims) { c.AMR = []string{} })
+	add(func(c *Claims) { c.AMR = []string{"<x>"} })
+	add(func(c *Claims) { c.AuthTime = at; c.Type, c.RefreshID = "refresh", "r1" })
 	for _, single := range []bool{true, false} {
 		jwt.MarshalSingleStringAsArray = single
 		for _, c := range cases {

@@ -36,6 +36,7 @@ type config struct {
 	eventBuffer    int
 	healthInterval time.Duration
 	maxSessions    int
+	limitPolicy    LimitPolicy // limits.go
 	maxData        int
 	refreshGrace   time.Duration
 	leeway         time.Duration

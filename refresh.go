@@ -95,6 +95,8 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 		TTL:       ttl,
 		Type:      refreshType,
 		RefreshID: access.RefreshID,
+		AuthTime:  access.AuthTime, // kept across Refresh (authctx.go)
+		AMR:       access.AMR,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    access.Issuer,
 			Subject:   access.Subject,
@@ -154,6 +156,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	// and times of the same width, so it bounds both.
 	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, c.now())
 	probe.RefreshID = newID
+	probe.AuthTime, probe.AMR = old.AuthTime, old.AMR
 	if n, err := c.tokenLen(c.refreshClaims(probe, old.TTL, probe.IssuedAt.Time)); err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
 	} else if n > MaxTokenSize {
@@ -168,12 +171,13 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 		c.emit(Event{Type: EventRefreshReused, Session: old.Session})
 		return Pair{}, fmt.Errorf("%w: %s", ErrRefreshReused, old.Session)
 	case res.Status != store.Rotated || res.AccessTTL <= 0:
-		return Pair{}, fmt.Errorf("%w: %s", ErrSessionNotFound, old.Session)
+		return Pair{}, c.endedErr(ctx, old.ID, nano, old.Session) // ended.go
 	}
 	// The tokens' times are the rotation's, by Redis's clock, and their jtis
 	// derive from the rotation's refresh id: a run that Redis repeated, or
 	// the replaced token within the grace, gets the same pair.
 	access := c.accessClaims(old.ID, nano, pairJTI(res.Next, "access"), old.DataToken, res.AccessTTL, res.At)
+	access.AuthTime, access.AMR = old.AuthTime, old.AMR // the refresh token carries them
 	token, err := c.signToken(access)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)

@@ -107,6 +107,7 @@ type settings struct {
 	defaultTTL     time.Duration
 	prefix         string
 	maxSessions    int
+	limitPolicy    LimitPolicy // limits.go
 	maxData        int
 	refreshGrace   time.Duration
 	idle           time.Duration
@@ -140,6 +141,7 @@ func New(opts ...Option) (*Client, error) {
 		defaultTTL:     cfg.defaultTTL,
 		prefix:         cfg.prefix,
 		maxSessions:    cfg.maxSessions,
+		limitPolicy:    cfg.limitPolicy,
 		maxData:        cfg.maxData,
 		refreshGrace:   cfg.refreshGrace,
 		idle:           cfg.idle,

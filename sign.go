@@ -3,7 +3,6 @@ package rjwt
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +21,7 @@ type signOptions struct {
 	dataSession json.RawMessage
 	refreshTTL  time.Duration // SignPair only
 	meta        []byte        // WithMeta, JSON
+	auth        authContext   // WithAuthTime, WithAMR (authctx.go)
 }
 
 // WithTTL sets the token's and the session's lifetime, in the grammar of
@@ -199,6 +199,9 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 		return "", "", fmt.Errorf("rjwt: sign: nanoid: %w", err)
 	}
 	claims := c.accessClaims(id, nano, jti, o.dataToken, o.ttl, now)
+	if err := c.stampAuth(claims, &args, o.auth, now); err != nil {
+		return "", "", err
+	}
 	token, err := c.signSized(claims)
 	if err != nil {
 		return "", "", err
@@ -210,12 +213,8 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 			return "", "", err
 		}
 	}
-	_, err = c.st.Sign(ctx, args)
-	if errors.Is(err, store.ErrSuperseded) {
-		return "", "", fmt.Errorf("%w: %v (single mode: a login of %q issued after this one already holds the session)", ErrSessionNotFound, err, id)
-	}
-	if err != nil {
-		return "", "", err
+	if _, err = c.st.Sign(ctx, args); err != nil {
+		return "", "", signErr(err, id) // authctx.go
 	}
 	return token, refresh, nil
 }

@@ -24,11 +24,13 @@ const (
 	OpUpdateSessionData           // UpdateSessionData
 	OpIncrSessionData             // IncrSessionData
 	OpTouch                       // Touch
+	OpReissue                     // Reissue (lifecycle.go)
+	OpRevokeOthers                // RevokeOthers (lifecycle.go)
 	numOps
 )
 
 var opNames = [numOps]string{"sign", "sign_pair", "verify", "refresh", "revoke", "revoke_all",
-	"sessions", "set_session_data", "update_session_data", "incr_session_data", "touch"}
+	"sessions", "set_session_data", "update_session_data", "incr_session_data", "touch", "reissue", "revoke_others"}
 
 // Ops lists every operation Stats counts and Hooks see: each public call
 // that touches Redis (RevokeOwn is counted as the Revoke it makes).
@@ -42,7 +44,8 @@ func Ops() []Op {
 
 // String is the operation's name in metrics and spans: "sign", "sign_pair",
 // "verify", "refresh", "revoke", "revoke_all", "sessions",
-// "set_session_data", "update_session_data", "incr_session_data", "touch".
+// "set_session_data", "update_session_data", "incr_session_data", "touch",
+// "reissue", "revoke_others".
 func (o Op) String() string {
 	if o < numOps {
 		return opNames[o]
@@ -60,10 +63,12 @@ const (
 	// OutcomeExpired: ErrTokenExpired.
 	OutcomeExpired
 	// OutcomeRevoked: ErrSessionNotFound (revoked, replaced in single
-	// mode, expired in Redis) or ErrRefreshReused (revoked now, for reuse).
+	// mode, expired in Redis), ErrRefreshReused (revoked now, for reuse)
+	// or ErrLoginSuperseded (a login that lost to a newer one).
 	OutcomeRevoked
 	// OutcomeInvalid: refused on its input: ErrInvalidToken, ErrInvalidID,
-	// ErrInvalidTTL or ErrTooLarge.
+	// ErrInvalidTTL, ErrTooLarge, ErrStepUpRequired, ErrTooManySessions or
+	// ErrInvalidAuthContext.
 	OutcomeInvalid
 	// OutcomeUnavailable: ErrUnavailable: Redis unreachable, slow or
 	// refusing to work for now.
@@ -92,9 +97,10 @@ func OutcomeOf(err error) Outcome {
 		return OutcomeOK
 	case errors.Is(err, ErrTokenExpired):
 		return OutcomeExpired
-	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrRefreshReused):
+	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrRefreshReused), errors.Is(err, ErrLoginSuperseded):
 		return OutcomeRevoked
-	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidTTL), errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidTTL), errors.Is(err, ErrTooLarge),
+		errors.Is(err, ErrStepUpRequired), errors.Is(err, ErrTooManySessions), errors.Is(err, ErrInvalidAuthContext):
 		return OutcomeInvalid
 	case errors.Is(err, ErrUnavailable):
 		return OutcomeUnavailable
@@ -137,6 +143,8 @@ type Stats struct {
 	// The session calls: Sessions, SetSessionData, UpdateSessionData,
 	// IncrSessionData, Touch.
 	Sessions, SetSessionData, UpdateSessionData, IncrSessionData, Touch OpStats
+	// The lifecycle calls (lifecycle.go).
+	Reissue, RevokeOthers OpStats
 	// Cache is CacheStats(): the local cache's hits, misses, invalidations
 	// and flushes (all zero without WithLocalCache).
 	Cache CacheStats
@@ -167,12 +175,16 @@ func (s Stats) Op(op Op) OpStats {
 		return s.IncrSessionData
 	case OpTouch:
 		return s.Touch
+	case OpReissue:
+		return s.Reissue
+	case OpRevokeOthers:
+		return s.RevokeOthers
 	}
 	return OpStats{}
 }
 
-// Stats returns the client's counts of Sign, SignPair, Verify, Refresh,
-// Revoke and RevokeAll calls by outcome, since New. Counting is always on:
+// Stats returns the client's counts of every Op's calls by outcome, since
+// New. Counting is always on:
 // one atomic add per call, no allocation. Each count is read atomically;
 // the set is not one snapshot (calls that end meanwhile may show in some
 // counts and not others).
@@ -189,6 +201,7 @@ func (c *Client) Stats() Stats {
 		Refresh: get(OpRefresh), Revoke: get(OpRevoke), RevokeAll: get(OpRevokeAll),
 		Sessions: get(OpSessions), SetSessionData: get(OpSetSessionData), UpdateSessionData: get(OpUpdateSessionData),
 		IncrSessionData: get(OpIncrSessionData), Touch: get(OpTouch),
+		Reissue: get(OpReissue), RevokeOthers: get(OpRevokeOthers),
 		Cache: c.CacheStats(),
 	}
 }

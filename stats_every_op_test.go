@@ -30,7 +30,11 @@ func TestStatsCountEveryOperation(t *testing.T) {
 	require.NoError(t, c.Touch(ctx, claims.Session, time.Minute))
 	_, err = c.Refresh(ctx, pair.RefreshToken)
 	require.NoError(t, err)
-	require.NoError(t, c.Revoke(ctx, claims.Session))
+	_, err = c.RevokeOthers(ctx, claims.Session) // ends the pair's session
+	require.NoError(t, err)
+	re, err := c.Reissue(ctx, claims.Session)
+	require.NoError(t, err)
+	require.NoError(t, c.Revoke(ctx, payload(t, re.Token)["rjwt"].(string)))
 	_, err = c.RevokeAll(ctx, "counted")
 	require.NoError(t, err)
 	st := c.Stats()

@@ -3,6 +3,7 @@ package rjwt
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -15,7 +16,8 @@ const MaxTokenSize = 8 << 10
 type VerifyOption func(*verifyOptions)
 
 type verifyOptions struct {
-	session bool
+	session    bool
+	authWithin time.Duration // RequireAuthWithin (authctx.go)
 }
 
 // WithSession makes Verify also load the session's private data from Redis
@@ -75,7 +77,10 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 		return nil, err
 	}
 	if !live {
-		return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, claims.Session)
+		return nil, c.endedErr(ctx, claims.ID, sessionNano(claims), claims.Session) // ended.go
+	}
+	if err := c.checkAuthAge(claims, o.authWithin); err != nil {
+		return nil, err
 	}
 	claims.DataSession = data
 	return claims, nil

@@ -66,5 +66,5 @@ func Example() {
 	// hello alice, visit 1
 	// hello alice, visit 2
 	// 204
-	// 401 Bearer error="invalid_token", error_description="session revoked or expired"
+	// 401 Bearer error="invalid_token", error_description="session revoked"
 }

@@ -112,7 +112,7 @@ func TestRefusedAsRjwthttp(t *testing.T) {
 			for _, tc := range []struct{ name, token, challenge string }{
 				{"missing", "", "Bearer"},
 				{"invalid", "not.a.token", `Bearer error="invalid_token", error_description="invalid token"`},
-				{"revoked", revoked, `Bearer error="invalid_token", error_description="session revoked or expired"`},
+				{"revoked", revoked, `Bearer error="invalid_token", error_description="session revoked"`},
 				{"expired", expired, `Bearer error="invalid_token", error_description="token expired"`},
 			} {
 				want, got := do(ref, "GET", "/me", tc.token), do(r, "GET", "/me", tc.token)

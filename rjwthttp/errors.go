@@ -76,6 +76,11 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 //     memory, loading; the account store down), rjwt.ErrClosed (the client is shutting down),
 //     and a network error, deadline or cancellation in err's chain.
 //   - 401 "credentials_required": ErrNoToken.
+//   - 401 "insufficient_user_authentication": rjwt.ErrStepUpRequired, with
+//     the RFC 9470 challenge (RequireAuthWithin).
+//   - 409 "login_superseded": rjwt.ErrLoginSuperseded (a newer login of
+//     the user won; the user is logged in by it).
+//   - 409 "too_many_sessions": rjwt.ErrTooManySessions (LimitRefuse).
 //   - 401 "invalid_token": rjwt.ErrInvalidToken, ErrTokenExpired,
 //     ErrSessionNotFound and ErrRefreshReused: log in (or refresh) again.
 //   - 401 "invalid_credentials": ErrInvalidCredentials.
@@ -105,6 +110,9 @@ func Classify(err error) (status int, code string) {
 		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, ErrNoToken):
 		return http.StatusUnauthorized, "credentials_required"
+	case errors.Is(err, rjwt.ErrStepUpRequired), errors.Is(err, rjwt.ErrLoginSuperseded), errors.Is(err, rjwt.ErrTooManySessions):
+		status, code, _ := classifyLifecycle(err) // lifecycle.go
+		return status, code
 	case errors.Is(err, rjwt.ErrInvalidToken), errors.Is(err, rjwt.ErrTokenExpired),
 		errors.Is(err, rjwt.ErrSessionNotFound), errors.Is(err, rjwt.ErrRefreshReused):
 		return http.StatusUnauthorized, "invalid_token"
@@ -144,6 +152,8 @@ func WriteError(w http.ResponseWriter, err error) {
 		writeJSON(w, status, errorBody{Error: code, Description: "no token"})
 	case code == "invalid_token":
 		Unauthorized(w, tokenDescription(err))
+	case code == "insufficient_user_authentication", code == "login_superseded", code == "too_many_sessions":
+		writeLifecycle(w, status, code, err) // lifecycle.go
 	case code == "invalid_credentials":
 		writeJSON(w, status, errorBody{Error: code, Description: "wrong account or password"})
 	case code == "account_exists":
@@ -179,7 +189,7 @@ func tokenDescription(err error) string {
 	case errors.Is(err, rjwt.ErrTokenExpired):
 		return "token expired"
 	case errors.Is(err, rjwt.ErrSessionNotFound):
-		return "session revoked or expired"
+		return endedDescription(err) // why, when known: lifecycle.go
 	case errors.Is(err, rjwt.ErrRefreshReused):
 		return "refresh token reused; session revoked"
 	}

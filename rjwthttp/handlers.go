@@ -47,6 +47,8 @@ type Handlers struct {
 
 	cookieCfg *Cookies    // WithCookies
 	cookies   *cookieMode // from cookieCfg, checked
+
+	reissueOpts func(*http.Request, *rjwt.Claims) ([]rjwt.SignOption, error) // WithReissueOptions
 }
 
 // WithSignOptions sets the options of every SignPair the handlers make, e.g.

@@ -90,13 +90,14 @@ func CookieToken(name string) TokenSource {
 }
 
 type config struct {
-	sources   []TokenSource
-	anonymous bool
-	session   bool
-	slide     time.Duration
-	slideTTL  time.Duration
-	errs      errorConfig
-	cookies   *Cookies // WithCookies
+	sources    []TokenSource
+	anonymous  bool
+	session    bool
+	slide      time.Duration
+	slideTTL   time.Duration
+	errs       errorConfig
+	cookies    *Cookies      // WithCookies
+	authWithin time.Duration // RequireAuthWithin (lifecycle.go)
 }
 
 // WithTokenSources sets where the middleware looks for a token, in order; the
@@ -182,10 +183,7 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 		}
 		slider = newSlideTracker(cfg.slide)
 	}
-	var vopts []rjwt.VerifyOption
-	if cfg.session {
-		vopts = []rjwt.VerifyOption{rjwt.WithSession()}
-	}
+	vopts := cfg.verifyOptions()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, err := cfg.token(r, cookies)

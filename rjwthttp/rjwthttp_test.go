@@ -193,7 +193,7 @@ func TestUnauthorizedAnswers(t *testing.T) {
 	require.NoError(t, err)
 	r = do(t, "GET", srv.URL+"/me", p.Token, nil)
 	assert401(t, r)
-	assert.Equal(t, "session revoked or expired", r.body["error_description"])
+	assert.Equal(t, "session ended by a logout everywhere", r.body["error_description"], "why, while Redis knows it")
 }
 
 func TestExpiredTokenIs401(t *testing.T) {

@@ -23,7 +23,10 @@ import (
 //	                        (idle timeout ms) and "x" (the absolute end: the
 //	                        refresh token's, else the token's expiry, Redis
 //	                        ms); "m" (device details, a JSON object) with
-//	                        WithMeta; with a refresh token also "r" (current
+//	                        WithMeta; "u" (auth_time, Unix s) when
+//	                        WithAuthTime gave one (else it is "c" + "o")
+//	                        and "q" (amr, space-separated) with WithAMR;
+//	                        with a refresh token also "r" (current
 //	                        refresh id), "p" (the one it replaced), "t"
 //	                        (rotation time, Redis ms) and "a" (access TTL
 //	                        ms). The key expires with the session: without
@@ -60,6 +63,9 @@ import (
 //	                        Sign writes none: while the session lives, its
 //	                        hash is what a second run finds. A run after the
 //	                        window is refused as late, by the same clock.
+//	rjwt:{alice}:op:why:<nanoid>  why that session ended, one byte
+//	                        (scripts/lib/why.lua), kept as long as the
+//	                        session would have lived, at most an hour.
 //
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the

@@ -22,6 +22,9 @@ type SignArgs struct {
 	Idle        time.Duration // idle timeout (0: none)
 	Meta        []byte        // device details, a JSON object (nil: none)
 	Issued      time.Time     // when the caller issued the Sign (its tokens' iat)
+	Policy      int           // at MaxSessions: 0 nearest expiry, 1 oldest, 2 least recent, 3 refuse
+	AuthTime    int64         // auth_time, Unix s, when given (0: the issue time)
+	AMR         string        // the amr methods joined by spaces ("": none)
 }
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
@@ -48,7 +51,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	}
 	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
 		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta,
-		a.Issued.UnixMilli(), s.notAfter(ctx))
+		a.Issued.UnixMilli(), s.notAfter(ctx), a.Policy, authArg(a.AuthTime), a.AMR)
 	if err != nil {
 		return 0, err
 	}
@@ -58,6 +61,8 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 		return 0, s.errLate("sign")
 	case -2:
 		return 0, ErrSuperseded
+	case -3:
+		return 0, ErrTooMany
 	}
 	return n, nil
 }

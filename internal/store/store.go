@@ -104,13 +104,13 @@ func isShebangRefused(err error) bool {
 }
 
 var (
-	signScript      = load("sign", "tomb", "now")
+	signScript      = load("sign", "tomb", "now", "why", "limit")
 	verifyScript    = load("verify")
 	seenScript      = load("seen", "now")
-	revokeScript    = load("revoke", "tomb", "now")
-	revokeAllScript = load("revoke_all", "tomb", "now")
+	revokeScript    = load("revoke", "tomb", "now", "why")
+	revokeAllScript = load("revoke_all", "tomb", "now", "why")
 	sessionsScript  = load("sessions", "now")
-	refreshScript   = load("refresh", "tomb", "now")
+	refreshScript   = load("refresh", "tomb", "now", "why")
 	setDataScript   = load("set_data")
 	touchScript     = load("touch", "now")
 	updateScript    = load("update_data")

@@ -64,6 +64,7 @@ if prev == ARGV[2] and (cur == ARGV[3] or (grace > 0 and now - tonumber(s[4]) <=
   return {1, tonumber(s[3]), tonumber(s[4]), cur}
 end
 tomb(KEYS[3], s[7], s[8], now)
+why(string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1]), ARGV[1], 'r', KEYS[2])
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 return {-1}

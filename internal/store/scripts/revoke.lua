@@ -33,6 +33,9 @@ if done then
 end
 local h = redis.call('HMGET', KEYS[2], 'c', 'w')
 tomb(KEYS[4], h[1], h[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  why(string.sub(KEYS[4], 1, #KEYS[4] - #ARGV[1]), ARGV[1], 'v', KEYS[2])
+end
 local z = redis.call('ZREM', KEYS[1], ARGV[1])
 local d = redis.call('DEL', KEYS[2])
 if z == 1 and d == 1 then

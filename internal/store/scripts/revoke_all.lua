@@ -35,6 +35,7 @@ local now
 for i = 1, #ids do
   local h = redis.call('HMGET', ARGV[1] .. ids[i], 'c', 'w')
   now = tomb(ARGV[3] .. ids[i], h[1], h[2], now)
+  why(ARGV[3], ids[i], 'a', ARGV[1] .. ids[i])
   chunk[#chunk + 1] = ARGV[1] .. ids[i]
   if #chunk == 1000 or i == #ids then
     n = n + redis.call('DEL', unpack(chunk))

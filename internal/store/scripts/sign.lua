@@ -16,11 +16,20 @@
 -- ARGV[11] when the caller issued this Sign, Unix ms by its host's clock
 -- ARGV[12] not after: Unix ms (the caller's deadline plus the tolerated
 --          clock skew) after which the caller has given up (0: never)
+-- ARGV[13] limit policy at ARGV[8]'s cap (multiple mode): '0' end the
+--          sessions nearest to expiry, '1' the oldest (by their login's
+--          issue time, "c" + "o", kept across Reissue), '2' the least
+--          recently used ("s", else "c"), '3' refuse this login (-3)
+-- ARGV[14] auth_time, Unix seconds, when WithAuthTime gave one, else ''
+--          (then it is the issue time: "c" + "o")
+-- ARGV[15] amr, the methods joined by spaces, or ''
 -- Returns -1 when it arrived after ARGV[12] (a command that sat in a
 -- partitioned network's queue: nothing is written), -2 in single mode when
 -- the user already holds a session issued after this one (a newer login
 -- that succeeded while this Sign was delayed: nothing is written, nothing
--- ended; the newer login wins).
+-- ended; the newer login wins), -3 with policy '3' when the user already
+-- holds the cap's live sessions (nothing is written: a retry may then
+-- succeed, when a session ended meanwhile).
 -- Returns how many other sessions it ended.
 --
 -- Safe to run twice: a second run of the same call (a retry after a lost
@@ -51,7 +60,7 @@
 -- integer: the listpack stores it in a few bytes), "w" as the write
 -- window's end - "c"; "i" and "x" only with an idle timeout (without one the
 -- key's expiry is the session's end); "r", "a" with a refresh id; "m" with
--- device details. No "s": the last use is "c" until Verify or Refresh writes
+-- device details; "u" (auth_time, Unix s) and "q" (amr) when given. No "s": the last use is "c" until Verify or Refresh writes
 -- one.
 --
 -- Writes, so Redis refuses it whole when out of memory under noeviction (no
@@ -103,6 +112,17 @@ if ARGV[4] == '1' then
     old[i] = {old[i], h[2], h[3]}
   end
 end
+local max = tonumber(ARGV[8])
+if ARGV[4] ~= '1' and ARGV[13] == '3' and max > 0 and
+    redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') >= max then
+  return -3
+end
+if ARGV[14] ~= '' then
+  f[#f + 1] = 'u'; f[#f + 1] = ARGV[14]
+end
+if ARGV[15] ~= '' then
+  f[#f + 1] = 'q'; f[#f + 1] = ARGV[15]
+end
 if ARGV[6] ~= '' then
   f[#f + 1] = 'r'; f[#f + 1] = ARGV[6]; f[#f + 1] = 'a'; f[#f + 1] = ARGV[7]
 end
@@ -123,6 +143,7 @@ if ARGV[4] == '1' then
     ended = -1
     for i = 1, #old do
       tomb(opBase .. old[i][1], old[i][2], old[i][3], now)
+      why(opBase, old[i][1], 'n', ARGV[5] .. old[i][1])
       chunk[#chunk + 1] = ARGV[5] .. old[i][1]
       if #chunk == 1000 or i == #old then
         ended = ended + redis.call('DEL', unpack(chunk))
@@ -133,16 +154,16 @@ if ARGV[4] == '1' then
 else
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   local card = redis.call('ZCARD', KEYS[1])
-  local max = tonumber(ARGV[8])
   if max > 0 and card - max + 1 > 0 then
-    -- At the limit: end the sessions nearest to their expiry.
-    local gone = redis.call('ZPOPMIN', KEYS[1], card - max + 1)
-    for i = 1, #gone, 2 do
+    -- At the limit: end the sessions the policy picks (lib/limit.lua).
+    local gone = pick(KEYS[1], ARGV[5], ARGV[13], card - max + 1)
+    for i = 1, #gone do
       local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
       tomb(opBase .. gone[i], h[1], h[2], now)
+      why(opBase, gone[i], 'c', ARGV[5] .. gone[i])
       ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
     end
-    card = card - #gone / 2
+    card = card - #gone
   end
   fresh = card == 0
 end
