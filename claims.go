@@ -38,6 +38,10 @@ type Claims struct {
 	// changes with every rotation. Empty in access tokens.
 	RefreshID string `json:"rti,omitempty"`
 	jwt.RegisteredClaims
+	// Confirmation is the key a DPoP-bound session's tokens are bound to
+	// (JSON "cnf": {"jkt": ...}, RFC 9449 §6.1); nil for bearer tokens.
+	// See BindProof.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 }
 
 // claimsAlias has Claims' fields without its methods, so the JSON methods
@@ -72,6 +76,7 @@ type claimsIn struct {
 	NotBefore json.Number      `json:"nbf"`
 	IssuedAt  json.Number      `json:"iat"`
 	JTI       string           `json:"jti"`
+	Cnf       *Confirmation    `json:"cnf"`
 }
 
 // UnmarshalJSON decodes claims as they stand in a token. Dates are read as
@@ -101,6 +106,7 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 			Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.JTI,
 			ExpiresAt: exp, NotBefore: nbf, IssuedAt: iat,
 		},
+		Confirmation: w.Cnf,
 	}
 	return nil
 }

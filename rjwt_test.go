@@ -20,7 +20,7 @@ import (
 	"github.com/rjwt/rjwt/internal/redistest"
 )
 
-var sentinels = []error{rjwt.ErrInvalidToken, rjwt.ErrTokenExpired, rjwt.ErrSessionNotFound, rjwt.ErrInvalidTTL, rjwt.ErrInvalidID, rjwt.ErrNoSigningKey}
+var sentinels = []error{rjwt.ErrInvalidToken, rjwt.ErrTokenExpired, rjwt.ErrSessionNotFound, rjwt.ErrInvalidTTL, rjwt.ErrInvalidID, rjwt.ErrNoSigningKey, rjwt.ErrInvalidProof}
 
 // onlySentinel asserts err is target and none of the other sentinels.
 func onlySentinel(t *testing.T, err, target error) {

@@ -16,6 +16,7 @@ type VerifyOption func(*verifyOptions)
 
 type verifyOptions struct {
 	session bool
+	proof   *Proof // WithProof (proof.go)
 }
 
 // WithSession makes Verify also load the session's private data from Redis
@@ -64,6 +65,12 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if claims.Type != "" {
 		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
 	}
+	var proofJTI string
+	if claims.Confirmation != nil || o.proof != nil { // DPoP (proof.go): CPU checks before Redis
+		if proofJTI, err = c.checkProof(claims, o.proof, token); err != nil {
+			return nil, err
+		}
+	}
 	var live bool
 	var data []byte
 	if c.cache != nil {
@@ -76,6 +83,11 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	}
 	if !live {
 		return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, claims.Session)
+	}
+	if proofJTI != "" {
+		if err := c.recordProof(ctx, claims, proofJTI); err != nil {
+			return nil, err
+		}
 	}
 	claims.DataSession = data
 	return claims, nil

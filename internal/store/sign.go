@@ -22,6 +22,7 @@ type SignArgs struct {
 	Idle        time.Duration // idle timeout (0: none)
 	Meta        []byte        // device details, a JSON object (nil: none)
 	Issued      time.Time     // when the caller issued the Sign (its tokens' iat)
+	JKT         string        // DPoP: the thumbprint of the key the session is bound to ("": none)
 }
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
@@ -48,7 +49,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	}
 	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
 		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta,
-		a.Issued.UnixMilli(), s.notAfter(ctx))
+		a.Issued.UnixMilli(), s.notAfter(ctx), a.JKT)
 	if err != nil {
 		return 0, err
 	}

@@ -16,6 +16,8 @@
 -- ARGV[11] when the caller issued this Sign, Unix ms by its host's clock
 -- ARGV[12] not after: Unix ms (the caller's deadline plus the tolerated
 --          clock skew) after which the caller has given up (0: never)
+-- ARGV[13] DPoP: the thumbprint of the key the session is bound to, or ''
+--          (stored as 'j'; see proof.lua)
 -- Returns -1 when it arrived after ARGV[12] (a command that sat in a
 -- partitioned network's queue: nothing is written), -2 in single mode when
 -- the user already holds a session issued after this one (a newer login
@@ -112,6 +114,9 @@ if idle > 0 then
 end
 if ARGV[10] ~= '' then
   f[#f + 1] = 'm'; f[#f + 1] = ARGV[10]
+end
+if ARGV[13] ~= '' then
+  f[#f + 1] = 'j'; f[#f + 1] = ARGV[13]
 end
 redis.call('HSET', KEYS[2], unpack(f))
 redis.call('PEXPIRE', KEYS[2], life)
