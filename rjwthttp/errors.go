@@ -105,6 +105,10 @@ func Classify(err error) (status int, code string) {
 		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, ErrNoToken):
 		return http.StatusUnauthorized, "credentials_required"
+	case errors.Is(err, rjwt.ErrUseDPoPNonce): // DPoP (dpop.go)
+		return http.StatusUnauthorized, "use_dpop_nonce"
+	case errors.Is(err, rjwt.ErrInvalidProof):
+		return http.StatusUnauthorized, "invalid_dpop_proof"
 	case errors.Is(err, rjwt.ErrInvalidToken), errors.Is(err, rjwt.ErrTokenExpired),
 		errors.Is(err, rjwt.ErrSessionNotFound), errors.Is(err, rjwt.ErrRefreshReused):
 		return http.StatusUnauthorized, "invalid_token"
@@ -142,6 +146,10 @@ func WriteError(w http.ResponseWriter, err error) {
 	case code == "credentials_required":
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeJSON(w, status, errorBody{Error: code, Description: "no token"})
+	case code == "invalid_dpop_proof", code == "use_dpop_nonce":
+		dpopUnauthorized(w, code, describe(err))
+	case code == "invalid_token" && isDPoP(err):
+		dpopUnauthorized(w, code, tokenDescription(err))
 	case code == "invalid_token":
 		Unauthorized(w, tokenDescription(err))
 	case code == "invalid_credentials":

@@ -47,6 +47,7 @@ type Handlers struct {
 
 	cookieCfg *Cookies    // WithCookies
 	cookies   *cookieMode // from cookieCfg, checked
+	dpop      dpopConfig  // dpop.go
 }
 
 // WithSignOptions sets the options of every SignPair the handlers make, e.g.
@@ -171,12 +172,20 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, err)
 		return
 	}
+	proof, err := h.dpop.proof(w, r) // a DPoP header binds the session
+	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
+	if proof != nil {
+		opts = append(opts[:len(opts):len(opts)], rjwt.BindProof(*proof))
+	}
 	pair, err := h.client.SignPair(r.Context(), id, opts...)
 	if err != nil {
 		// The id is the one Accounts returned and the options are the
 		// application's: an ErrInvalidID or ErrInvalidTTL here is no fault of
 		// the client's.
-		h.errs.answer(w, r, ownFault(err))
+		h.errs.answer(w, r, dpopErr(ownFault(err), proof))
 		return
 	}
 	if h.cookies != nil && h.cookies.Browser(r) && h.cookies.check(r) == nil {
@@ -184,7 +193,7 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		writeJSON(w, http.StatusOK, cookieAnswer(pair))
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	writeJSON(w, http.StatusOK, pairAnswer(pair, proof))
 }
 
 // signOptions are the options of a login's SignPair: WithSignOptions',
@@ -242,8 +251,18 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 		h.errs.answer(w, r, fmt.Errorf("%w: refreshToken is required", ErrBadInput))
 		return
 	}
-	pair, err := h.client.Refresh(r.Context(), body.RefreshToken)
+	proof, err := h.dpop.proof(w, r)
 	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
+	var ropts []rjwt.RefreshOption
+	if proof != nil {
+		ropts = append(ropts, rjwt.WithRefreshProof(*proof))
+	}
+	pair, err := h.client.Refresh(r.Context(), body.RefreshToken, ropts...)
+	if err != nil {
+		err = dpopErr(err, proof)
 		if status, _ := Classify(err); fromCookie && status == http.StatusUnauthorized {
 			h.cookies.clear(w, r)
 		}
@@ -255,7 +274,7 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, cookieAnswer(pair))
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	writeJSON(w, http.StatusOK, pairAnswer(pair, proof))
 }
 
 // Logout revokes the request's session: 204, and its tokens stop working.

@@ -97,6 +97,7 @@ type config struct {
 	slideTTL  time.Duration
 	errs      errorConfig
 	cookies   *Cookies // WithCookies
+	dpop      dpopConfig
 }
 
 // WithTokenSources sets where the middleware looks for a token, in order; the
@@ -188,7 +189,7 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, err := cfg.token(r, cookies)
+			token, proof, err := cfg.requestToken(w, r, cookies) // dpop.go
 			if err != nil {
 				cfg.errs.answer(w, r, err)
 				return
@@ -201,9 +202,9 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 				cfg.errs.answer(w, r, ErrNoToken)
 				return
 			}
-			claims, err := c.Verify(r.Context(), token, vopts...)
+			claims, err := c.Verify(r.Context(), token, verifyOpts(vopts, proof)...)
 			if err != nil {
-				cfg.errs.answer(w, r, err)
+				cfg.errs.answer(w, r, dpopErr(err, proof))
 				return
 			}
 			ctx := context.WithValue(r.Context(), claimsKey, claims)

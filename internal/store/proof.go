@@ -5,7 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // DPoP (RFC 9449): the replay set of proofs' jti values.
@@ -48,4 +52,31 @@ func (s *Store) RecordProof(ctx context.Context, id, nano, jkt, jti string, keep
 		return 0, s.Wrap("dpop", err)
 	}
 	return ProofStatus(n), nil
+}
+
+// Live reports, for introspection, whether session id:nano is live (its
+// index entry and hash exist) and its current refresh id ("" for a session
+// without refresh tokens), without recording a use. One round trip (a
+// pipeline of reads in the session's slot).
+func (s *Store) Live(ctx context.Context, id, nano string) (bool, string, error) {
+	if err := s.avail.Err(); err != nil {
+		return false, "", fmt.Errorf("rjwt: introspect: %w", err)
+	}
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	var zs *redis.FloatCmd
+	var hm *redis.SliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		zs = p.ZScore(ctx, s.index(id), nano)
+		hm = p.HMGet(ctx, s.Session(id, nano), "c", "r")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, "", s.Wrap("introspect", err)
+	}
+	if zs.Err() != nil || hm.Err() != nil || len(hm.Val()) != 2 || hm.Val()[0] == nil {
+		return false, "", nil
+	}
+	rti, _ := hm.Val()[1].(string)
+	return true, rti, nil
 }
