@@ -193,3 +193,16 @@ func (c *Client) refreshProof(ctx context.Context, old *Claims, opts []RefreshOp
 	}
 	return c.recordProof(ctx, old, res.JTI)
 }
+
+// CheckProof checks a DPoP proof made for a request that carries no access
+// token (a login, a registration) as BindProof will, and returns its key's
+// RFC 7638 thumbprint: a layer that does work before signing (creating an
+// account) refuses a bad proof first. Its jti is not recorded. Errors:
+// ErrInvalidProof (with ErrUseDPoPNonce for a missing or stale nonce).
+func (c *Client) CheckProof(p Proof) (string, error) {
+	cnf, err := c.bindProof(&p)
+	if err != nil {
+		return "", err
+	}
+	return cnf.JKT, nil
+}

@@ -132,6 +132,19 @@ func (d *dpopConfig) proof(w http.ResponseWriter, r *http.Request) (*rjwt.Proof,
 	return p, nil
 }
 
+// loginProof is proof, checked at once: a login or registration refuses a
+// bad proof before the account store does anything.
+func (d *dpopConfig) loginProof(c *rjwt.Client, w http.ResponseWriter, r *http.Request) (*rjwt.Proof, error) {
+	p, err := d.proof(w, r)
+	if err == nil && p != nil {
+		_, err = c.CheckProof(*p)
+	}
+	if err != nil {
+		return nil, dpopFault{err}
+	}
+	return p, nil
+}
+
 // requestToken is the request's token and DPoP proof: "Authorization:
 // DPoP <token>" with a DPoP header, or else the token sources' token
 // without a proof.

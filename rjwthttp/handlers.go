@@ -162,17 +162,17 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, fmt.Errorf("%w: account and password are required", ErrBadInput))
 		return
 	}
+	proof, err := h.dpop.loginProof(h.client, w, r) // a DPoP header binds the session: checked first
+	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
 	id, err := do(r.Context(), c)
 	if err != nil {
 		h.errs.answer(w, r, err)
 		return
 	}
 	opts, err := h.signOptions(r, id)
-	if err != nil {
-		h.errs.answer(w, r, err)
-		return
-	}
-	proof, err := h.dpop.proof(w, r) // a DPoP header binds the session
 	if err != nil {
 		h.errs.answer(w, r, err)
 		return
