@@ -33,7 +33,8 @@ func withSession(o *verifyOptions) { o.session = true }
 //
 // Errors: ErrInvalidToken (malformed, over MaxTokenSize, not canonical
 // base64url, bad signature, a "crit" header, another algorithm or "none"),
-// ErrTokenExpired, ErrSessionNotFound (revoked, replaced in single mode,
+// ErrInvalidProof (a token bound to a DPoP key without a valid proof, see
+// WithProof), ErrTokenExpired, ErrSessionNotFound (revoked, replaced in single mode,
 // expired in Redis, or its index entry evicted), ErrUnavailable (Redis
 // unreachable or slow: never a successful verification), or another wrapped
 // Redis error.

@@ -76,6 +76,11 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 //     memory, loading; the account store down), rjwt.ErrClosed (the client is shutting down),
 //     and a network error, deadline or cancellation in err's chain.
 //   - 401 "credentials_required": ErrNoToken.
+//   - 401 "use_dpop_nonce": rjwt.ErrUseDPoPNonce (with WithDPoPNonce), and
+//     401 "invalid_dpop_proof": rjwt.ErrInvalidProof (a missing, bad or
+//     replayed DPoP proof, or a bound token sent as Bearer); WriteError
+//     answers both with WWW-Authenticate: DPoP algs="..." (dpop.go), as it
+//     does "invalid_token" for a request that used the DPoP scheme.
 //   - 401 "invalid_token": rjwt.ErrInvalidToken, ErrTokenExpired,
 //     ErrSessionNotFound and ErrRefreshReused: log in (or refresh) again.
 //   - 401 "invalid_credentials": ErrInvalidCredentials.

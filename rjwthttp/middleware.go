@@ -161,6 +161,13 @@ func FromContext(ctx context.Context) (*rjwt.Claims, bool) {
 // (rjwt.ErrUnavailable): 503 with Retry-After and {"error": "unavailable"};
 // an error it cannot classify: 500 {"error": "server_error"}, logged
 // (WithLogger). See Classify.
+//
+// DPoP (RFC 9449): a request with "Authorization: DPoP <token>" and a
+// "DPoP" proof header is verified with rjwt.WithProof, the proof checked
+// against the request's method and URL (WithPublicURL behind a proxy) and,
+// with WithDPoPNonce, a server nonce; its refusals are 401 with
+// WWW-Authenticate: DPoP error="invalid_dpop_proof", "use_dpop_nonce" or
+// "invalid_token". A token bound to a key and sent as Bearer is refused.
 func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler {
 	cfg := config{sources: []TokenSource{BearerToken}, errs: errorConfig{client: c}}
 	for _, o := range opts {
