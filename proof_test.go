@@ -283,3 +283,25 @@ func decodeSeg(t *testing.T, seg string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestProofAsymmetricTokens: rjwt's EdDSA, ES256 and RS256 tokens carry
+// cnf (encoding/json's path) and bind as HS256 tokens do.
+func TestProofAsymmetricTokens(t *testing.T) {
+	ctx := context.Background()
+	for _, a := range asymmetricKeys(t) {
+		t.Run(string(a.alg), func(t *testing.T) {
+			c := keyedClient(t, "", rjwt.WithSigningKey("k1", a.priv))
+			k := dpopKey(t, "Ed25519")
+			pair := boundPair(t, c, k)
+			claims, err := c.Verify(ctx, pair.Token, rjwt.WithProof(apiProof(k, pair.Token)))
+			require.NoError(t, err)
+			assert.Equal(t, k.JKT, claims.Confirmation.JKT)
+			_, err = c.Verify(ctx, pair.Token)
+			onlySentinel(t, err, rjwt.ErrInvalidProof)
+			next, err := c.Refresh(ctx, pair.RefreshToken, rjwt.WithRefreshProof(loginProof(k)))
+			require.NoError(t, err)
+			_, err = c.Verify(ctx, next.Token, rjwt.WithProof(apiProof(k, next.Token)))
+			require.NoError(t, err)
+		})
+	}
+}
