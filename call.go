@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"github.com/rjwt/rjwt/internal/store"
 	"sync"
 	"time"
 
@@ -33,20 +33,7 @@ func (c *Client) Call() *Call { return &Call{c: c} }
 
 // EscapePattern escapes s for literal use inside a Redis glob pattern, so
 // that a user id like "*" or "[a-z]" matches only itself.
-func EscapePattern(s string) string {
-	if !strings.ContainsAny(s, `\*?[]`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\', '*', '?', '[', ']':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func EscapePattern(s string) string { return store.EscapePattern(s) }
 
 // SessionPattern is the glob pattern matching the session keys of user id
 // (and its index, and the answer keys its recent Sign, Revoke and RevokeAll
@@ -346,6 +333,4 @@ func (k *Call) scan(ctx context.Context, pattern string, dedupe bool, fn func(co
 	return walk(ctx, k.c.rdb)
 }
 
-func isWrongType(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
-}
+func isWrongType(err error) bool { return store.WrongType(err) }

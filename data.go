@@ -51,7 +51,9 @@ func DeleteField(name string) DataChange { return DataChange{name: name} }
 // object; ErrTooLarge when the result would be over WithMaxSessionData
 // (nothing is written); ErrInvalidID for a malformed session name; an error
 // from SetField's encoding; ErrUnavailable.
-func (c *Client) UpdateSessionData(ctx context.Context, session string, changes ...DataChange) error {
+func (c *Client) UpdateSessionData(ctx context.Context, session string, changes ...DataChange) (err error) {
+	ctx, call := c.begin(ctx, OpUpdateSessionData)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return err
@@ -89,7 +91,9 @@ func (c *Client) UpdateSessionData(ctx context.Context, session string, changes 
 //
 // Errors: as UpdateSessionData, and ErrDataType when the field holds
 // anything but an integer of at most 15 digits, or the sum would not be.
-func (c *Client) IncrSessionData(ctx context.Context, session, name string, delta int64) (int64, error) {
+func (c *Client) IncrSessionData(ctx context.Context, session, name string, delta int64) (_ int64, err error) {
+	ctx, call := c.begin(ctx, OpIncrSessionData)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return 0, err

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -222,10 +223,12 @@ func newKey(kid string, m jwt.SigningMethod, verify, sign, public any, sigSize i
 	}, nil
 }
 
-// initKeys sets up signing, key selection and the parsers from cfg.
-func (c *Client) initKeys(cfg *config) error {
+// newCodec builds the token side of a client from cfg: signing, key
+// selection and the parsers, judging times by clock.
+func newCodec(cfg *config, clock func() time.Time) (*codec, error) {
+	c := &codec{clock: clock, issuer: cfg.issuer, audience: cfg.audience}
 	if cfg.signing == nil && len(cfg.verifying) == 0 {
-		return fmt.Errorf("rjwt: New: no key: pass WithSecret with at least %d random bytes, or WithSigningKey or WithVerificationKey; rjwt has no default key", MinSecretSize)
+		return nil, fmt.Errorf("rjwt: New: no key: pass WithSecret with at least %d random bytes, or WithSigningKey or WithVerificationKey; rjwt has no default key", MinSecretSize)
 	}
 	all := cfg.verifying
 	if cfg.signing != nil {
@@ -237,7 +240,7 @@ func (c *Client) initKeys(cfg *config) error {
 	var algs []string
 	for _, k := range all {
 		if _, dup := c.keys[k.kid]; dup {
-			return fmt.Errorf("rjwt: New: two keys have the kid %q; each kid names one key", k.kid)
+			return nil, fmt.Errorf("rjwt: New: two keys have the kid %q; each kid names one key", k.kid)
 		}
 		c.keys[k.kid] = k
 		if k.macs != nil {
@@ -253,12 +256,12 @@ func (c *Client) initKeys(cfg *config) error {
 		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
 		jwt.WithLeeway(cfg.leeway),
-		jwt.WithTimeFunc(c.now),
+		jwt.WithTimeFunc(clock),
 	)
-	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway), jwt.WithTimeFunc(c.now))
+	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway), jwt.WithTimeFunc(clock))
 	c.leeway = cfg.leeway
 	c.keyFunc = c.keyFor
-	return nil
+	return c, nil
 }
 
 func contains(s []string, v string) bool {
@@ -274,7 +277,7 @@ func contains(s []string, v string) bool {
 // header's kid (the empty kid when there is none), if the token's alg is
 // that key's, no "crit", and the signature in its one accepted spelling
 // (canonicalSig).
-func (c *Client) keyFor(t *jwt.Token) (any, error) {
+func (c *codec) keyFor(t *jwt.Token) (any, error) {
 	if err := checkHeader(t.Header); err != nil {
 		return nil, err
 	}
@@ -310,7 +313,7 @@ func clip(s string) string {
 }
 
 // fastKey returns the HS256 key whose own header token starts with, if any.
-func (c *Client) fastKey(token string) *key {
+func (c *codec) fastKey(token string) *key {
 	for _, k := range c.fast {
 		if len(token) > len(k.header) && token[len(k.header)] == '.' && token[:len(k.header)] == k.header {
 			return k

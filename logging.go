@@ -30,16 +30,10 @@ import (
 // itself, and every event it logs is also on Events.
 //
 // go-redis logs through one process-wide logger (redis.SetLogger); it has
-// no per-client setting. When the package is initialised, rjwt installs
-// there a logger that sends the messages of the Redis clients rjwt builds
-// (its dial failures, and anything logged during rjwt's background work) to
-// that client's logger, at Debug, and passes every other message on to
-// stderr exactly as go-redis's default logger prints it. So a Redis that is
-// down does not fill stderr with "failed to dial" lines from rjwt's health
-// checks, and the program's own go-redis clients print as before. A program
-// that sets its own go-redis logger (redis.SetLogger, logging.Disable)
-// replaces rjwt's, as it would go-redis's default: that logger then gets
-// the messages of rjwt's clients too.
+// no per-client setting, and rjwt does not change it on its own: see
+// RouteRedisLogs for sending go-redis's messages about rjwt's own clients
+// (a Redis that is down: "failed to dial" from every health check) to
+// those clients' loggers instead of stderr.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error { c.ops.logger = l; return nil }
 }
@@ -152,8 +146,7 @@ func (c *Client) dialer(o *redis.Options) func(ctx context.Context, network, add
 	}
 }
 
-// goRedisLogger is the process-wide go-redis logger rjwt installs (see
-// WithLogger).
+// goRedisLogger is the process-wide go-redis logger RouteRedisLogs installs.
 type goRedisLogger struct {
 	mu  sync.Mutex
 	std *log.Logger // go-redis's default: stderr, "redis: " prefix, file:line
@@ -202,4 +195,14 @@ func clientOf(ctx context.Context, v []any) *Client {
 
 var redisLog = &goRedisLogger{std: log.New(os.Stderr, "redis: ", log.LstdFlags|log.Lshortfile)}
 
-func init() { redis.SetLogger(redisLog) }
+// RouteRedisLogs installs, as go-redis's process-wide logger
+// (redis.SetLogger), one that sends the messages about the Redis clients
+// rjwt builds (their dial failures, and anything logged during rjwt's
+// background work) to that rjwt client's logger (WithLogger), at Debug, and
+// passes every other message on to stderr exactly as go-redis's default
+// logger prints it: a Redis that is down then does not fill stderr with
+// "failed to dial" lines from rjwt's health checks, and the program's own
+// go-redis clients print as before. It changes process-wide state, so rjwt
+// never calls it by itself: call it once at start if you want it. A later
+// redis.SetLogger replaces it.
+func RouteRedisLogs() { redis.SetLogger(redisLog) }

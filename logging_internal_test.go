@@ -91,6 +91,7 @@ func (b *syncBuffer) String() string {
 // buffer until the test ends.
 func captureStderr(t *testing.T) *syncBuffer {
 	buf := new(syncBuffer)
+	RouteRedisLogs()
 	redisLog.setOutput(buf)
 	t.Cleanup(func() { redisLog.setOutput(os.Stderr) })
 	return buf

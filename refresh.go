@@ -205,7 +205,9 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 // One Redis round trip. It replaces the whole data: of two requests that
 // each read, change and write it back, one change is lost. Use
 // UpdateSessionData or IncrSessionData to change single fields.
-func (c *Client) SetSessionData(ctx context.Context, session string, v any) error {
+func (c *Client) SetSessionData(ctx context.Context, session string, v any) (err error) {
+	ctx, call := c.begin(ctx, OpSetSessionData)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return err
@@ -236,7 +238,9 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) erro
 // tokens', so Touch cannot make a session outlive them: it extends only a
 // session with an idle timeout, which Verify already extends while the
 // session is used. Use WithIdleTimeout.
-func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) error {
+func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) (err error) {
+	ctx, call := c.begin(ctx, OpTouch)
+	defer func() { c.end(ctx, call, err) }()
 	id, nano, err := splitSession(session)
 	if err != nil {
 		return err

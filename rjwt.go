@@ -79,7 +79,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rjwt/rjwt/internal/cache"
@@ -92,16 +91,17 @@ type Client struct {
 	rdb       redis.UniversalClient
 	st        *store.Store
 	ownsRedis bool
+	*codec    // keys, parsers, encoder: a value of its own (codec.go)
+	settings  // what New's options fixed for sessions
+	ev        eventsOut
+	cache     *cache.Cache // nil without WithLocalCache
+	obs                    // logging, hooks and counters (logging.go, stats.go)
+	closeOnce sync.Once
+	closeErr  error
+}
 
-	signer    *key            // nil: the client only verifies
-	keys      map[string]*key // by kid
-	keyList   []*key          // signer first, then verification keys as given
-	fast      []*key          // HS256 keys, matched by their exact header
-	parser    *jwt.Parser
-	validator *jwt.Validator
-	leeway    time.Duration // validator's, for timesValid
-	keyFunc   jwt.Keyfunc
-
+// settings are the session options a client was made with.
+type settings struct {
 	multiple       bool
 	keyspaceEvents bool
 	defaultTTL     time.Duration
@@ -109,20 +109,16 @@ type Client struct {
 	maxSessions    int
 	maxData        int
 	refreshGrace   time.Duration
-	issuer         string
-	audience       []string
 	idle           time.Duration
+}
 
-	ev    events
-	cache *cache.Cache // nil without WithLocalCache
-
+// obs is what the client reports through: its loggers, the hooks and the
+// per-operation counters.
+type obs struct {
 	log     *slog.Logger // never nil: logging.go
 	userLog *slog.Logger // WithLogger's, or nil
 	hooks   []Hooks
 	counts  [numOps]opCounters
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New makes a Client. It needs a key (WithSecret, WithSigningKey or
@@ -138,7 +134,7 @@ func New(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	c := &Client{
+	c := &Client{settings: settings{
 		multiple:       cfg.multiple,
 		keyspaceEvents: cfg.keyspaceEvents,
 		defaultTTL:     cfg.defaultTTL,
@@ -146,11 +142,10 @@ func New(opts ...Option) (*Client, error) {
 		maxSessions:    cfg.maxSessions,
 		maxData:        cfg.maxData,
 		refreshGrace:   cfg.refreshGrace,
-		issuer:         cfg.issuer,
-		audience:       cfg.audience,
 		idle:           cfg.idle,
-	}
-	if err := c.initKeys(&cfg); err != nil {
+	}}
+	var err error
+	if c.codec, err = newCodec(&cfg, c.now); err != nil {
 		return nil, err
 	}
 	c.initLogging(&cfg)

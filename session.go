@@ -96,7 +96,9 @@ func (c *Client) RevokeAll(ctx context.Context, id string) (_ int, err error) {
 // when each was created and last used and its device details (WithMeta): a
 // device list. It reads the user's index, never the keyspace. One Redis
 // round trip, read-only.
-func (c *Client) Sessions(ctx context.Context, id string) ([]SessionInfo, error) {
+func (c *Client) Sessions(ctx context.Context, id string) (_ []SessionInfo, err error) {
+	ctx, call := c.begin(ctx, OpSessions)
+	defer func() { c.end(ctx, call, err) }()
 	if err := validateID(id); err != nil {
 		return nil, err
 	}

@@ -13,19 +13,36 @@ type Op uint8
 
 // The operations counted and hooked.
 const (
-	OpSign      Op = iota // Sign
-	OpSignPair            // SignPair
-	OpVerify              // Verify
-	OpRefresh             // Refresh
-	OpRevoke              // Revoke
-	OpRevokeAll           // RevokeAll
+	OpSign              Op = iota // Sign
+	OpSignPair                    // SignPair
+	OpVerify                      // Verify
+	OpRefresh                     // Refresh
+	OpRevoke                      // Revoke
+	OpRevokeAll                   // RevokeAll
+	OpSessions                    // Sessions
+	OpSetSessionData              // SetSessionData
+	OpUpdateSessionData           // UpdateSessionData
+	OpIncrSessionData             // IncrSessionData
+	OpTouch                       // Touch
 	numOps
 )
 
-var opNames = [numOps]string{"sign", "sign_pair", "verify", "refresh", "revoke", "revoke_all"}
+var opNames = [numOps]string{"sign", "sign_pair", "verify", "refresh", "revoke", "revoke_all",
+	"sessions", "set_session_data", "update_session_data", "incr_session_data", "touch"}
+
+// Ops lists every operation Stats counts and Hooks see: each public call
+// that touches Redis (RevokeOwn is counted as the Revoke it makes).
+func Ops() []Op {
+	ops := make([]Op, numOps)
+	for i := range ops {
+		ops[i] = Op(i)
+	}
+	return ops
+}
 
 // String is the operation's name in metrics and spans: "sign", "sign_pair",
-// "verify", "refresh", "revoke", "revoke_all".
+// "verify", "refresh", "revoke", "revoke_all", "sessions",
+// "set_session_data", "update_session_data", "incr_session_data", "touch".
 func (o Op) String() string {
 	if o < numOps {
 		return opNames[o]
@@ -117,6 +134,9 @@ func (s OpStats) Get(o Outcome) uint64 {
 // Stats are a client's counts since New, by operation and outcome.
 type Stats struct {
 	Sign, SignPair, Verify, Refresh, Revoke, RevokeAll OpStats
+	// The session calls: Sessions, SetSessionData, UpdateSessionData,
+	// IncrSessionData, Touch.
+	Sessions, SetSessionData, UpdateSessionData, IncrSessionData, Touch OpStats
 	// Cache is CacheStats(): the local cache's hits, misses, invalidations
 	// and flushes (all zero without WithLocalCache).
 	Cache CacheStats
@@ -137,6 +157,16 @@ func (s Stats) Op(op Op) OpStats {
 		return s.Revoke
 	case OpRevokeAll:
 		return s.RevokeAll
+	case OpSessions:
+		return s.Sessions
+	case OpSetSessionData:
+		return s.SetSessionData
+	case OpUpdateSessionData:
+		return s.UpdateSessionData
+	case OpIncrSessionData:
+		return s.IncrSessionData
+	case OpTouch:
+		return s.Touch
 	}
 	return OpStats{}
 }
@@ -157,12 +187,15 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Sign: get(OpSign), SignPair: get(OpSignPair), Verify: get(OpVerify),
 		Refresh: get(OpRefresh), Revoke: get(OpRevoke), RevokeAll: get(OpRevokeAll),
+		Sessions: get(OpSessions), SetSessionData: get(OpSetSessionData), UpdateSessionData: get(OpUpdateSessionData),
+		IncrSessionData: get(OpIncrSessionData), Touch: get(OpTouch),
 		Cache: c.CacheStats(),
 	}
 }
 
-// Hooks instrument a client's operations (Sign, SignPair, Verify, Refresh,
-// Revoke, RevokeAll): the rjwtotel module's metrics and spans are Hooks. A
+// Hooks instrument a client's operations (every Op: Sign, SignPair, Verify,
+// Refresh, Revoke, RevokeAll and the session calls): the rjwtotel module's
+// metrics and spans are Hooks. A
 // client calls them on the caller's goroutine, so they must be safe for
 // concurrent use, and quick: they run inside every call.
 type Hooks interface {

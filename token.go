@@ -72,7 +72,7 @@ func (st *macState) macOf(signed string) []byte {
 // key. It produces exactly what golang-jwt's SignedString does for the same
 // header (alg, typ "JWT", and kid when the key has one) and claims, with one
 // JSON pass and, for HS256, a pooled HMAC.
-func (c *Client) signToken(claims *Claims) (string, error) {
+func (c *codec) signToken(claims *Claims) (string, error) {
 	k := c.signer
 	if k == nil {
 		return "", fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
@@ -136,7 +136,7 @@ func signES256(k *ecdsa.PrivateKey, signingInput []byte) ([]byte, error) {
 
 // tokenLen is the length of the token signToken would make of claims,
 // without signing (every key's signature has a fixed size).
-func (c *Client) tokenLen(claims *Claims) (int, error) {
+func (c *codec) tokenLen(claims *Claims) (int, error) {
 	k := c.signer
 	if k == nil {
 		return 0, fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
@@ -153,7 +153,7 @@ func (c *Client) tokenLen(claims *Claims) (int, error) {
 // then the claims' JSON (dates into dates, see decodeFast), then exp, iat
 // and nbf as golang-jwt's validator checks them, so the semantics match the
 // general parser's.
-func (c *Client) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.NumericDate) error {
+func (c *codec) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.NumericDate) error {
 	rest := token[len(k.header)+1:]
 	dot := strings.IndexByte(rest, '.')
 	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
@@ -187,7 +187,7 @@ func (c *Client) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.N
 			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 		}
 	}
-	if timesValid(&claims.RegisteredClaims, c.now(), c.leeway) {
+	if timesValid(&claims.RegisteredClaims, c.clock(), c.leeway) {
 		return nil
 	}
 	if err := c.validator.Validate(claims); err != nil {

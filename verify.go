@@ -96,7 +96,7 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 
 // parse checks a token's size, signature, algorithm, expiry and shape,
 // without Redis.
-func (c *Client) parse(token string) (claims *Claims, _ error) {
+func (c *codec) parse(token string) (claims *Claims, _ error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrInvalidToken, len(token), MaxTokenSize)
 	}
@@ -127,7 +127,7 @@ func (c *Client) parse(token string) (claims *Claims, _ error) {
 
 // checkClaims checks what the signature and the times do not: the claims'
 // shape, and the client's issuer and audience.
-func (c *Client) checkClaims(claims *Claims) error {
+func (c *codec) checkClaims(claims *Claims) error {
 	// A valid signature means rjwt made these claims; check their shape all
 	// the same, so a token of another issuer sharing the key cannot pass.
 	// "sub", when present, is the user id again (tokens from before it was

@@ -90,7 +90,7 @@ var durationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0
 // The operations and outcomes rjwt reports; each pair's attributes are built
 // once, so recording allocates nothing for them.
 var (
-	ops      = []rjwt.Op{rjwt.OpSign, rjwt.OpSignPair, rjwt.OpVerify, rjwt.OpRefresh, rjwt.OpRevoke, rjwt.OpRevokeAll}
+	ops      = rjwt.Ops()
 	outcomes = []rjwt.Outcome{rjwt.OutcomeOK, rjwt.OutcomeExpired, rjwt.OutcomeRevoked, rjwt.OutcomeInvalid, rjwt.OutcomeUnavailable, rjwt.OutcomeError}
 )
 

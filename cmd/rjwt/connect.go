@@ -1,21 +1,20 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rjwt/rjwt"
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // redisOptions turns the target (-redis, -redis-file or $REDIS_URL) into
@@ -142,41 +141,22 @@ func exitCode(err error) int {
 }
 
 // isUnavailable tells "Redis could not be reached or did not answer in time"
-// from every other failure. rjwt.ErrUnavailable says so once the core wraps
-// it; until then (and for calls that bypass the core) network errors,
-// timeouts, dropped connections and Redis's "not now" replies say it.
+// from every other failure, by the core's one classifier (store.Transient:
+// ErrUnavailable, network errors, timeouts, dropped connections, Redis's
+// "not now" replies), plus what only a command line meets before any call:
+// a TLS handshake that failed.
 func isUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, rjwt.ErrUnavailable) {
+	if errors.Is(err, rjwt.ErrUnavailable) || store.Transient(err) {
 		return true
 	}
-	var netErr net.Error
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
 	var recErr tls.RecordHeaderError
 	var certErr *tls.CertificateVerificationError
 	var authErr x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
-	switch {
-	case errors.As(err, &netErr), errors.As(err, &opErr), errors.As(err, &dnsErr),
-		errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
-		errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr):
-		return true
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		for _, p := range []string{"LOADING ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY "} {
-			if strings.HasPrefix(rerr.Error(), p) {
-				return true
-			}
-		}
-	}
-	return false
+	return errors.As(err, &recErr) || errors.As(err, &certErr) || errors.As(err, &authErr) || errors.As(err, &hostErr)
 }
 
 // printJSON writes v as one line of JSON.

@@ -32,6 +32,11 @@ type connWatch struct {
 	next   atomic.Int64 // mono ns from which a hit looks again
 	dead   atomic.Bool
 	base   time.Time
+
+	sub      atomic.Int32 // the subscriber's duplicate descriptor (-1: none): readAhead's
+	peekMu   sync.Mutex   // one read-ahead at a time; close waits for it
+	peekNext atomic.Int64 // mono ns from which a hit reads ahead again
+	buf      []byte
 }
 
 // checkEvery is how often, at most, hits look at the epoll set: one
@@ -43,11 +48,14 @@ func newConnWatch() *connWatch {
 	if err != nil {
 		return nil
 	}
-	return &connWatch{ep: ep, base: time.Now()}
+	w := &connWatch{ep: ep, base: time.Now(), buf: make([]byte, 64<<10)}
+	w.sub.Store(-1)
+	return w
 }
 
-// add watches cn and returns the conn to give go-redis.
-func (w *connWatch) add(cn net.Conn) net.Conn {
+// add watches cn and returns the conn to give go-redis; with sub, cn is
+// the invalidation subscriber's, which readAhead reads ahead of go-redis.
+func (w *connWatch) add(cn net.Conn, sub bool) net.Conn {
 	if w == nil {
 		return cn
 	}
@@ -81,7 +89,34 @@ func (w *connWatch) add(cn net.Conn) net.Conn {
 		return cn
 	}
 	w.dups = append(w.dups, dup)
+	if sub {
+		w.sub.Store(int32(dup))
+	}
 	return cn
+}
+
+// readAhead applies the invalidations that have reached the subscriber's
+// socket and that go-redis has not read yet (peek.go), at most once per
+// checkEvery; sure is false when what is there cannot be read whole.
+func (w *connWatch) readAhead(drop func(keys []string)) (sure bool) {
+	if w == nil {
+		return true
+	}
+	now := int64(time.Since(w.base))
+	next := w.peekNext.Load()
+	if now < next || !w.peekNext.CompareAndSwap(next, now+int64(checkEvery)) || !w.peekMu.TryLock() {
+		return true
+	}
+	defer w.peekMu.Unlock()
+	fd := int(w.sub.Load())
+	if fd < 0 {
+		return true
+	}
+	n, _, err := syscall.Recvfrom(fd, w.buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	if err != nil || n <= 0 {
+		return true // nothing has arrived (EAGAIN), or the watch says the rest
+	}
+	return parseInvalidations(w.buf[:n], drop)
 }
 
 // run calls died once when a watched connection hangs up, and returns then
@@ -137,6 +172,9 @@ func (w *connWatch) close() {
 	if w == nil {
 		return
 	}
+	w.peekMu.Lock() // no read-ahead on a descriptor being closed
+	defer w.peekMu.Unlock()
+	w.sub.Store(-1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {

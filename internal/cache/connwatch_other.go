@@ -8,8 +8,9 @@ import "net"
 // cache's heartbeat (a quarter window) or when go-redis reads it.
 type connWatch struct{}
 
-func newConnWatch() *connWatch                             { return nil }
-func (w *connWatch) add(cn net.Conn) net.Conn              { return cn }
-func (w *connWatch) run(stop <-chan struct{}, died func()) {}
-func (w *connWatch) hungUp() bool                          { return false }
-func (w *connWatch) close()                                {}
+func newConnWatch() *connWatch                               { return nil }
+func (w *connWatch) add(cn net.Conn, sub bool) net.Conn      { return cn }
+func (w *connWatch) readAhead(drop func(keys []string)) bool { return true }
+func (w *connWatch) run(stop <-chan struct{}, died func())   {}
+func (w *connWatch) hungUp() bool                            { return false }
+func (w *connWatch) close()                                  {}

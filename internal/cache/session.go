@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // run keeps one node's subscriber alive: each session subscribes on a
@@ -120,7 +121,7 @@ func (s *sess) subscribe() error {
 		s.id.Store(v)
 		return err
 	})
-	t.watched(o, s.alive, s.w)
+	t.watched(o, s.alive, s.w, true)
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -300,7 +301,7 @@ func (t *tracker) redirect(n *trackNode, id int64, alive <-chan struct{}, w *con
 		n.readsID.Store(v)
 		return err
 	})
-	t.watched(o, alive, w)
+	t.watched(o, alive, w, false)
 	// One connection, never reaped: the keys Redis tracks are the
 	// connection's, and a new connection starts with none.
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 1, 1
@@ -311,8 +312,7 @@ func (t *tracker) redirect(n *trackNode, id int64, alive <-chan struct{}, w *con
 	cancel()
 	if err != nil {
 		reads.Close()
-		var re redis.Error
-		if errors.As(err, &re) && (strings.HasPrefix(re.Error(), "ERR ") || strings.HasPrefix(re.Error(), "NOPERM")) {
+		if store.Refused(err) {
 			return nil, 0, fmt.Errorf("%w: %v", errTrackingRefused, err)
 		}
 		return nil, 0, err
@@ -322,7 +322,7 @@ func (t *tracker) redirect(n *trackNode, id int64, alive <-chan struct{}, w *con
 }
 
 // watched puts o's connections in w while alive is open.
-func (t *tracker) watched(o *redis.Options, alive <-chan struct{}, w *connWatch) {
+func (t *tracker) watched(o *redis.Options, alive <-chan struct{}, w *connWatch, sub bool) {
 	dial := o.Dialer
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: o.DialTimeout}).DialContext
@@ -337,7 +337,7 @@ func (t *tracker) watched(o *redis.Options, alive <-chan struct{}, w *connWatch)
 			return cn, nil // the session is over: nothing to watch for
 		default:
 		}
-		return w.add(cn), nil
+		return w.add(cn, sub), nil
 	}
 }
 

@@ -313,3 +313,24 @@ func (t *tracker) update(n *trackNode) {
 		n.hitUntil.Store(n.until)
 	}
 }
+
+// readAhead applies, for the node that serves user id, the invalidations
+// that reached its subscriber's socket before go-redis read them (peek.go);
+// false when what is there cannot be read whole (the caller asks Redis).
+func (t *tracker) readAhead(id string) bool {
+	n := t.single
+	if n == nil {
+		if n, _ = t.node(id); n == nil {
+			return true
+		}
+	}
+	return n.watch.Load().readAhead(func(keys []string) {
+		if keys == nil {
+			t.cache.dropNode(n, false)
+			return
+		}
+		for _, k := range keys {
+			t.cache.invalidateKey(k)
+		}
+	})
+}

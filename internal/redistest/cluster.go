@@ -234,86 +234,104 @@ func (c *Cluster) healthy(replicas bool) error {
 	}
 	var first []string // slot → owner, as the first live node sees it
 	for _, s := range live {
-		info, err := doString(s.Addr(), "CLUSTER", "INFO")
+		owners, nodes, err := c.nodeView(s)
 		if err != nil {
 			return err
-		}
-		if st := infoField(info, "cluster_state"); st != "ok" {
-			return fmt.Errorf("%s: cluster_state:%s", s.Addr(), st)
-		}
-		nodes, err := clusterNodes(s.Addr())
-		if err != nil {
-			return err
-		}
-		owners := make([]string, numSlots)
-		byID := map[string]clusterNode{}
-		for _, n := range nodes {
-			byID[n.id] = n
-			if !n.is("master") {
-				continue
-			}
-			for _, r := range n.slots {
-				for slot := r[0]; slot <= r[1]; slot++ {
-					owners[slot] = n.addr
-				}
-			}
-		}
-		for slot, addr := range owners {
-			if addr == "" {
-				return fmt.Errorf("%s: slot %d is not served", s.Addr(), slot)
-			}
-		}
-		for _, n := range nodes {
-			if n.is("master") && len(n.slots) > 0 {
-				if n.failing() || n.is("handshake") || n.is("noaddr") {
-					return fmt.Errorf("%s: master %s serving slots is %s", s.Addr(), n.addr, strings.Join(n.flags, ","))
-				}
-				if srv := c.server(n.addr); srv == nil || !srv.Alive() {
-					return fmt.Errorf("%s: master %s serving slots is not running", s.Addr(), n.addr)
-				}
-			}
 		}
 		if first == nil {
 			first = owners
 		} else if !slices.Equal(first, owners) {
 			return fmt.Errorf("%s and %s disagree on who serves which slots", live[0].Addr(), s.Addr())
 		}
-		if !replicas {
-			continue
-		}
-		for _, n := range nodes {
-			if !n.is("master") || len(n.slots) == 0 {
-				continue
-			}
-			attached := false
-			for _, r := range nodes {
-				if r.master == n.id && r.is("slave") && !r.failing() {
-					attached = true
-				}
-			}
-			if !attached {
-				return fmt.Errorf("%s: master %s has no replica", s.Addr(), n.addr)
-			}
-		}
-		i := slices.IndexFunc(nodes, func(n clusterNode) bool { return n.is("myself") })
-		if i < 0 {
-			return fmt.Errorf("%s: CLUSTER NODES has no myself line", s.Addr())
-		}
-		if me := nodes[i]; me.is("slave") {
-			info, err := doString(s.Addr(), "INFO", "replication")
-			if err != nil {
+		if replicas {
+			if err := replicated(s, nodes); err != nil {
 				return err
-			}
-			if st := infoField(info, "master_link_status"); st != "up" {
-				return fmt.Errorf("replica %s: master_link_status:%s", s.Addr(), st)
-			}
-			if byID[me.master].addr == "" {
-				return fmt.Errorf("replica %s: unknown master %s", s.Addr(), me.master)
 			}
 		}
 	}
 	if replicas && len(live) != len(c.servers) {
 		return fmt.Errorf("%d of %d nodes are running", len(live), len(c.servers))
+	}
+	return nil
+}
+
+// nodeView is what node s says of the cluster, checked: cluster_state:ok,
+// every slot served by a master that is up and running; owners is each
+// slot's master's address.
+func (c *Cluster) nodeView(s *Server) (owners []string, nodes []clusterNode, err error) {
+	info, err := doString(s.Addr(), "CLUSTER", "INFO")
+	if err != nil {
+		return nil, nil, err
+	}
+	if st := infoField(info, "cluster_state"); st != "ok" {
+		return nil, nil, fmt.Errorf("%s: cluster_state:%s", s.Addr(), st)
+	}
+	if nodes, err = clusterNodes(s.Addr()); err != nil {
+		return nil, nil, err
+	}
+	owners = make([]string, numSlots)
+	for _, n := range nodes {
+		if !n.is("master") {
+			continue
+		}
+		for _, r := range n.slots {
+			for slot := r[0]; slot <= r[1]; slot++ {
+				owners[slot] = n.addr
+			}
+		}
+	}
+	for slot, addr := range owners {
+		if addr == "" {
+			return nil, nil, fmt.Errorf("%s: slot %d is not served", s.Addr(), slot)
+		}
+	}
+	for _, n := range nodes {
+		if !n.is("master") || len(n.slots) == 0 {
+			continue
+		}
+		if n.failing() || n.is("handshake") || n.is("noaddr") {
+			return nil, nil, fmt.Errorf("%s: master %s serving slots is %s", s.Addr(), n.addr, strings.Join(n.flags, ","))
+		}
+		if srv := c.server(n.addr); srv == nil || !srv.Alive() {
+			return nil, nil, fmt.Errorf("%s: master %s serving slots is not running", s.Addr(), n.addr)
+		}
+	}
+	return owners, nodes, nil
+}
+
+// replicated checks, as node s sees the cluster, that every master serving
+// slots has a replica attached, and, when s is a replica, that its link to
+// its master is up.
+func replicated(s *Server, nodes []clusterNode) error {
+	byID := map[string]clusterNode{}
+	for _, n := range nodes {
+		byID[n.id] = n
+	}
+	for _, n := range nodes {
+		if !n.is("master") || len(n.slots) == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(nodes, func(r clusterNode) bool { return r.master == n.id && r.is("slave") && !r.failing() }) {
+			return fmt.Errorf("%s: master %s has no replica", s.Addr(), n.addr)
+		}
+	}
+	i := slices.IndexFunc(nodes, func(n clusterNode) bool { return n.is("myself") })
+	if i < 0 {
+		return fmt.Errorf("%s: CLUSTER NODES has no myself line", s.Addr())
+	}
+	me := nodes[i]
+	if !me.is("slave") {
+		return nil
+	}
+	info, err := doString(s.Addr(), "INFO", "replication")
+	if err != nil {
+		return err
+	}
+	if st := infoField(info, "master_link_status"); st != "up" {
+		return fmt.Errorf("replica %s: master_link_status:%s", s.Addr(), st)
+	}
+	if byID[me.master].addr == "" {
+		return fmt.Errorf("replica %s: unknown master %s", s.Addr(), me.master)
 	}
 	return nil
 }

@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -215,27 +213,42 @@ func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, 
 	left := pt.Val()
 	fresh := left
 	if h[2] != nil && left >= 0 {
-		idle, ok := msField(h[2])
-		if !ok {
-			return r, true, nil
+		extend, until, ok := idleExtension(h[2], h[3], left, now)
+		if !ok || extend {
+			return r, true, nil // an extension is due, or the seen script decides
 		}
-		stop := now + idle
-		if h[3] != nil {
-			x, ok := msField(h[3])
-			if !ok {
-				return r, true, nil
-			}
-			stop = min(stop, x)
-		}
-		if 2*left < idle && stop-now > left {
-			return r, true, nil // an extension is due
-		}
-		if stop-now > left {
-			fresh = left - idle/2 // until the next extension is due
-		}
+		fresh = until
 	}
 	r.Fresh = time.Duration(max(fresh, 0)) * time.Millisecond
 	return r, due, nil
+}
+
+// idleExtension judges, as seen.lua does, a session with an idle timeout
+// (its "i" field) and maybe an absolute end ("x"), whose key has left ms to
+// live at Redis's time now: extend when less than half the idle window is
+// left and an extension would lengthen its life; else until is how long
+// (ms) it stays live without one. ok is false for a field that does not
+// read (the seen script then decides).
+func idleExtension(idleField, endField any, left, now int64) (extend bool, until int64, ok bool) {
+	idle, ok := msField(idleField)
+	if !ok {
+		return false, 0, false
+	}
+	stop := now + idle
+	if endField != nil {
+		x, ok := msField(endField)
+		if !ok {
+			return false, 0, false
+		}
+		stop = min(stop, x)
+	}
+	if stop-now <= left {
+		return false, left, true // at its end: no extension will lengthen it
+	}
+	if 2*left < idle {
+		return true, 0, true
+	}
+	return false, left - idle/2, true // until the next extension is due
 }
 
 // checkCall holds checkReads' commands and their arguments, in one
@@ -367,12 +380,7 @@ func msField(v any) (int64, bool) {
 // writeRefused reports a Redis that will not run a script that writes: a
 // read-only replica, or out of memory.
 func writeRefused(err error) bool {
-	var re redis.Error
-	if !errors.As(err, &re) {
-		return false
-	}
-	msg := re.Error()
-	return strings.HasPrefix(msg, "READONLY ") || strings.HasPrefix(msg, "OOM ")
+	return codesWriteRefused[ReplyCode(err)]
 }
 
 // verifyReadOnly is Check with the read-only script: nothing is recorded.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -72,23 +71,8 @@ func unavailable(err error) bool {
 	if errors.As(err, &ne) {
 		return true
 	}
-	var re redis.Error
-	if errors.As(err, &re) {
-		msg := re.Error()
-		for _, p := range unavailablePrefixes {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-	}
-	return false
+	return codesUnavailable[ReplyCode(err)]
 }
-
-// unavailablePrefixes are the Redis error replies that mean "not now":
-// out of memory under noeviction, loading a dataset, a replica or cluster
-// in failover (a MOVED reaches rjwt only from a call it sent to one node,
-// whose slot moved to another), a script running too long.
-var unavailablePrefixes = []string{"OOM ", "LOADING ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN ", "TRYAGAIN ", "BUSY ", "NOREPLICAS ", "MISCONF ", "MOVED "}
 
 // BrokenConn reports whether err says only that the connection a command
 // used broke (EOF, reset, broken pipe): Redis may be fine, and the command
@@ -117,14 +101,5 @@ func retryable(err error) bool {
 	if BrokenConn(err) {
 		return true
 	}
-	var re redis.Error
-	if errors.As(err, &re) {
-		msg := re.Error()
-		for _, p := range []string{"LOADING ", "TRYAGAIN ", "CLUSTERDOWN ", "MASTERDOWN ", "READONLY "} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-	}
-	return false
+	return codesRetryable[ReplyCode(err)]
 }

@@ -207,3 +207,20 @@ func (k Keys) Classify(key string) (KeyKind, string) {
 	}
 	return OtherKey, ""
 }
+
+// EscapePattern escapes s for literal use inside a Redis glob pattern
+// (rjwt.EscapePattern).
+func EscapePattern(s string) string {
+	if !strings.ContainsAny(s, `\*?[]`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\', '*', '?', '[', ']':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

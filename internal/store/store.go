@@ -83,6 +83,8 @@ func load(name string, libs ...string) script {
 		panic("store: missing script " + name)
 	}
 	flags, body, _ := strings.Cut(string(b), "\n")
+	// Each library goes in front of what is there: the last one named
+	// comes first (a library may use those named after it).
 	for _, lib := range libs {
 		l, err := scriptFS.ReadFile("scripts/lib/" + lib + ".lua")
 		if err != nil {
@@ -102,17 +104,17 @@ func isShebangRefused(err error) bool {
 }
 
 var (
-	signScript      = load("sign", "tomb")
+	signScript      = load("sign", "tomb", "now")
 	verifyScript    = load("verify")
-	seenScript      = load("seen")
-	revokeScript    = load("revoke", "tomb")
-	revokeAllScript = load("revoke_all", "tomb")
-	sessionsScript  = load("sessions")
-	refreshScript   = load("refresh", "tomb")
+	seenScript      = load("seen", "now")
+	revokeScript    = load("revoke", "tomb", "now")
+	revokeAllScript = load("revoke_all", "tomb", "now")
+	sessionsScript  = load("sessions", "now")
+	refreshScript   = load("refresh", "tomb", "now")
 	setDataScript   = load("set_data")
-	touchScript     = load("touch")
+	touchScript     = load("touch", "now")
 	updateScript    = load("update_data")
-	verifyTTLScript = load("verify_ttl")
+	verifyTTLScript = load("verify_ttl", "now")
 )
 
 // Config configures a Store.
@@ -323,7 +325,7 @@ type scripter interface {
 
 func (p pipedScripter) evalSha(ctx context.Context, sc *redis.Script, src string, keys []string, args []any) *redis.Cmd {
 	cmd := p.eval(ctx, "evalsha", sc.Hash(), keys, args)
-	if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+	if err := cmd.Err(); err != nil && NoScript(err) {
 		return p.eval(ctx, "eval", src, keys, args)
 	}
 	return cmd

@@ -2,10 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
-	"strings"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // observe learns from a failed call. On a single node or a Sentinel-managed
@@ -47,12 +43,7 @@ func topologyMayHaveChanged(err error) bool {
 	if isDialError(err) || unavailable(err) {
 		return true
 	}
-	var re redis.Error
-	if errors.As(err, &re) {
-		msg := re.Error()
-		return strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ")
-	}
-	return false
+	return codesMoved[ReplyCode(err)]
 }
 
 // TopologyMayHaveChanged is topologyMayHaveChanged for the local cache's

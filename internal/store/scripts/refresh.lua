@@ -36,8 +36,7 @@ local cur, prev = s[1], s[2]
 if not cur then
   return {0}
 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = now_ms()
 local notAfter = tonumber(ARGV[6])
 if notAfter > 0 and now > notAfter then
   return {-2}

@@ -32,8 +32,7 @@ local h = redis.call('HMGET', KEYS[2], 'd', 's', 'i', 'x', 'c')
 if not h[1] then
   return {0}
 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = now_ms()
 local left = redis.call('PTTL', KEYS[2])
 if not (h[2] or h[5]) or now - tonumber(h[2] or h[5]) >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[2], 's', now)

@@ -9,8 +9,7 @@
 -- false without WithMeta). Read-only (runs out of
 -- memory and on replicas); stale entries are pruned by Sign and by the
 -- event monitor, not here.
-local t = redis.call('TIME')
-local out = {t[1] * 1000 + math.floor(t[2] / 1000)}
+local out = {now_ms()}
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 for i = 1, #ids do
   local k = ARGV[1] .. ids[i]

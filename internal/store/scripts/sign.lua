@@ -71,8 +71,7 @@ local life = ttl
 if idle > 0 and idle < ttl then
   life = idle
 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = now_ms()
 local notAfter = tonumber(ARGV[12])
 if notAfter > 0 and now > notAfter then
   return -1

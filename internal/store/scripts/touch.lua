@@ -15,8 +15,7 @@ local left = redis.call('PTTL', KEYS[2])
 if left == -2 then
   return 0
 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = now_ms()
 local h = redis.call('HMGET', KEYS[2], 'x', 'c')
 local x = h[1]
 if not x and h[2] then

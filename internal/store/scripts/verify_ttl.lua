@@ -29,8 +29,7 @@ end
 local h = redis.call('HMGET', KEYS[2], 'd', 'i', 'x')
 if h[2] and left >= 0 then
   local idle = tonumber(h[2])
-  local t = redis.call('TIME')
-  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  local now = now_ms()
   local stop = now + idle
   if h[3] and tonumber(h[3]) < stop then
     stop = tonumber(h[3])

@@ -19,8 +19,7 @@ local function tomb(key, c, w, now)
     return now
   end
   if not now then
-    local t = redis.call('TIME')
-    now = t[1] * 1000 + math.floor(t[2] / 1000)
+    now = now_ms()
   end
   local left = c + w * 1000 - now
   if left > 0 then

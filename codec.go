@@ -1,0 +1,26 @@
+package rjwt
+
+import (
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// codec is the token side of a client: its keys, the parsers and the
+// encoder. It is a value built from the options alone (newCodec): nothing in
+// it touches Redis, so parsing and signing tests need no server. Its one
+// link to the rest is clock, the time tokens are judged by (the client's:
+// Redis's, store.Now).
+type codec struct {
+	signer    *key            // nil: the client only verifies
+	keys      map[string]*key // by kid
+	keyList   []*key          // signer first, then verification keys as given
+	fast      []*key          // HS256 keys, matched by their exact header
+	parser    *jwt.Parser
+	validator *jwt.Validator
+	leeway    time.Duration // validator's, for timesValid
+	keyFunc   jwt.Keyfunc
+	issuer    string   // WithIssuer: required of every token
+	audience  []string // WithAudience: one of them required
+	clock     func() time.Time
+}
