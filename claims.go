@@ -45,6 +45,10 @@ type Claims struct {
 	// as "pwd", "otp", "mfa"): WithAMR. Kept across Refresh and Reissue.
 	AMR []string `json:"amr,omitempty"`
 	jwt.RegisteredClaims
+	// Confirmation is the key a DPoP-bound session's tokens are bound to
+	// (JSON "cnf": {"jkt": ...}, RFC 9449 §6.1); nil for bearer tokens.
+	// See BindProof.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 }
 
 // claimsAlias has Claims' fields without its methods, so the JSON methods
@@ -81,6 +85,7 @@ type claimsIn struct {
 	NotBefore json.Number      `json:"nbf"`
 	IssuedAt  json.Number      `json:"iat"`
 	JTI       string           `json:"jti"`
+	Cnf       *Confirmation    `json:"cnf"`
 }
 
 // UnmarshalJSON decodes claims as they stand in a token. Dates are read as
@@ -114,6 +119,7 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 			Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.JTI,
 			ExpiresAt: exp, NotBefore: nbf, IssuedAt: iat,
 		},
+		Confirmation: w.Cnf,
 	}
 	return nil
 }

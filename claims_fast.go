@@ -301,7 +301,7 @@ func marshalClaims(c *Claims) ([]byte, error) {
 // appendClaims writes c as json.Marshal writes claimsWire, or reports false
 // where that would take escaping, compacting or checks it does not do.
 func appendClaims(b []byte, c *Claims) ([]byte, bool) {
-	if jwt.TimePrecision != time.Second {
+	if jwt.TimePrecision != time.Second || c.Confirmation != nil { // cnf: json.Marshal writes it
 		return nil, false
 	}
 	var ok bool

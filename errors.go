@@ -60,4 +60,10 @@ var (
 	// ErrClosed is returned by WaitReady when the client is closed first, and
 	// by calls on a closed client.
 	ErrClosed = errors.New("rjwt: client closed")
+
+	// ErrInvalidProof: a DPoP proof (RFC 9449) that is missing, malformed,
+	// stale, replayed, made for another request or signed by another key
+	// than the one the session is bound to; or a bound token used without
+	// a proof. Nothing was written, and the session was not revoked.
+	ErrInvalidProof = errors.New("rjwt: invalid DPoP proof")
 )

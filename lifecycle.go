@@ -158,6 +158,9 @@ func (c *Client) reissuedPair(id string, a store.ReissueArgs, o signOptions, res
 	if res.AMR != "" {
 		claims.AMR = strings.Fields(res.AMR)
 	}
+	if res.JKT != "" { // a DPoP-bound login stays bound (proof.go)
+		claims.Confirmation = &Confirmation{JKT: res.JKT}
+	}
 	token, err := c.signToken(claims)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: reissue: %w", err)

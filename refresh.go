@@ -105,6 +105,7 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
+		Confirmation: access.Confirmation,
 	}
 }
 
@@ -126,12 +127,18 @@ func (c *Client) refreshClaims(access *Claims, ttl time.Duration, now time.Time)
 // the session is revoked, every token of it fails, Refresh returns
 // ErrRefreshReused and an EventRefreshReused is sent.
 //
+// A session bound to a DPoP key (BindProof) refreshes only with a proof by
+// that key (WithRefreshProof): without one, or with a bad one, Refresh
+// returns ErrInvalidProof, sends an EventInvalidProof, and neither spends
+// the refresh token nor ends the session (a thief's attempt does not log
+// the user out). The new tokens are bound to the same key.
+//
 // Errors: ErrInvalidToken (also for an access token), ErrTokenExpired,
-// ErrSessionNotFound, ErrRefreshReused, ErrNoSigningKey, ErrTooLarge (the new
+// ErrSessionNotFound, ErrRefreshReused, ErrNoSigningKey, ErrInvalidProof, ErrTooLarge (the new
 // pair would be over MaxTokenSize with the current signing key, say after a
 // key rotation: checked before Redis, the refresh token is not spent), or a
 // wrapped Redis error.
-func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err error) {
+func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RefreshOption) (_ Pair, err error) {
 	ctx, call := c.begin(ctx, OpRefresh)
 	defer func() { c.end(ctx, call, err) }()
 	if c.signer == nil { // before the rotation in Redis, which would spend the token
@@ -155,12 +162,15 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	// every claim of the access token and more, with a TTL at least as long
 	// and times of the same width, so it bounds both.
 	probe := c.accessClaims(old.ID, nano, pairJTI(newID, "access"), old.DataToken, old.TTL, c.now())
-	probe.RefreshID = newID
+	probe.RefreshID, probe.Confirmation = newID, old.Confirmation
 	probe.AuthTime, probe.AMR = old.AuthTime, old.AMR
 	if n, err := c.tokenLen(c.refreshClaims(probe, old.TTL, probe.IssuedAt.Time)); err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)
 	} else if n > MaxTokenSize {
 		return Pair{}, fmt.Errorf("%w: the refreshed tokens would take %d bytes with the current signing key, over MaxTokenSize (%d); the refresh token was not spent", ErrTooLarge, n, MaxTokenSize)
+	}
+	if err := c.refreshProof(ctx, old, opts); err != nil { // DPoP (proof.go), before the token is spent
+		return Pair{}, err
 	}
 	res, err := c.st.Refresh(ctx, store.RefreshArgs{ID: old.ID, Nano: nano, Presented: old.RefreshID, Next: newID, TTL: old.TTL, Grace: c.refreshGrace})
 	if err != nil {
@@ -178,6 +188,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (_ Pair, err 
 	// the replaced token within the grace, gets the same pair.
 	access := c.accessClaims(old.ID, nano, pairJTI(res.Next, "access"), old.DataToken, res.AccessTTL, res.At)
 	access.AuthTime, access.AMR = old.AuthTime, old.AMR // the refresh token carries them
+	access.Confirmation = old.Confirmation
 	token, err := c.signToken(access)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rjwt: refresh: %w", err)

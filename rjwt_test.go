@@ -21,7 +21,7 @@ import (
 )
 
 var sentinels = []error{rjwt.ErrInvalidToken, rjwt.ErrTokenExpired, rjwt.ErrSessionNotFound, rjwt.ErrInvalidTTL, rjwt.ErrInvalidID, rjwt.ErrNoSigningKey,
-	rjwt.ErrStepUpRequired, rjwt.ErrTooManySessions, rjwt.ErrLoginSuperseded, rjwt.ErrInvalidAuthContext}
+	rjwt.ErrStepUpRequired, rjwt.ErrTooManySessions, rjwt.ErrLoginSuperseded, rjwt.ErrInvalidAuthContext, rjwt.ErrInvalidProof}
 
 // onlySentinel asserts err is target and none of the other sentinels.
 func onlySentinel(t *testing.T, err, target error) {

@@ -22,6 +22,7 @@ type signOptions struct {
 	refreshTTL  time.Duration // SignPair only
 	meta        []byte        // WithMeta, JSON
 	auth        authContext   // WithAuthTime, WithAMR (authctx.go)
+	proof       *Proof        // BindProof (proof.go)
 }
 
 // WithTTL sets the token's and the session's lifetime, in the grammar of
@@ -202,13 +203,19 @@ func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) 
 	if err := c.stampAuth(claims, &args, o.auth, now); err != nil {
 		return "", "", err
 	}
+	if o.proof != nil { // DPoP binding (proof.go)
+		if claims.Confirmation, err = c.bindProof(o.proof); err != nil {
+			return "", "", err
+		}
+		args.JKT = claims.Confirmation.JKT
+	}
 	token, err := c.signSized(claims)
 	if err != nil {
 		return "", "", err
 	}
 	refresh := ""
 	if pair {
-		claims.RefreshID = args.RefreshID // the access token is already signed
+		claims.RefreshID = args.RefreshID // the access token is already signed (its cnf goes with it)
 		if refresh, err = c.signSized(c.refreshClaims(claims, o.refreshTTL, now)); err != nil {
 			return "", "", err
 		}

@@ -18,6 +18,7 @@ type VerifyOption func(*verifyOptions)
 type verifyOptions struct {
 	session    bool
 	authWithin time.Duration // RequireAuthWithin (authctx.go)
+	proof      *Proof        // WithProof (proof.go)
 }
 
 // WithSession makes Verify also load the session's private data from Redis
@@ -34,7 +35,8 @@ func withSession(o *verifyOptions) { o.session = true }
 //
 // Errors: ErrInvalidToken (malformed, over MaxTokenSize, not canonical
 // base64url, bad signature, a "crit" header, another algorithm or "none"),
-// ErrTokenExpired, ErrSessionNotFound (revoked, replaced in single mode,
+// ErrInvalidProof (a token bound to a DPoP key without a valid proof, see
+// WithProof), ErrTokenExpired, ErrSessionNotFound (revoked, replaced in single mode,
 // expired in Redis, or its index entry evicted), ErrUnavailable (Redis
 // unreachable or slow: never a successful verification), or another wrapped
 // Redis error.
@@ -66,6 +68,12 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	if claims.Type != "" {
 		return nil, fmt.Errorf("%w: a %s token is not an access token", ErrInvalidToken, claims.Type)
 	}
+	var proofJTI string
+	if claims.Confirmation != nil || o.proof != nil { // DPoP (proof.go): CPU checks before Redis
+		if proofJTI, err = c.checkProof(claims, o.proof, token); err != nil {
+			return nil, err
+		}
+	}
 	var live bool
 	var data []byte
 	if c.cache != nil {
@@ -81,6 +89,11 @@ func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption)
 	}
 	if err := c.checkAuthAge(claims, o.authWithin); err != nil {
 		return nil, err
+	}
+	if proofJTI != "" {
+		if err := c.recordProof(ctx, claims, proofJTI); err != nil {
+			return nil, err
+		}
 	}
 	claims.DataSession = data
 	return claims, nil

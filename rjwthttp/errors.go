@@ -81,6 +81,11 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 //   - 409 "login_superseded": rjwt.ErrLoginSuperseded (a newer login of
 //     the user won; the user is logged in by it).
 //   - 409 "too_many_sessions": rjwt.ErrTooManySessions (LimitRefuse).
+//   - 401 "use_dpop_nonce": rjwt.ErrUseDPoPNonce (with WithDPoPNonce), and
+//     401 "invalid_dpop_proof": rjwt.ErrInvalidProof (a missing, bad or
+//     replayed DPoP proof, or a bound token sent as Bearer); WriteError
+//     answers both with WWW-Authenticate: DPoP algs="..." (dpop.go), as it
+//     does "invalid_token" for a request that used the DPoP scheme.
 //   - 401 "invalid_token": rjwt.ErrInvalidToken, ErrTokenExpired,
 //     ErrSessionNotFound and ErrRefreshReused: log in (or refresh) again.
 //   - 401 "invalid_credentials": ErrInvalidCredentials.
@@ -113,6 +118,10 @@ func Classify(err error) (status int, code string) {
 	case errors.Is(err, rjwt.ErrStepUpRequired), errors.Is(err, rjwt.ErrLoginSuperseded), errors.Is(err, rjwt.ErrTooManySessions):
 		status, code, _ := classifyLifecycle(err) // lifecycle.go
 		return status, code
+	case errors.Is(err, rjwt.ErrUseDPoPNonce): // DPoP (dpop.go)
+		return http.StatusUnauthorized, "use_dpop_nonce"
+	case errors.Is(err, rjwt.ErrInvalidProof):
+		return http.StatusUnauthorized, "invalid_dpop_proof"
 	case errors.Is(err, rjwt.ErrInvalidToken), errors.Is(err, rjwt.ErrTokenExpired),
 		errors.Is(err, rjwt.ErrSessionNotFound), errors.Is(err, rjwt.ErrRefreshReused):
 		return http.StatusUnauthorized, "invalid_token"
@@ -150,6 +159,10 @@ func WriteError(w http.ResponseWriter, err error) {
 	case code == "credentials_required":
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeJSON(w, status, errorBody{Error: code, Description: "no token"})
+	case code == "invalid_dpop_proof", code == "use_dpop_nonce":
+		dpopUnauthorized(w, code, describe(err))
+	case code == "invalid_token" && isDPoP(err):
+		dpopUnauthorized(w, code, tokenDescription(err))
 	case code == "invalid_token":
 		Unauthorized(w, tokenDescription(err))
 	case code == "insufficient_user_authentication", code == "login_superseded", code == "too_many_sessions":

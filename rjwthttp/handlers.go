@@ -49,6 +49,7 @@ type Handlers struct {
 	cookies   *cookieMode // from cookieCfg, checked
 
 	reissueOpts func(*http.Request, *rjwt.Claims) ([]rjwt.SignOption, error) // WithReissueOptions
+	dpop        dpopConfig                                                   // dpop.go
 }
 
 // WithSignOptions sets the options of every SignPair the handlers make, e.g.
@@ -163,6 +164,11 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, fmt.Errorf("%w: account and password are required", ErrBadInput))
 		return
 	}
+	proof, err := h.dpop.loginProof(h.client, w, r) // a DPoP header binds the session: checked first
+	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
 	id, err := do(r.Context(), c)
 	if err != nil {
 		h.errs.answer(w, r, err)
@@ -173,12 +179,15 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		h.errs.answer(w, r, err)
 		return
 	}
+	if proof != nil {
+		opts = append(opts[:len(opts):len(opts)], rjwt.BindProof(*proof))
+	}
 	pair, err := h.client.SignPair(r.Context(), id, opts...)
 	if err != nil {
 		// The id is the one Accounts returned and the options are the
 		// application's: an ErrInvalidID or ErrInvalidTTL here is no fault of
 		// the client's.
-		h.errs.answer(w, r, ownFault(err))
+		h.errs.answer(w, r, dpopErr(ownFault(err), proof))
 		return
 	}
 	if h.cookies != nil && h.cookies.Browser(r) && h.cookies.check(r) == nil {
@@ -186,7 +195,7 @@ func (h *Handlers) credentialed(w http.ResponseWriter, r *http.Request, do func(
 		writeJSON(w, http.StatusOK, cookieAnswer(pair))
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	writeJSON(w, http.StatusOK, pairAnswer(pair, proof))
 }
 
 // signOptions are the options of a login's SignPair: WithSignOptions',
@@ -244,8 +253,18 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 		h.errs.answer(w, r, fmt.Errorf("%w: refreshToken is required", ErrBadInput))
 		return
 	}
-	pair, err := h.client.Refresh(r.Context(), body.RefreshToken)
+	proof, err := h.dpop.proof(w, r)
 	if err != nil {
+		h.errs.answer(w, r, err)
+		return
+	}
+	var ropts []rjwt.RefreshOption
+	if proof != nil {
+		ropts = append(ropts, rjwt.WithRefreshProof(*proof))
+	}
+	pair, err := h.client.Refresh(r.Context(), body.RefreshToken, ropts...)
+	if err != nil {
+		err = dpopErr(err, proof)
 		if status, _ := Classify(err); fromCookie && status == http.StatusUnauthorized {
 			h.cookies.clear(w, r)
 		}
@@ -257,7 +276,7 @@ func (h *Handlers) RefreshToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, cookieAnswer(pair))
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	writeJSON(w, http.StatusOK, pairAnswer(pair, proof))
 }
 
 // Logout revokes the request's session: 204, and its tokens stop working.

@@ -98,6 +98,7 @@ type config struct {
 	errs       errorConfig
 	cookies    *Cookies      // WithCookies
 	authWithin time.Duration // RequireAuthWithin (lifecycle.go)
+	dpop       dpopConfig
 }
 
 // WithTokenSources sets where the middleware looks for a token, in order; the
@@ -161,6 +162,13 @@ func FromContext(ctx context.Context) (*rjwt.Claims, bool) {
 // (rjwt.ErrUnavailable): 503 with Retry-After and {"error": "unavailable"};
 // an error it cannot classify: 500 {"error": "server_error"}, logged
 // (WithLogger). See Classify.
+//
+// DPoP (RFC 9449): a request with "Authorization: DPoP <token>" and a
+// "DPoP" proof header is verified with rjwt.WithProof, the proof checked
+// against the request's method and URL (WithPublicURL behind a proxy) and,
+// with WithDPoPNonce, a server nonce; its refusals are 401 with
+// WWW-Authenticate: DPoP error="invalid_dpop_proof", "use_dpop_nonce" or
+// "invalid_token". A token bound to a key and sent as Bearer is refused.
 func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler {
 	cfg := config{sources: []TokenSource{BearerToken}, errs: errorConfig{client: c}}
 	for _, o := range opts {
@@ -186,7 +194,7 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 	vopts := cfg.verifyOptions()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, err := cfg.token(r, cookies)
+			token, proof, err := cfg.requestToken(w, r, cookies) // dpop.go
 			if err != nil {
 				cfg.errs.answer(w, r, err)
 				return
@@ -199,9 +207,9 @@ func Middleware(c *rjwt.Client, opts ...Option) func(http.Handler) http.Handler 
 				cfg.errs.answer(w, r, ErrNoToken)
 				return
 			}
-			claims, err := c.Verify(r.Context(), token, vopts...)
+			claims, err := c.Verify(r.Context(), token, verifyOpts(vopts, proof)...)
 			if err != nil {
-				cfg.errs.answer(w, r, err)
+				cfg.errs.answer(w, r, dpopErr(err, proof))
 				return
 			}
 			ctx := context.WithValue(r.Context(), claimsKey, claims)

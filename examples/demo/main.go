@@ -43,7 +43,7 @@ import (
 	"github.com/rjwt/rjwt/rjwthttp"
 )
 
-const usage = `usage: demo [-addr host:port] [-redis host:port|URL] [-access-ttl TTL] [-walkthrough]
+const usage = `usage: demo [-addr host:port] [-redis host:port|URL] [-access-ttl TTL] [-introspect-secret S] [-walkthrough]
 
 Prints a walkthrough of rjwt, then serves on -addr a web page at / (open it
 in a browser: it logs in with HttpOnly cookies) and a JSON API:
@@ -56,6 +56,8 @@ in a browser: it logs in with HttpOnly cookies) and a JSON API:
   POST /revokeSession {"session": "..."} + Bearer <token>    204: that session of yours ends; 404 if it is not yours
   POST /logout        Authorization: Bearer <token>          204: this session ends
   POST /logoutAll     Authorization: Bearer <token>          200 {"revoked": n}: all your sessions end
+  POST /oauth/introspect  token=<token> + Bearer <secret>    RFC 7662 (with -introspect-secret or RJWT_INTROSPECT_SECRET)
+  POST /oauth/revoke      token=<token> + Bearer <secret>    RFC 7009: 200, and the token's session ends
 
 Browsers get the token pair as HttpOnly cookies instead of in the body, and
 the refresh route reads its cookie when the body names no token; their
@@ -89,6 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	walkOnly := fs.Bool("walkthrough", false, "print the walkthrough and exit")
 	accessTTL := fs.String("access-ttl", "15 minutes", "the access tokens' TTL (try \"10 seconds\" to see the page refresh)")
 	prefix := fs.String("prefix", "", "key prefix of the demo's sessions (default $RJWT_PREFIX, else \"demo:\")")
+	introspect := fs.String("introspect-secret", getenv("RJWT_INTROSPECT_SECRET"), "serve /oauth/introspect and /oauth/revoke to callers presenting this secret (Bearer, or Basic's password); default $RJWT_INTROSPECT_SECRET, empty: not served")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -137,6 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
+	handler = withEndpoints(handler, client, *introspect) // endpoints.go
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -221,7 +221,8 @@ func TestUsageNamesEveryRouteAndTheDemoServesThem(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, [][2]string{{"POST", "/register"}, {"POST", "/authorize"}, {"POST", "/refreshToken"},
-		{"GET", "/me"}, {"GET", "/sessions"}, {"POST", "/revokeSession"}, {"POST", "/logout"}, {"POST", "/logoutAll"}}, routes)
+		{"GET", "/me"}, {"GET", "/sessions"}, {"POST", "/revokeSession"}, {"POST", "/logout"}, {"POST", "/logoutAll"},
+		{"POST", "/oauth/introspect"}, {"POST", "/oauth/revoke"}}, routes)
 
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rdb.Close()
@@ -230,6 +231,7 @@ func TestUsageNamesEveryRouteAndTheDemoServesThem(t *testing.T) {
 	defer client.Close()
 	h, err := newServer(client, rdb)
 	require.NoError(t, err)
+	h = withEndpoints(h, client, "a secret")
 	for _, r := range routes {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(r[0], r[1], strings.NewReader("{}")))

@@ -79,6 +79,7 @@ type ReissueResult struct {
 	AuthTime  int64         // Unix s; -1: none recorded
 	AMR       string        // methods joined by spaces
 	RefreshID string        // "" without a refresh token
+	JKT       string        // the DPoP key thumbprint the session is bound to ("": none)
 }
 
 // Reissue replaces session a.ID:a.Old by a.ID:a.New (reissue.lua). One
@@ -114,8 +115,16 @@ func (s *Store) Reissue(ctx context.Context, a ReissueArgs) (ReissueResult, erro
 	str := func(v any) string { x, _ := v.(string); return x }
 	return ReissueResult{
 		Live: true, Life: time.Duration(num(res[1])) * time.Millisecond, Access: time.Duration(num(res[2])) * time.Millisecond,
-		At: time.UnixMilli(num(res[3])), AuthTime: num(res[4]), AMR: str(res[5]), RefreshID: str(res[6]),
+		At: time.UnixMilli(num(res[3])), AuthTime: num(res[4]), AMR: str(res[5]), RefreshID: str(res[6]), JKT: str(at(res, 7)),
 	}, nil
+}
+
+// at is res[i], or nil past its end (an answer kept by an older version).
+func at(res []any, i int) any {
+	if i < len(res) {
+		return res[i]
+	}
+	return nil
 }
 
 func flag(b bool) string {

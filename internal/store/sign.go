@@ -25,6 +25,7 @@ type SignArgs struct {
 	Policy      int           // at MaxSessions: 0 nearest expiry, 1 oldest, 2 least recent, 3 refuse
 	AuthTime    int64         // auth_time, Unix s, when given (0: the issue time)
 	AMR         string        // the amr methods joined by spaces ("": none)
+	JKT         string        // DPoP: the thumbprint of the key the session is bound to ("": none)
 }
 
 // Sign creates session a.ID:a.Nano and returns how many other sessions of
@@ -51,7 +52,7 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	}
 	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
 		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta,
-		a.Issued.UnixMilli(), s.notAfter(ctx), a.Policy, authArg(a.AuthTime), a.AMR)
+		a.Issued.UnixMilli(), s.notAfter(ctx), a.Policy, authArg(a.AuthTime), a.AMR, a.JKT)
 	if err != nil {
 		return 0, err
 	}

@@ -45,7 +45,7 @@ end
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
-local h = redis.call('HMGET', KEYS[2], 'd', 'm', 'u', 'q', 'r', 'a', 'i', 'x', 'c', 'o', 'w')
+local h = redis.call('HMGET', KEYS[2], 'd', 'm', 'u', 'q', 'r', 'a', 'i', 'x', 'c', 'o', 'w', 'j')
 if not h[1] then
   return {0}
 end
@@ -106,6 +106,9 @@ end
 if amr ~= '' then
   f[#f + 1] = 'q'; f[#f + 1] = amr
 end
+if h[12] then -- a DPoP binding stays with the login (proof.lua)
+  f[#f + 1] = 'j'; f[#f + 1] = h[12]
+end
 local access, rid = 0, ''
 if h[5] then
   rid = ARGV[3]
@@ -130,6 +133,6 @@ redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now + keyLife, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], life, 'GT')
-local res = {1, life, access, now, tonumber(auth) or -1, amr, rid}
+local res = {1, life, access, now, tonumber(auth) or -1, amr, rid, h[12] or ''}
 redis.call('SET', KEYS[4], cjson.encode(res), 'PX', keep)
 return res

@@ -23,6 +23,8 @@
 -- ARGV[14] auth_time, Unix seconds, when WithAuthTime gave one, else ''
 --          (then it is the issue time: "c" + "o")
 -- ARGV[15] amr, the methods joined by spaces, or ''
+-- ARGV[16] DPoP: the thumbprint of the key the session is bound to, or ''
+--          (stored as 'j'; see proof.lua)
 -- Returns -1 when it arrived after ARGV[12] (a command that sat in a
 -- partitioned network's queue: nothing is written), -2 in single mode when
 -- the user already holds a session issued after this one (a newer login
@@ -131,6 +133,9 @@ if idle > 0 then
 end
 if ARGV[10] ~= '' then
   f[#f + 1] = 'm'; f[#f + 1] = ARGV[10]
+end
+if ARGV[16] ~= '' then
+  f[#f + 1] = 'j'; f[#f + 1] = ARGV[16]
 end
 redis.call('HSET', KEYS[2], unpack(f))
 redis.call('PEXPIRE', KEYS[2], life)

@@ -10,6 +10,11 @@
 //     reads [{proof, htm, htu, token, nonce, jkt}] made in Go and prints
 //     [{ok, error}]: jose verifies each with its embedded key and checks
 //     typ, htm, htu, ath, nonce and the thumbprint.
+//   node interop.mjs proofs '{"alg":...,"key":null|{private,public},"requests":[{htm,htu,nonce,token}]}'
+//     prints {key, jkt, proofs}: dpop's proofs for each request (nonce and
+//     ath when given), by the key given (JWKs, as a previous run printed
+//     them) or a new one, for rjwthttp's end-to-end test
+//     (rjwthttp/interop_test.go).
 import * as DPoP from 'dpop';
 import * as jose from 'jose';
 
@@ -73,6 +78,24 @@ async function verify(proofs) {
   return out;
 }
 
+async function proofs(req) {
+  let kp;
+  if (req.key) {
+    kp = {
+      privateKey: await jose.importJWK(req.key.private, req.alg, { extractable: false }),
+      publicKey: await jose.importJWK(req.key.public, req.alg, { extractable: true }),
+    };
+  } else {
+    kp = await DPoP.generateKeyPair(req.alg, { extractable: true });
+  }
+  const key = req.key || { private: await jose.exportJWK(kp.privateKey), public: await jose.exportJWK(kp.publicKey) };
+  const out = [];
+  for (const r of req.requests) {
+    out.push(await DPoP.generateProof(kp, r.htu, r.htm, r.nonce || undefined, r.token || undefined));
+  }
+  return { key, jkt: await DPoP.calculateThumbprint(kp.publicKey), proofs: out };
+}
+
 async function readStdin() {
   const chunks = [];
   for await (const c of process.stdin) chunks.push(c);
@@ -82,6 +105,8 @@ async function readStdin() {
 const [mode, arg] = process.argv.slice(2);
 if (mode === 'make') {
   process.stdout.write(JSON.stringify(await make(JSON.parse(arg))));
+} else if (mode === 'proofs') {
+  process.stdout.write(JSON.stringify(await proofs(JSON.parse(arg))));
 } else if (mode === 'verify') {
   process.stdout.write(JSON.stringify(await verify(JSON.parse(await readStdin()))));
 } else {
