@@ -17,6 +17,7 @@ type codec struct {
 	keyList   []*key          // signer first, then verification keys as given
 	fast      []*key          // HS256 keys, matched by their exact header
 	parser    *jwt.Parser
+	expired   *jwt.Parser // the same without the time checks: SessionOf
 	validator *jwt.Validator
 	leeway    time.Duration // validator's, for timesValid
 	keyFunc   jwt.Keyfunc

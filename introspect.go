@@ -35,3 +35,23 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Claims, error) 
 	}
 	return claims, nil
 }
+
+// SessionOf is the session a token of this client's names, checking its
+// signature, algorithm and shape but not its times: an expired token still
+// names its session, which may live on (a refresh token renews it). For
+// revocation (rjwthttp.RevocationHandler, RFC 7009 §2: the token is
+// presented to end what it stands for); never a proof that the token is
+// usable. No Redis round trip. Errors: ErrInvalidToken.
+func (c *Client) SessionOf(token string) (string, error) {
+	if len(token) > MaxTokenSize || !canonical(token) {
+		return "", fmt.Errorf("%w: not a token of this client's", ErrInvalidToken)
+	}
+	claims := new(Claims)
+	if _, err := c.expired.ParseWithClaims(token, claims, c.keyFunc); err != nil {
+		return "", claimsErr(err)
+	}
+	if validateID(claims.ID) != nil || !isSessionOf(claims) {
+		return "", fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
+	}
+	return claims.Session, nil
+}

@@ -258,6 +258,7 @@ func newCodec(cfg *config, clock func() time.Time) (*codec, error) {
 		jwt.WithLeeway(cfg.leeway),
 		jwt.WithTimeFunc(clock),
 	)
+	c.expired = jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway), jwt.WithTimeFunc(clock))
 	c.leeway = cfg.leeway
 	c.keyFunc = c.keyFor

@@ -88,8 +88,16 @@ func RevocationHandler(c *rjwt.Client, authorize func(*http.Request) bool) http.
 			return
 		}
 		claims, err := c.Introspect(r.Context(), token)
-		if err == nil {
+		switch {
+		case err == nil:
 			err = c.Revoke(r.Context(), claims.Session)
+		case errors.Is(err, rjwt.ErrTokenExpired):
+			// An expired token still names a session that may live on
+			// (its refresh token renews it): end that.
+			var session string
+			if session, err = c.SessionOf(token); err == nil {
+				err = c.Revoke(r.Context(), session)
+			}
 		}
 		if failed(w, err) {
 			return
