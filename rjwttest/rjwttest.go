@@ -48,7 +48,6 @@ package rjwttest
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"sync"
@@ -82,13 +81,7 @@ func New(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 	if err := mr.Start(); err != nil {
 		t.Fatalf("rjwttest.New: starting the embedded Redis: %v", err)
 	}
-	base := []rjwt.Option{rjwt.WithAddr(mr.Addr())}
-	if !info.Key {
-		secret := make([]byte, rjwt.MinSecretSize)
-		rand.Read(secret) // never fails (crypto/rand)
-		base = append(base, rjwt.WithSecret(secret))
-	}
-	c, err := rjwt.New(append(base, opts...)...)
+	c, err := rjwt.New(options(mr.Addr(), info, opts)...)
 	if err != nil {
 		mr.Close()
 		t.Fatalf("rjwttest.New: %v", err)

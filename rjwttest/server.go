@@ -28,13 +28,7 @@ func NewServer(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 		t.Fatalf("rjwttest.NewServer: the client's Redis is the one the kit starts: leave WithAddr, WithURL, WithRedisClient and WithPassword out")
 	}
 	srv := redistest.Start(t) // skips (or fails) without redis-server
-	base := []rjwt.Option{rjwt.WithAddr(srv.Addr())}
-	if !info.Key {
-		secret := make([]byte, rjwt.MinSecretSize)
-		rand.Read(secret) // never fails (crypto/rand)
-		base = append(base, rjwt.WithSecret(secret))
-	}
-	c, err := rjwt.New(append(base, opts...)...)
+	c, err := rjwt.New(options(srv.Addr(), info, opts)...)
 	if err != nil {
 		t.Fatalf("rjwttest.NewServer: %v", err)
 	}
@@ -47,3 +41,15 @@ func NewServer(t testing.TB, opts ...rjwt.Option) *rjwt.Client {
 // to the process, and each server's waiter until it is stopped), for a
 // leak check: goleak.IgnoreAnyFunction each of them.
 func KitGoroutines() []string { return append([]string(nil), redistest.HarnessGoroutines...) }
+
+// options are a kit client's: its Redis at addr, a random 32-byte secret
+// unless opts give a key, then opts.
+func options(addr string, info optinfo.Info, opts []rjwt.Option) []rjwt.Option {
+	base := []rjwt.Option{rjwt.WithAddr(addr)}
+	if !info.Key {
+		secret := make([]byte, rjwt.MinSecretSize)
+		rand.Read(secret) // never fails (crypto/rand)
+		base = append(base, rjwt.WithSecret(secret))
+	}
+	return append(base, opts...)
+}
