@@ -19,7 +19,7 @@ import (
 // live (RFC 7662) and ends a session (RFC 7009) over HTTP, with a shared
 // secret.
 func ExampleIntrospectionHandler() {
-	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithAddr(os.Getenv("REDIS_ADDR")), rjwt.WithPrefix("example-introspect:"))
+	client, err := rjwt.New(rjwt.WithSecret([]byte(os.Getenv("RJWT_SECRET"))), rjwt.WithURL(os.Getenv("REDIS_URL")), rjwt.WithPrefix("example-introspect:"))
 	if err != nil {
 		fmt.Println(err)
 		return
