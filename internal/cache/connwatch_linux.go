@@ -26,7 +26,7 @@ import (
 // the connection is not watched and the heartbeat remains the bound.
 type connWatch struct {
 	ep     int
-	mu     sync.Mutex
+	mu     sync.RWMutex // write: add, close; read: every epoll_wait (no wait on a closed, reused number)
 	dups   []int
 	closed bool
 	next   atomic.Int64 // mono ns from which a hit looks again
@@ -88,7 +88,7 @@ func (w *connWatch) add(cn net.Conn, sub bool) net.Conn {
 		return cn
 	}
 	w.dups = append(w.dups, dup)
-	if sub {
+	if sub && under == cn { // through TLS the socket holds records, not RESP: no read-ahead
 		w.sub.Store(int32(dup))
 	}
 	return cn
@@ -130,7 +130,13 @@ func (w *connWatch) run(stop <-chan struct{}, died func()) {
 			return
 		default:
 		}
+		w.mu.RLock()
+		if w.closed {
+			w.mu.RUnlock()
+			return
+		}
 		n, err := syscall.EpollWait(w.ep, events, 100)
+		w.mu.RUnlock()
 		if err != nil && err != syscall.EINTR {
 			return
 		}
@@ -157,7 +163,13 @@ func (w *connWatch) hungUp(now int64) bool {
 		return false
 	}
 	var events [1]syscall.EpollEvent
-	if n, _ := syscall.EpollWait(w.ep, events[:], 0); n > 0 {
+	w.mu.RLock()
+	n := 0
+	if !w.closed {
+		n, _ = syscall.EpollWait(w.ep, events[:], 0)
+	}
+	w.mu.RUnlock()
+	if n > 0 {
 		w.dead.Store(true)
 		return true
 	}
@@ -172,13 +184,13 @@ func (w *connWatch) close() {
 	}
 	w.peekMu.Lock() // no read-ahead on a descriptor being closed
 	defer w.peekMu.Unlock()
-	w.sub.Store(-1)
-	w.mu.Lock()
+	w.mu.Lock() // waits for an epoll_wait in flight (run's: at most 100ms)
 	defer w.mu.Unlock()
 	if w.closed {
 		return
 	}
 	w.closed = true
+	w.sub.Store(-1)
 	w.dead.Store(true) // a late look must not trust a closed set
 	for _, fd := range w.dups {
 		syscall.Close(fd)

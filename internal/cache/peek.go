@@ -33,17 +33,26 @@ func parseInvalidations(b []byte, drop func(keys []string)) (sure bool) {
 		}
 		b = rest
 		msg, ok := v.([]any)
-		if !ok || len(msg) != 3 {
-			continue // a PONG or another reply: nothing to drop
+		if !ok || len(msg) < 2 {
+			return false
 		}
 		kind, _ := msg[0].(string)
 		channel, _ := msg[1].(string)
-		if kind != "message" || channel != "__redis__:invalidate" {
+		switch {
+		case len(msg) == 2 && kind == "pong":
+			continue
+		case len(msg) == 3 && (kind == "subscribe" || kind == "unsubscribe"):
+			continue
+		case len(msg) != 3 || kind != "message":
+			return false // not a pub/sub message: the tail of one go-redis has begun
+		case channel != "__redis__:invalidate":
 			continue
 		}
 		switch p := msg[2].(type) {
 		case nil:
-			drop(nil)
+			// A null invalidation (FLUSHDB) is left to go-redis's reader,
+			// which flushes: read ahead, it is only a reason to ask Redis.
+			return false
 		case string:
 			drop([]string{p})
 		case []any:
@@ -97,7 +106,7 @@ func respValue(b []byte, depth int) (v any, rest []byte, ok bool) {
 		if n > 1<<16 {
 			return nil, nil, false
 		}
-		out := make([]any, 0, n)
+		out := make([]any, 0, min(n, len(rest)/3+1))
 		for range n {
 			var e any
 			if e, rest, ok = respValue(rest, depth+1); !ok {

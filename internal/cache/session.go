@@ -88,6 +88,7 @@ type sess struct {
 }
 
 func (s *sess) end() {
+	s.t.lose(s.n) // trust goes first, before the cleanups' round trips
 	for i := len(s.undo) - 1; i >= 0; i-- {
 		s.undo[i]()
 	}
@@ -115,7 +116,7 @@ func (s *sess) died() {
 func (s *sess) subscribe() error {
 	t, n := s.t, s.n
 	n.watch.Store(s.w)
-	s.undo = append(s.undo, func() { close(s.alive) }, s.w.close)
+	s.undo = append(s.undo, s.w.close, func() { close(s.alive) }) // alive closes first: run stops, then the watch closes
 	o := clone(n.opts, func(ctx context.Context, cn *redis.Conn) error {
 		v, err := cn.ClientID(ctx).Result()
 		s.id.Store(v)
@@ -227,6 +228,11 @@ func (s *sess) beat(now int64) error {
 	ctx, cancel := context.WithTimeout(s.n.ctx, t.window)
 	defer cancel()
 	err := s.can.check(ctx, s.reads)
+	if err == nil && s.w.hungUp(s.next) {
+		// A connection hung up before the session could close it
+		// (ps was not yet made): its watch stays dead, so end it.
+		err = errors.New("rjwt: local cache: a tracked connection hung up")
+	}
 	if err == nil && s.n.readsID.Load() != s.readsID {
 		err = errors.New("rjwt: local cache: the tracked connection was replaced")
 	}
