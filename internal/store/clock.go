@@ -135,7 +135,7 @@ func (c *tokenClock) done() { c.refreshing.Store(false) }
 
 // Now is Redis's time as this client last learnt it (a TIME reply of any
 // master, carried forward on this host's monotonic clock), or this host's
-// clock when it has no sample younger than a minute. No round trip.
+// clock when it has no sample younger than ten minutes (tokenSampleMax). No round trip.
 func (s *Store) Now() time.Time {
 	if t, ok, old := s.tokens.now(); ok {
 		if old {
