@@ -3,7 +3,6 @@ package rjwthttp_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rjwt/rjwt/internal/dpop/dpoptest"
 	"github.com/rjwt/rjwt/rjwthttp"
 )
 
@@ -19,34 +19,10 @@ import (
 // its locked dependencies (panva's dpop and jose); `npm ci` installs them.
 var interopDir = filepath.Join("..", "internal", "dpop", "testdata", "interop")
 
-// needNode skips without node, npm or the packages, unless
-// RJWT_REQUIRE_NODE=1 (CI), where that is a failure.
+// needNode is dpoptest.NeedNode for the interop script's folder.
 func needNode(t *testing.T) {
 	t.Helper()
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("RJWT_REQUIRE_NODE") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set RJWT_REQUIRE_NODE=1 to make this a failure)", args...)
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			skip("DPoP interop with panva's dpop needs %s (Node.js 20 or later) on PATH", tool)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(interopDir, "node_modules", "dpop")); err == nil {
-		return
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--cache", filepath.Join(cache, "rjwt-npm"))
-	cmd.Dir = interopDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		skip("npm ci in %s failed: %v\n%s", interopDir, err, out)
-	}
+	dpoptest.NeedNode(t, interopDir)
 }
 
 type nodeRequest struct {

@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,34 +22,10 @@ import (
 // by git.
 const interopDir = "testdata/interop"
 
-// needNode skips the test when node or npm, or the packages, are not at
-// hand, unless RJWT_REQUIRE_NODE=1 (CI), where that is a failure.
+// needNode is dpoptest.NeedNode for the interop script's folder.
 func needNode(t *testing.T) {
 	t.Helper()
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("RJWT_REQUIRE_NODE") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set RJWT_REQUIRE_NODE=1 to make this a failure)", args...)
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			skip("DPoP interop with panva's dpop and jose needs %s (Node.js 20 or later) on PATH", tool)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(interopDir, "node_modules", "dpop")); err == nil {
-		return
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--cache", filepath.Join(cache, "rjwt-npm"))
-	cmd.Dir = interopDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		skip("npm ci in %s failed: %v\n%s", interopDir, err, out)
-	}
+	dpoptest.NeedNode(t, interopDir)
 }
 
 // node runs the interop script.

@@ -18,7 +18,8 @@
 -- ARGV[13] the new session's life, ms, when the old one has a refresh
 --          token (0: the old one's remaining life)
 -- Returns {1, life ms, access ms (0: no refresh token), now ms, auth_time s
--- (-1: none), amr, refresh id} when it made the new session, {0} when the
+-- (-1: none), amr, refresh id, DPoP key thumbprint ('' unbound: "j", kept
+-- by the new session)} when it made the new session, {0} when the
 -- old session is not live (nothing written), {-1} when it arrived after
 -- ARGV[12] (nothing written).
 --
