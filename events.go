@@ -132,7 +132,7 @@ func (c *Client) startEvents(cfg *config) {
 	c.ev.ch = make(chan Event, cfg.eventBuffer)
 	c.ev.ready = make(chan struct{})
 	c.ev.mon = events.Start(events.Config{Redis: c.rdb, Store: c.st, Prefix: c.prefix, Keyspace: c.keyspaceEvents,
-		Health: cfg.healthInterval, Base: c.logContext(),
+		Watcher: c.topo, Base: c.logContext(),
 		Emit: func(k events.Kind, session string, err error) {
 			c.emit(Event{Type: eventTypes[k], Session: session, Err: err})
 		}})

@@ -13,13 +13,14 @@ import (
 )
 
 // availability is what the client knows of Redis's reachability. It is
-// "unknown" at start (calls go through), "down" once a dial is refused or
-// the event monitor's health check fails (calls fail at once, without the
-// network, wrapping ErrUnavailable and the cause), and "up" again when the
-// monitor's probe sees Redis answer.
+// "unknown" at start (calls go through), "down" once the topology watcher's
+// walk finds no master answering (calls fail at once, without the network,
+// wrapping ErrUnavailable and the cause), and "up" again when a walk sees
+// Redis answer. The watcher is its one writer; a call that finds Redis
+// unreachable (a refused dial) only kicks it, and its walk, at once, says.
 type availability struct {
 	down atomic.Pointer[downState]
-	kick chan struct{} // a call saw Redis down: probe now
+	kick chan struct{} // a call saw Redis unreachable: walk now
 }
 
 type downState struct{ cause error }
@@ -33,8 +34,10 @@ func (a *availability) Err() error {
 }
 
 // MarkDown makes calls fail fast with cause until MarkUp.
-func (a *availability) MarkDown(cause error) {
-	a.down.Store(&downState{cause: cause})
+func (a *availability) MarkDown(cause error) { a.down.Store(&downState{cause: cause}) }
+
+// suspect asks the watcher to walk now.
+func (a *availability) suspect() {
 	select {
 	case a.kick <- struct{}{}:
 	default:
