@@ -16,11 +16,12 @@ import (
 // "unknown" at start (calls go through), "down" once the topology watcher's
 // walk finds no master answering (calls fail at once, without the network,
 // wrapping ErrUnavailable and the cause), and "up" again when a walk sees
-// Redis answer. The watcher is its one writer; a call that finds Redis
-// unreachable (a refused dial) only kicks it, and its walk, at once, says.
+// Redis answer. The watcher is its one writer; a call whose dial is refused
+// tells it (refusedDial), and it marks Redis down at once and walks.
 type availability struct {
-	down atomic.Pointer[downState]
-	kick chan struct{} // a call saw Redis unreachable: walk now
+	down    atomic.Pointer[downState]
+	refused atomic.Pointer[downState] // a call's refused dial, for the watcher (Refused)
+	kick    chan struct{}             // a call saw Redis unreachable: walk now
 }
 
 type downState struct{ cause error }
@@ -35,6 +36,13 @@ func (a *availability) Err() error {
 
 // MarkDown makes calls fail fast with cause until MarkUp.
 func (a *availability) MarkDown(cause error) { a.down.Store(&downState{cause: cause}) }
+
+// refusedDial tells the watcher that a call's dial was refused, and has it
+// walk now.
+func (a *availability) refusedDial(err error) {
+	a.refused.Store(&downState{cause: err})
+	a.suspect()
+}
 
 // suspect asks the watcher to walk now.
 func (a *availability) suspect() {

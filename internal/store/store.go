@@ -18,8 +18,9 @@
 // TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY), never after a timeout (the
 // call's time is spent) and never once Redis is known down.
 //
-// Fail fast. The topology watcher's walk (internal/topology; at once after
-// a refused dial) marks Redis down when no master answers: calls then fail
+// Fail fast. The topology watcher (internal/topology) marks Redis down when
+// its walk finds no master answering, or at once when a call's dial was
+// refused (off a Cluster): calls then fail
 // at once with ErrUnavailable wrapping the cause, without touching the
 // network, until a walk sees Redis answer (MarkUp). On a Cluster one dead
 // master is not Redis down: a failure there has go-redis reload its slot
@@ -259,6 +260,16 @@ func (s *Store) IsDown() bool { return s.avail.IsDown() }
 // Kicked receives when a call found Redis unreachable: the topology watcher
 // walks at once.
 func (s *Store) Kicked() <-chan struct{} { return s.avail.kick }
+
+// Refused is the error of a call's refused dial since the last ask (single
+// node or Sentinel), or nil: the topology watcher marks Redis down with it
+// before it walks.
+func (s *Store) Refused() error {
+	if d := s.avail.refused.Swap(nil); d != nil {
+		return d.cause
+	}
+	return nil
+}
 
 // Available is nil while calls may reach Redis, else the error they fail
 // with.

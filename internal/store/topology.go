@@ -5,10 +5,9 @@ import (
 )
 
 // observe learns from a failed call. On a single node or a Sentinel-managed
-// master a refused dial means Redis is likely down: the topology watcher
-// walks at once (suspect), and its walk marks Redis down, so that calls
-// fail fast until a walk sees it answer again (within a millisecond or so
-// of the refused dial: a refused dial is quick to repeat).
+// master a refused dial means Redis is down: the call tells the topology
+// watcher (Refused), which marks Redis down at once, so that calls fail
+// fast, and walks until Redis answers again.
 //
 // On a Cluster a refused dial means one master is down, not Redis: calls
 // for the other masters' slots must go on, so nothing is marked down here
@@ -34,7 +33,7 @@ func (s *Store) observe(err error) {
 		return
 	}
 	if isDialError(err) {
-		s.avail.suspect()
+		s.avail.refusedDial(err)
 	}
 }
 

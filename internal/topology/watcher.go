@@ -189,6 +189,11 @@ func (w *Watcher) run() {
 			t.Stop()
 			return
 		case <-w.st.Kicked():
+			if err := w.st.Refused(); err != nil && w.cc == nil {
+				// A call's dial was refused: Redis is down until a walk
+				// sees it answer (calls fail fast meanwhile).
+				w.st.MarkDown(err)
+			}
 		case <-w.kick:
 		case <-t.C:
 		}
