@@ -132,7 +132,7 @@ func main() {
 			if pace > 0 {
 				how = "polling every " + pace.String()
 			}
-			fmt.Printf("  %-27s seen %s (the Revoke call itself: %s; seen after it returned: %s; last Verify that accepted it, after it returned: %s, max %v)\n",
+			fmt.Printf("  %-27s seen %s (the Revoke call itself: %s; seen after it returned: %s; the last Verify begun after it returned that still accepted it, begun: %s, max %v)\n",
 				how, pcts(seen), pcts(revoke), pcts(lag), pcts(stale), stale[len(stale)-1].Round(time.Microsecond))
 		}
 	}
@@ -302,10 +302,11 @@ func run(inflight int, d time.Duration, f func() error) float64 {
 // polls without pause when pace is 0, else once every pace. It also returns
 // the revoking call's own round trip (a floor: the revocation cannot be
 // seen before Redis has made it), and how long after that call returned
-// the revocation was seen (the cache's own lag; can be negative), and when
-// the last Verify that still accepted the token returned, after that call
-// returned (0 when none did: a poller that waits for the CPU between two
-// calls sees the revocation late but accepts nothing meanwhile).
+// the revocation was seen (the cache's own lag; can be negative), and how
+// long after that call returned the last Verify that still accepted the
+// token began (0 when none did: a poller that waits for the CPU sees the
+// revocation late, but a Verify begun before the Revoke returned, or one
+// not running, accepts nothing stale).
 func (b *bench) visibility(n int, pace time.Duration, pollers int) (seen, revoke, lag, stale []time.Duration) {
 	for i := range n {
 		tok, err := b.plain.Sign(b.ctx, "vis"+strconv.Itoa(i))
@@ -322,16 +323,17 @@ func (b *bench) visibility(n int, pace time.Duration, pollers int) (seen, revoke
 			}
 		}
 		session := sessionOf(tok)
-		at := make(chan [2]time.Time, pollers) // refused at, last accepted at
+		at := make(chan [2]time.Time, pollers) // refused at, last accepting call begun at
 		for range pollers {
 			go func() {
 				var ok time.Time
 				for {
+					begin := time.Now()
 					if _, err := b.cached.Verify(b.ctx, tok); err != nil {
 						at <- [2]time.Time{time.Now(), ok}
 						return
 					}
-					ok = time.Now()
+					ok = begin
 					if pace > 0 {
 						time.Sleep(pace)
 					}

@@ -115,6 +115,7 @@ func (s *sess) died() {
 // confirmation.
 func (s *sess) subscribe() error {
 	t, n := s.t, s.n
+	s.w.setApply(func(keys []string) { t.applyKeys(n, keys) })
 	n.watch.Store(s.w)
 	s.undo = append(s.undo, s.w.close, func() { close(s.alive) }) // alive closes first: run stops, then the watch closes
 	o := clone(n.opts, func(ctx context.Context, cn *redis.Conn) error {

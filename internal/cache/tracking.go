@@ -329,13 +329,17 @@ func (t *tracker) readAhead(id string, now int64) bool {
 			return true
 		}
 	}
-	return n.watch.Load().readAhead(now, func(keys []string) {
-		if keys == nil {
-			t.cache.dropNode(n, false)
-			return
-		}
-		for _, k := range keys {
-			t.cache.invalidateKey(k)
-		}
-	})
+	return n.watch.Load().readAhead(now, func(keys []string) { t.applyKeys(n, keys) })
+}
+
+// applyKeys applies an invalidation of node n's: the keys it names, or
+// with nil everything n's entries may hold.
+func (t *tracker) applyKeys(n *trackNode, keys []string) {
+	if keys == nil {
+		t.cache.dropNode(n, false)
+		return
+	}
+	for _, k := range keys {
+		t.cache.invalidateKey(k)
+	}
 }
