@@ -63,6 +63,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (this process: rjwt and the baselines, not redis-server) to this file")
 	addr := flag.String("addr", "", "an existing redis-server to measure against (one run under callgrind, say) instead of a private one started here; its data is flushed")
 	calls := flag.Int("calls", 20000, "calls of each series in the profile part")
+	profileInflight := flag.Int("profile-inflight", 50, "profile part: calls in flight (fewer for a redis-server under callgrind, whose slowness would otherwise reach the calls' timeout)")
 	series := flag.String("series", "sign,setex,verify,exists", "profile part: the series to run")
 	perGoroutine := flag.Bool("outside-tokens", false, "outside part: a token per goroutine (else one shared)")
 	outsideClient := flag.String("outside-client", "shared", "outside part: rjwt's client: shared (the harness's, WithRedisClient), separate (another with go-redis's defaults), cte (another with ContextTimeoutEnabled), own (WithAddr)")
@@ -112,7 +113,7 @@ func main() {
 	// Sign's profile: CPU per call, client and Redis, over a fixed number
 	// of calls.
 	if part["profile"] {
-		b.profile(*calls, strings.Split(*series, ","))
+		b.profile(*calls, *profileInflight, strings.Split(*series, ","))
 	}
 
 	// Ratios at 50 and 200 in flight.
@@ -728,8 +729,8 @@ func (b *bench) signCost(rounds int, d time.Duration) {
 	}
 }
 
-// profile prints, for Sign and for the SET EX baseline, uncached Verify and
-// the EXISTS baseline, at 50 in flight, n
+// profile prints, for each of series (Sign and the SET EX baseline,
+// uncached Verify and the EXISTS baseline) at inflight calls in flight, n
 // calls each (after a warm-up of n/10): this process's CPU per call
 // (getrusage: rjwt's or go-redis's work, the JWT, the syscalls), Redis's
 // CPU per call (INFO cpu: commands, scripts and its I/O) and Redis's time
@@ -738,16 +739,16 @@ func (b *bench) signCost(rounds int, d time.Duration) {
 // command's usec over the calls). A fixed number
 // of calls, so that a redis-server run under callgrind counts the same
 // work each time.
-func (b *bench) profile(n int, series []string) {
-	fmt.Printf("profile at 50 in flight, %d calls each (CPU per call, us):\n", n)
+func (b *bench) profile(n, inflight int, series []string) {
+	fmt.Printf("profile at %d in flight, %d calls each (CPU per call, us):\n", inflight, n)
 	fmt.Printf("  %-8s %10s %10s %10s %12s\n", "series", "client", "redis", "in cmds", "calls/s")
 	for _, op := range series {
-		runN(50, n/10, func() error { return b.op(op) })
+		runN(inflight, n/10, func() error { return b.op(op) })
 		b.rdb.ConfigResetStat(b.ctx)
 		rc0 := redisCPU(b.rdb)
 		c0 := cpuTime()
 		start := time.Now()
-		runN(50, n, func() error { return b.op(op) })
+		runN(inflight, n, func() error { return b.op(op) })
 		el := time.Since(start)
 		c1 := cpuTime()
 		rc1 := redisCPU(b.rdb)
