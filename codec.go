@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rjwt/rjwt/internal/jws"
 )
 
 // codec is the token side of a client: its keys, the parsers and the
@@ -11,6 +13,9 @@ import (
 // it touches Redis, so parsing and signing tests need no server. Its one
 // link to the rest is clock, the time tokens are judged by (the client's:
 // Redis's, store.Now).
+// key is one signing or verification key (internal/jws).
+type key = jws.Key
+
 type codec struct {
 	signer    *key            // nil: the client only verifies
 	keys      map[string]*key // by kid

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/jws"
 )
 
 // MinSecretSize is the shortest HMAC key WithSecret accepts: 32 bytes, the
 // size of an HS256 digest (RFC 7518 §3.2).
-const MinSecretSize = 32
+const MinSecretSize = jws.MinSecretSize
 
 // Option configures a Client. Options that receive bad values make New fail;
 // none panics and none falls back to a silent default.
@@ -82,7 +84,7 @@ func WithSecret(secret []byte) Option {
 		if c.signing != nil {
 			return errors.New("rjwt: WithSecret: a client has one signing key, and one is already set")
 		}
-		k, err := hmacKey("", secret)
+		k, err := jws.HMACKey("", secret)
 		if err != nil {
 			return fmt.Errorf("rjwt: WithSecret: %w", err)
 		}

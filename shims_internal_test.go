@@ -1,0 +1,24 @@
+package rjwt
+
+import "github.com/rjwt/rjwt/internal/jws"
+
+// The names the internal tests knew before the machinery moved to internal
+// packages.
+var (
+	lowS          = jws.LowS
+	p256HalfOrder = jws.P256HalfOrder
+	canonicalSig  = jws.CanonicalSig
+)
+
+// macOf is HMAC-SHA256(k's secret, signed), for an HS256 key k.
+func macOf(k *key, signed string) []byte {
+	out, err := k.AppendSig([]byte(signed))
+	if err != nil {
+		panic(err)
+	}
+	sig, err := b64.DecodeString(string(out[len(signed)+1:]))
+	if err != nil {
+		panic(err)
+	}
+	return sig
+}
