@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rjwt/rjwt/internal/store"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// scanBatch is the COUNT hint of each SCAN and the size of each UNLINK or GET
-// batch: large enough to keep round trips few, small enough that no single
-// command holds Redis for long.
-const scanBatch = 1000
+	"github.com/rjwt/rjwt/internal/keyspace"
+	"github.com/rjwt/rjwt/internal/store"
+)
 
 // Call holds redis-jwt's helper calls (its call()), with Go signatures. Keys and
 // patterns are used as given: no prefix is added. Patterns are Redis glob
@@ -140,33 +136,7 @@ func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
 // during the walk are left out. One SCAN round trip per batch of about 1,000
 // keys, plus one pipelined GET round trip per batch.
 func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[string]string, error) {
-	out := map[string]string{}
-	var mu sync.Mutex
-	err := k.scan(ctx, pattern, true, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
-		cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, key := range keys {
-				p.Get(ctx, key)
-			}
-			return nil
-		})
-		if err != nil && len(cmds) != len(keys) {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for i, cmd := range cmds {
-			v, err := cmd.(*redis.StringCmd).Result()
-			switch {
-			case err == nil:
-				out[keys[i]] = v
-			case errors.Is(err, redis.Nil) || isWrongType(err):
-				// gone since SCAN saw it, or not a string: left out
-			default:
-				return err
-			}
-		}
-		return nil
-	})
+	out, err := k.walker().Values(ctx, pattern)
 	if err != nil {
 		return nil, k.c.redisErr("get values by pattern", err)
 	}
@@ -176,14 +146,7 @@ func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[stri
 // GetCountByPattern counts the keys matching pattern. One SCAN round trip per
 // batch of about 1,000 keys.
 func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, error) {
-	var mu sync.Mutex
-	n := 0
-	err := k.scan(ctx, pattern, true, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
-		mu.Lock()
-		n += len(keys)
-		mu.Unlock()
-		return nil
-	})
+	n, err := k.walker().Count(ctx, pattern)
 	if err != nil {
 		return 0, k.c.redisErr("count by pattern", err)
 	}
@@ -239,98 +202,14 @@ func (k *Call) Destroy(ctx context.Context, key string) error {
 // it. Keys created during the walk may or may not be deleted (SCAN's
 // guarantee covers only keys present throughout).
 func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error) {
-	var mu sync.Mutex
-	total := 0
-	_, cluster := k.c.rdb.(*redis.ClusterClient)
-	// No dedupe: a key SCAN reports twice is unlinked once and counted once,
-	// since UNLINK counts only the keys it removed.
-	err := k.scan(ctx, pattern, false, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
-		var n int64
-		if cluster {
-			cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for _, key := range keys {
-					p.Unlink(ctx, key)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for _, cmd := range cmds {
-				n += cmd.(*redis.IntCmd).Val()
-			}
-		} else {
-			var err error
-			if n, err = node.Unlink(ctx, keys...).Result(); err != nil {
-				return err
-			}
-		}
-		mu.Lock()
-		total += int(n)
-		mu.Unlock()
-		return nil
-	})
+	total, err := k.walker().Unlink(ctx, pattern)
 	if err != nil {
 		return total, k.c.redisErr("destroy multiple", err)
 	}
 	return total, nil
 }
 
-// scan walks the keys matching pattern with SCAN, on every master of a
-// Cluster (concurrently) or on the one node, and hands fn each batch. With
-// dedupe, a key SCAN reports twice (it may, while the keyspace is resized) is
-// handed once, at the cost of remembering every key seen on a node.
-//
-// The client's default timeout (WithTimeout) bounds each round trip, not the
-// whole walk, which may take long on a large keyspace; a deadline on ctx
-// bounds the whole walk.
-func (k *Call) scan(ctx context.Context, pattern string, dedupe bool, fn func(context.Context, redis.UniversalClient, []string) error) error {
-	if err := k.c.st.Available(); err != nil {
-		return err
-	}
-	walk := func(ctx context.Context, node redis.UniversalClient) error {
-		var seen map[string]struct{}
-		if dedupe {
-			seen = map[string]struct{}{}
-		}
-		var cursor uint64
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			sctx, cancel := k.c.bound(ctx)
-			keys, next, err := node.Scan(sctx, cursor, pattern, scanBatch).Result()
-			cancel()
-			if err != nil {
-				return err
-			}
-			fresh := keys
-			if dedupe {
-				fresh = keys[:0]
-				for _, key := range keys {
-					if _, dup := seen[key]; !dup {
-						seen[key] = struct{}{}
-						fresh = append(fresh, key)
-					}
-				}
-			}
-			if len(fresh) > 0 {
-				bctx, cancel := k.c.bound(ctx)
-				err := fn(bctx, node, fresh)
-				cancel()
-				if err != nil {
-					return err
-				}
-			}
-			if cursor = next; cursor == 0 {
-				return nil
-			}
-		}
-	}
-	if cc, ok := k.c.rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return walk(ctx, m) })
-	}
-	return walk(ctx, k.c.rdb)
+// walker walks the keyspace for the pattern calls.
+func (k *Call) walker() *keyspace.Walker {
+	return &keyspace.Walker{RDB: k.c.rdb, Bound: k.c.bound, Available: k.c.st.Available}
 }
-
-func isWrongType(err error) bool { return store.WrongType(err) }
