@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rjwt/rjwt/internal/events"
+	"github.com/rjwt/rjwt/internal/logroute"
 )
 
 // EventType names what an Event reports.
@@ -132,7 +133,7 @@ func (c *Client) startEvents(cfg *config) {
 	c.ev.ch = make(chan Event, cfg.eventBuffer)
 	c.ev.ready = make(chan struct{})
 	c.ev.mon = events.Start(events.Config{Redis: c.rdb, Store: c.st, Prefix: c.prefix, Keyspace: c.keyspaceEvents,
-		Health: cfg.healthInterval, Base: c.logContext(),
+		Health: cfg.healthInterval, Base: logroute.Context(c.log),
 		Emit: func(k events.Kind, session string, err error) {
 			c.emit(Event{Type: eventTypes[k], Session: session, Err: err})
 		}})

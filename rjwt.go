@@ -82,6 +82,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rjwt/rjwt/internal/cache"
+	"github.com/rjwt/rjwt/internal/logroute"
 	"github.com/rjwt/rjwt/internal/store"
 )
 
@@ -173,7 +174,7 @@ func New(opts ...Option) (*Client, error) {
 			o.Network = "unix"
 		}
 		cfg.ops.applyURL(o)
-		o.Dialer = c.dialer(o)
+		o.Dialer = logroute.Dialer(o, c.log)
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)

@@ -1,10 +1,14 @@
 package rjwt
 
-import "github.com/rjwt/rjwt/internal/jws"
+import (
+	"github.com/rjwt/rjwt/internal/jws"
+	"github.com/rjwt/rjwt/internal/logroute"
+)
 
 // The names the internal tests knew before the machinery moved to internal
 // packages.
 var (
+	redisLog      = logroute.Redis
 	lowS          = jws.LowS
 	p256HalfOrder = jws.P256HalfOrder
 	canonicalSig  = jws.CanonicalSig
