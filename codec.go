@@ -17,10 +17,8 @@ import (
 type key = jws.Key
 
 type codec struct {
-	signer    *key            // nil: the client only verifies
-	keys      map[string]*key // by kid
-	keyList   []*key          // signer first, then verification keys as given
-	fast      []*key          // HS256 keys, matched by their exact header
+	signer    *key     // nil: the client only verifies
+	set       *jws.Set // every key, by kid
 	parser    *jwt.Parser
 	expired   *jwt.Parser // the same without the time checks: SessionOf
 	validator *jwt.Validator

@@ -20,7 +20,7 @@ func (c *Client) JWKS() ([]byte, error) {
 	set := struct {
 		Keys []jws.JWK `json:"keys"`
 	}{Keys: []jws.JWK{}}
-	for _, k := range c.keyList {
+	for _, k := range c.set.List {
 		if k.Public == nil {
 			continue
 		}

@@ -80,26 +80,12 @@ func newCodec(cfg *config, clock func() time.Time) (*codec, error) {
 	if cfg.signing == nil && len(cfg.verifying) == 0 {
 		return nil, fmt.Errorf("rjwt: New: no key: pass WithSecret with at least %d random bytes, or WithSigningKey or WithVerificationKey; rjwt has no default key", MinSecretSize)
 	}
-	all := cfg.verifying
-	if cfg.signing != nil {
-		all = append([]*key{cfg.signing}, all...)
+	set, err := jws.NewSet(cfg.signing, cfg.verifying)
+	if err != nil {
+		return nil, err
 	}
-	c.signer = cfg.signing
-	c.keyList = all
-	c.keys = make(map[string]*key, len(all))
-	var algs []string
-	for _, k := range all {
-		if _, dup := c.keys[k.Kid]; dup {
-			return nil, fmt.Errorf("rjwt: New: two keys have the kid %q; each kid names one key", k.Kid)
-		}
-		c.keys[k.Kid] = k
-		if k.HMAC() {
-			c.fast = append(c.fast, k)
-		}
-		if !contains(algs, k.Alg) {
-			algs = append(algs, k.Alg)
-		}
-	}
+	c.signer, c.set = set.Signer, set
+	algs := set.Algs
 	c.parser = jwt.NewParser(
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
@@ -111,64 +97,9 @@ func newCodec(cfg *config, clock func() time.Time) (*codec, error) {
 	c.expired = jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
 	c.validator = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.leeway), jwt.WithTimeFunc(clock))
 	c.leeway = cfg.leeway
-	c.keyFunc = c.keyFor
+	c.keyFunc = set.KeyFor
 	return c, nil
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// keyFor is the general parser's key function: the key named by the
-// header's kid (the empty kid when there is none), if the token's alg is
-// that key's, no "crit", and the signature in its one accepted spelling
-// (canonicalSig).
-func (c *codec) keyFor(t *jwt.Token) (any, error) {
-	if err := checkHeader(t.Header); err != nil {
-		return nil, err
-	}
-	kid := ""
-	if v, ok := t.Header["kid"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			return nil, errors.New(`the header's "kid" is not a string`)
-		}
-		kid = s
-	}
-	k := c.keys[kid]
-	switch {
-	case k == nil && kid == "":
-		return nil, errors.New(`the header has no "kid", and every key of this client has one`)
-	case k == nil:
-		return nil, fmt.Errorf("no key has the kid %q", clip(kid))
-	case t.Method.Alg() != k.Alg:
-		return nil, fmt.Errorf("the key %q is for %s, not %s", clip(kid), k.Alg, clip(t.Method.Alg()))
-	}
-	if err := jws.CanonicalSig(k, t.Signature); err != nil {
-		return nil, err
-	}
-	return k.Verify, nil
-}
-
-// clip shortens what a token says before it goes into an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
-
 // fastKey returns the HS256 key whose own header token starts with, if any.
-func (c *codec) fastKey(token string) *key {
-	for _, k := range c.fast {
-		if len(token) > len(k.Header) && token[len(k.Header)] == '.' && token[:len(k.Header)] == k.Header {
-			return k
-		}
-	}
-	return nil
-}
+func (c *codec) fastKey(token string) *key { return c.set.Fast(token) }

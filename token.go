@@ -121,15 +121,3 @@ func claimsErr(err error) error {
 	}
 	return fmt.Errorf("%w: %v", ErrInvalidToken, err)
 }
-
-// errCrit is keyFunc's answer to a header with "crit": it names extensions
-// the recipient must understand, and rjwt understands none (RFC 7515 §4.1.11).
-var errCrit = errors.New(`the header has "crit": rjwt supports no critical header extension`)
-
-// checkHeader refuses what golang-jwt's parser does not check in a header.
-func checkHeader(h map[string]any) error {
-	if _, ok := h["crit"]; ok {
-		return errCrit
-	}
-	return nil
-}
