@@ -1,6 +1,7 @@
 package rjwt
 
 import (
+	"github.com/rjwt/rjwt/internal/jsonfast"
 	"github.com/rjwt/rjwt/internal/jws"
 	"github.com/rjwt/rjwt/internal/logroute"
 )
@@ -12,6 +13,8 @@ var (
 	lowS          = jws.LowS
 	p256HalfOrder = jws.P256HalfOrder
 	canonicalSig  = jws.CanonicalSig
+	timesValid    = jws.TimesValid
+	jsonLen       = jsonfast.Len
 )
 
 // macOf is HMAC-SHA256(k's secret, signed), for an HS256 key k.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -86,29 +85,13 @@ func (c *codec) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.Nu
 			return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
 		}
 	}
-	if timesValid(&claims.RegisteredClaims, c.clock(), c.leeway) {
+	if jws.TimesValid(&claims.RegisteredClaims, c.clock(), c.leeway) {
 		return nil
 	}
 	if err := c.validator.Validate(claims); err != nil {
 		return claimsErr(err)
 	}
 	return nil
-}
-
-// timesValid reports whether golang-jwt's validator, as the client builds it
-// (exp required, iat checked, nbf when present, the leeway; no audience,
-// issuer or subject, which checkClaims checks), certainly accepts claims
-// at now. It is that validator's arithmetic without its allocations (an
-// error slice on every call): true only when every check passes, so any
-// failure is left to the validator itself, whose error is the one returned.
-func timesValid(rc *jwt.RegisteredClaims, now time.Time, leeway time.Duration) bool {
-	if rc.ExpiresAt == nil || !now.Before(rc.ExpiresAt.Add(leeway)) {
-		return false
-	}
-	if rc.NotBefore != nil && now.Before(rc.NotBefore.Add(-leeway)) {
-		return false
-	}
-	return rc.IssuedAt == nil || !now.Before(rc.IssuedAt.Add(-leeway))
 }
 
 // claimsErr maps golang-jwt's errors to rjwt's sentinels: an expired token is

@@ -375,3 +375,32 @@ func (w *Writer) Raw(name string, v []byte) {
 	w.name(name)
 	w.B = append(w.B, v...)
 }
+
+// Len is the length of s inside a JSON string as encoding/json writes it
+// (HTML-safe escaping), without the quotes. s is valid UTF-8.
+func Len(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case b == '"' || b == '\\' || b == '\n' || b == '\r' || b == '\t' || b == '\b' || b == '\f':
+				n += 2
+			case b < 0x20 || b == '<' || b == '>' || b == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}

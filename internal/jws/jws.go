@@ -21,6 +21,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -375,4 +376,20 @@ func (k *Key) JWK() (JWK, error) {
 		return JWK{}, fmt.Errorf("no JWK form for %T", pub)
 	}
 	return j, nil
+}
+
+// TimesValid reports whether golang-jwt's validator, as the client builds it
+// (exp required, iat checked, nbf when present, the leeway; no audience,
+// issuer or subject, which checkClaims checks), certainly accepts claims
+// at now. It is that validator's arithmetic without its allocations (an
+// error slice on every call): true only when every check passes, so any
+// failure is left to the validator itself, whose error is the one returned.
+func TimesValid(rc *jwt.RegisteredClaims, now time.Time, leeway time.Duration) bool {
+	if rc.ExpiresAt == nil || !now.Before(rc.ExpiresAt.Add(leeway)) {
+		return false
+	}
+	if rc.NotBefore != nil && now.Before(rc.NotBefore.Add(-leeway)) {
+		return false
+	}
+	return rc.IssuedAt == nil || !now.Before(rc.IssuedAt.Add(-leeway))
 }
