@@ -38,27 +38,27 @@ func (c *Client) SessionPattern(id string) string {
 	return EscapePattern(c.st.UserBase(id)) + "*"
 }
 
-// begin bounds a helper call (WithTimeout) and fails it at once, with
-// ErrUnavailable, while Redis is known down.
-func (k *Call) begin(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
+// do runs f, one helper call's round trip: bounded (WithTimeout), failed
+// at once with ErrUnavailable while Redis is known down, and with its
+// Redis error wrapped naming op.
+func do[T any](k *Call, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
+	var zero T
 	if err := k.c.st.Available(); err != nil {
-		return nil, nil, fmt.Errorf("rjwt: %s: %w", op, err)
+		return zero, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
 	ctx, cancel := k.c.bound(ctx)
-	return ctx, cancel, nil
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		return zero, k.c.redisErr(op, err)
+	}
+	return v, nil
 }
 
 // Ping checks that Redis answers. One round trip.
 func (k *Call) Ping(ctx context.Context) error {
-	ctx, cancel, err := k.begin(ctx, "ping")
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err = k.c.rdb.Ping(ctx).Err(); err != nil {
-		return k.c.redisErr("ping", err)
-	}
-	return nil
+	_, err := do(k, ctx, "ping", func(ctx context.Context) (string, error) { return k.c.rdb.Ping(ctx).Result() })
+	return err
 }
 
 // Create sets key to value with a TTL (SET key value PX ttl); a ttl of 0 means
@@ -67,47 +67,26 @@ func (k *Call) Create(ctx context.Context, key, value string, ttl time.Duration)
 	if ttl < 0 {
 		return fmt.Errorf("%w: negative TTL %v", ErrInvalidTTL, ttl)
 	}
-	ctx, cancel, err := k.begin(ctx, "create")
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err = k.c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
-		return k.c.redisErr("create", err)
-	}
-	return nil
+	_, err := do(k, ctx, "create", func(ctx context.Context) (string, error) { return k.c.rdb.Set(ctx, key, value, ttl).Result() })
+	return err
 }
 
 // Exists reports whether key exists. One round trip.
 func (k *Call) Exists(ctx context.Context, key string) (bool, error) {
-	ctx, cancel, err := k.begin(ctx, "exists")
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
-	n, err := k.c.rdb.Exists(ctx, key).Result()
-	if err != nil {
-		return false, k.c.redisErr("exists", err)
-	}
-	return n == 1, nil
+	n, err := do(k, ctx, "exists", func(ctx context.Context) (int64, error) { return k.c.rdb.Exists(ctx, key).Result() })
+	return n == 1, err
 }
 
 // TTL returns the time key has left, -1 when it has no expiry, and
 // ErrKeyNotFound when it does not exist. One round trip (PTTL).
 func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
-	ctx, cancel, err := k.begin(ctx, "ttl")
-	if err != nil {
+	ms, err := do(k, ctx, "ttl", func(ctx context.Context) (int64, error) { return k.c.rdb.Do(ctx, "PTTL", key).Int64() })
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	defer cancel()
-	ms, err := k.c.rdb.Do(ctx, "PTTL", key).Int64()
-	if err != nil {
-		return 0, k.c.redisErr("ttl", err)
-	}
-	switch ms {
-	case -2:
+	case ms == -2:
 		return 0, fmt.Errorf("%w: %q", ErrKeyNotFound, key)
-	case -1:
+	case ms == -1:
 		return -1, nil
 	}
 	return time.Duration(ms) * time.Millisecond, nil
@@ -116,19 +95,20 @@ func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
 // GetValueByKey returns the string value of key, or ErrKeyNotFound. One round
 // trip.
 func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
-	ctx, cancel, err := k.begin(ctx, "get")
+	v, err := do(k, ctx, "get", func(ctx context.Context) (*string, error) {
+		v, err := k.c.rdb.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		return &v, err
+	})
+	if err == nil && v == nil {
+		err = fmt.Errorf("%w: %q", ErrKeyNotFound, key)
+	}
 	if err != nil {
 		return "", err
 	}
-	defer cancel()
-	v, err := k.c.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", fmt.Errorf("%w: %q", ErrKeyNotFound, key)
-	}
-	if err != nil {
-		return "", k.c.redisErr("get", err)
-	}
-	return v, nil
+	return *v, nil
 }
 
 // GetValuesByPattern returns the string values of the keys matching pattern.
@@ -156,21 +136,12 @@ func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, erro
 // GetInfo returns Redis's INFO text for section ("" for the default
 // sections, "all", "memory", "keyspace", ...). One round trip.
 func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
-	ctx, cancel, err := k.begin(ctx, "info")
-	if err != nil {
-		return "", err
-	}
-	defer cancel()
-	var cmd *redis.StringCmd
-	if section == "" {
-		cmd = k.c.rdb.Info(ctx)
-	} else {
-		cmd = k.c.rdb.Info(ctx, section)
-	}
-	if err = cmd.Err(); err != nil {
-		return "", k.c.redisErr("info", err)
-	}
-	return cmd.Val(), nil
+	return do(k, ctx, "info", func(ctx context.Context) (string, error) {
+		if section == "" {
+			return k.c.rdb.Info(ctx).Result()
+		}
+		return k.c.rdb.Info(ctx, section).Result()
+	})
 }
 
 // Destroy deletes key (UNLINK: the memory is freed in the background), or
@@ -179,19 +150,11 @@ func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
 // stops a delayed copy of its Sign from creating it again (a deleted
 // session key has no such guard).
 func (k *Call) Destroy(ctx context.Context, key string) error {
-	ctx, cancel, err := k.begin(ctx, "destroy")
-	if err != nil {
-		return err
+	n, err := do(k, ctx, "destroy", func(ctx context.Context) (int64, error) { return k.c.rdb.Unlink(ctx, key).Result() })
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: %q", ErrKeyNotFound, key)
 	}
-	defer cancel()
-	n, err := k.c.rdb.Unlink(ctx, key).Result()
-	if err != nil {
-		return k.c.redisErr("destroy", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: %q", ErrKeyNotFound, key)
-	}
-	return nil
+	return err
 }
 
 // DestroyMultiple deletes every key matching pattern and returns how many it
