@@ -12,6 +12,9 @@ import (
 	"github.com/rjwt/rjwt/internal/store"
 )
 
+// ErrKeyNotFound is returned by the helper calls for a key that does not exist.
+var ErrKeyNotFound = errors.New("rjwt: key not found")
+
 // Call holds redis-jwt's helper calls (its call()), with Go signatures. Keys and
 // patterns are used as given: no prefix is added. Patterns are Redis glob
 // patterns (* ? [abc] [a-z], \ escapes); use EscapePattern for literal parts

@@ -2,12 +2,17 @@ package rjwt
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rjwt/rjwt/internal/jsonfast"
 )
+
+// ErrNoData is returned by DecodeDataToken and DecodeDataSession when there
+// is no data to decode.
+var ErrNoData = errors.New("rjwt: no data")
 
 // Claims are the claims of an rjwt token, as Verify returns them.
 //

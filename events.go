@@ -2,6 +2,7 @@ package rjwt
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +10,10 @@ import (
 	"github.com/rjwt/rjwt/internal/events"
 	"github.com/rjwt/rjwt/internal/logroute"
 )
+
+// ErrClosed is returned by WaitReady when the client is closed first, and
+// by calls on a closed client.
+var ErrClosed = errors.New("rjwt: client closed")
 
 // EventType names what an Event reports.
 type EventType string

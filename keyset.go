@@ -10,6 +10,11 @@ import (
 	"github.com/rjwt/rjwt/internal/jws"
 )
 
+// ErrNoSigningKey: Sign, SignPair or Refresh on a client that only
+// verifies (given WithVerificationKey but no WithSecret or WithSigningKey).
+// Nothing was written.
+var ErrNoSigningKey = errors.New("rjwt: no signing key")
+
 // MinRSABits is the smallest RSA modulus rjwt accepts, signing or verifying.
 const MinRSABits = jws.MinRSABits
 

@@ -10,6 +10,12 @@ import (
 	"github.com/rjwt/rjwt/internal/store"
 )
 
+// ErrInvalidProof: a DPoP proof (RFC 9449) that is missing, malformed,
+// stale, replayed, made for another request or signed by another key
+// than the one the session is bound to; or a bound token used without
+// a proof. Nothing was written, and the session was not revoked.
+var ErrInvalidProof = errors.New("rjwt: invalid DPoP proof")
+
 // Sender-constrained sessions: DPoP (RFC 9449). docs/dpop.md has the
 // client's side and the measured costs.
 
