@@ -98,10 +98,9 @@ func (c *Client) logEvent(e Event) {
 	c.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// eventDropped counts an event the full Events channel could not take, and
-// logs the 1st, 2nd, 4th, 8th... drop.
-func (c *Client) eventDropped(e Event) {
-	n := c.ev.dropped.Add(1)
+// eventDropped logs the 1st, 2nd, 4th, 8th... event (the nth) the full
+// Events channel could not take.
+func (c *Client) eventDropped(e Event, n uint64) {
 	if n&(n-1) == 0 {
 		c.log.LogAttrs(context.Background(), slog.LevelWarn, "rjwt: Events channel full; event dropped (read Events faster or raise WithEventBuffer)",
 			slog.String("event", string(e.Type)), slog.Uint64("dropped", n))
