@@ -3,7 +3,6 @@ package rjwt
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -29,36 +28,30 @@ const hs256Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 // header (alg, typ "JWT", and kid when the key has one) and claims, with one
 // JSON pass and, for HS256, a pooled HMAC.
 func (c *codec) signToken(claims *Claims) (string, error) {
-	k := c.signer
-	if k == nil {
-		return "", fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
-	}
-	payload, err := marshalClaims(claims)
+	k, payload, err := c.payload(claims)
 	if err != nil {
 		return "", err
 	}
-	out := make([]byte, 0, len(k.Header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(k.SigSize))
-	out = append(out, k.Header...)
-	out = append(out, '.')
-	out = b64.AppendEncode(out, payload)
-	if out, err = k.AppendSig(out); err != nil {
-		return "", err
-	}
-	return string(out), nil
+	return k.Sign(payload)
 }
 
 // tokenLen is the length of the token signToken would make of claims,
 // without signing (every key's signature has a fixed size).
 func (c *codec) tokenLen(claims *Claims) (int, error) {
-	k := c.signer
-	if k == nil {
-		return 0, fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
-	}
-	payload, err := marshalClaims(claims)
+	k, payload, err := c.payload(claims)
 	if err != nil {
 		return 0, err
 	}
-	return len(k.Header) + 1 + b64.EncodedLen(len(payload)) + 1 + b64.EncodedLen(k.SigSize), nil
+	return k.TokenLen(len(payload)), nil
+}
+
+// payload is the signing key and the JSON of claims it signs.
+func (c *codec) payload(claims *Claims) (*key, []byte, error) {
+	if c.signer == nil {
+		return nil, nil, fmt.Errorf("%w: this client only verifies (it was given no WithSecret or WithSigningKey)", ErrNoSigningKey)
+	}
+	payload, err := marshalClaims(claims)
+	return c.signer, payload, err
 }
 
 // parseFast verifies a token whose header is exactly HS256 key k's (so its
@@ -67,18 +60,9 @@ func (c *codec) tokenLen(claims *Claims) (int, error) {
 // and nbf as golang-jwt's validator checks them, so the semantics match the
 // general parser's.
 func (c *codec) parseFast(k *key, token string, claims *Claims, dates *[3]jwt.NumericDate) error {
-	rest := token[len(k.Header)+1:]
-	dot := strings.IndexByte(rest, '.')
-	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
-		return fmt.Errorf("%w: %v: token contains an invalid number of segments", ErrInvalidToken, jwt.ErrTokenMalformed)
-	}
-	raw, sigOK, err := k.OpenHS256(token[:len(k.Header)+1+dot], rest[dot+1:], rest[:dot])
-	if !sigOK {
-		return fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenSignatureInvalid)
-	}
-	// The signature holds, so the payload is ours; decode it in one pass.
+	raw, err := k.OpenHS256(token)
 	if err != nil {
-		return fmt.Errorf("%w: %v: %v", ErrInvalidToken, jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if !claims.decodeFast(raw, dates) {
 		if err := claims.UnmarshalJSON(raw); err != nil {

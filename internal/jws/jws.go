@@ -245,33 +245,61 @@ func (k *Key) AppendSig(out []byte) ([]byte, error) {
 	return out, nil
 }
 
-// OpenHS256 checks that sig is the base64url HMAC-SHA256 of signed under
-// HS256 key k (in constant time) and, if it is, decodes payload, with one
-// pooled scratch buffer for both. sigOK false: the signature does not hold,
-// and nothing was decoded.
-func (k *Key) OpenHS256(signed, sig, payload string) (raw []byte, sigOK bool, err error) {
+// Sign makes the compact JWS of payload with k's own header.
+func (k *Key) Sign(payload []byte) (string, error) {
+	out := make([]byte, 0, k.TokenLen(len(payload)))
+	out = append(out, k.Header...)
+	out = append(out, '.')
+	out, err := k.AppendSig(B64.AppendEncode(out, payload))
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// TokenLen is the length of the JWS Sign makes of a payload of n bytes.
+func (k *Key) TokenLen(n int) int {
+	return len(k.Header) + 1 + B64.EncodedLen(n) + 1 + B64.EncodedLen(k.SigSize)
+}
+
+// errBadSig is OpenHS256's answer to a signature that does not hold: its
+// text is golang-jwt's (whose error is not in the chain).
+var errBadSig = errors.New(jwt.ErrTokenSignatureInvalid.Error())
+
+// OpenHS256 checks a token whose header is exactly HS256 key k's: that it
+// has three segments and that its signature is the HMAC-SHA256 of the
+// first two (in constant time), and then decodes its payload, with one
+// pooled scratch buffer for both. Its errors read as golang-jwt's.
+func (k *Key) OpenHS256(token string) ([]byte, error) {
+	rest := token[len(k.Header)+1:]
+	dot := strings.IndexByte(rest, '.')
+	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
+		return nil, fmt.Errorf("%v: token contains an invalid number of segments", jwt.ErrTokenMalformed)
+	}
+	signed, sig, payload := token[:len(k.Header)+1+dot], rest[dot+1:], rest[:dot]
 	st := k.macs.get()
 	defer k.macs.put(st)
 	if B64.DecodedLen(len(sig)) != sha256.Size {
-		return nil, false, nil
+		return nil, errBadSig
 	}
 	st.buf = append(st.buf[:0], sig...)
 	if n, err := B64.Decode(st.sig[:], st.buf); err != nil || n != sha256.Size {
-		return nil, false, nil
+		return nil, errBadSig
 	}
 	st.mac.Reset()
 	st.buf = append(st.buf[:0], signed...)
 	st.mac.Write(st.buf)
 	if !hmac.Equal(st.mac.Sum(st.sum[:0]), st.sig[:]) {
-		return nil, false, nil
+		return nil, errBadSig
 	}
+	// The signature holds, so the payload is ours.
 	st.buf = append(st.buf[:0], payload...)
-	raw = make([]byte, B64.DecodedLen(len(payload)))
+	raw := make([]byte, B64.DecodedLen(len(payload)))
 	n, err := B64.Decode(raw, st.buf)
 	if err != nil {
-		return nil, true, err
+		return nil, fmt.Errorf("%v: %v", jwt.ErrTokenMalformed, err)
 	}
-	return raw[:n], true, nil
+	return raw[:n], nil
 }
 
 // signES256 signs an ES256 JWS deterministically (RFC 6979; Go's ecdsa
