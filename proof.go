@@ -178,12 +178,7 @@ func (c *Client) recordProof(ctx context.Context, claims *Claims, jti string) er
 // refreshProof is Refresh's check of a bound session's proof: done before
 // the refresh token is spent, and a failure ends nothing.
 func (c *Client) refreshProof(ctx context.Context, old *Claims, opts []RefreshOption) error {
-	var o refreshOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := applyAll(opts)
 	if old.Confirmation == nil {
 		if o.proof != nil {
 			err := fmt.Errorf("%w: a DPoP proof came with a refresh token that is not bound to a key", ErrInvalidProof)
