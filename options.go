@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rjwt/rjwt/internal/dial"
 	"github.com/rjwt/rjwt/internal/jws"
 )
 
@@ -111,7 +112,7 @@ func WithLeeway(d time.Duration) Option {
 // Ignored with WithRedisClient.
 func WithAddr(addr string) Option {
 	return func(c *config) error {
-		if err := checkAddr(addr); err != nil {
+		if err := dial.CheckAddr(addr); err != nil {
 			return err
 		}
 		if c.ops.url != nil {
