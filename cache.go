@@ -1,7 +1,6 @@
 package rjwt
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/rjwt/rjwt/internal/cache"
@@ -55,13 +54,7 @@ import (
 // one session share one round trip. Any other go-redis client (a Ring) is
 // not tracked: the cache stays bypassed and an EventError says so.
 func WithLocalCache(maxEntries int) Option {
-	return func(c *config) error {
-		if maxEntries < 0 {
-			return fmt.Errorf("rjwt: WithLocalCache: negative size %d", maxEntries)
-		}
-		c.cacheEntries = maxEntries
-		return nil
-	}
+	return checked(maxEntries >= 0, "rjwt: WithLocalCache: negative size %d", maxEntries, func(c *config) { c.cacheEntries = maxEntries })
 }
 
 // DefaultCacheWindow is WithCacheWindow's default.
@@ -76,13 +69,7 @@ const DefaultCacheWindow = 2 * time.Second
 // one PING a second per node, answered within a second.
 // The default is 2 seconds (DefaultCacheWindow); at least 10ms.
 func WithCacheWindow(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 10*time.Millisecond {
-			return fmt.Errorf("rjwt: WithCacheWindow: %v is under 10ms", d)
-		}
-		c.cacheWindow = d
-		return nil
-	}
+	return checked(d >= 10*time.Millisecond, "rjwt: WithCacheWindow: %v is under 10ms", d, func(c *config) { c.cacheWindow = d })
 }
 
 // MaxCacheAge is the longest the local cache answers for a session without
