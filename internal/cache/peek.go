@@ -68,16 +68,21 @@ func parseInvalidations(b []byte, drop func(keys []string)) (sure bool) {
 		case string:
 			drop([]string{p})
 		case []any:
-			keys := make([]string, 0, len(p))
-			for _, k := range p {
-				if s, ok := k.(string); ok {
-					keys = append(keys, s)
-				}
-			}
-			drop(keys)
+			drop(keysOf(p))
 		}
 	}
 	return true
+}
+
+// keysOf is the keys an invalidation names.
+func keysOf(p []any) []string {
+	keys := make([]string, 0, len(p))
+	for _, k := range p {
+		if s, ok := k.(string); ok {
+			keys = append(keys, s)
+		}
+	}
+	return keys
 }
 
 // applyReplies applies the invalidations among the whole RESP2 replies at
@@ -108,13 +113,7 @@ func applyReplies(b []byte, drop func(keys []string)) (used int, ok bool) {
 		case string:
 			drop([]string{p})
 		case []any:
-			keys := make([]string, 0, len(p))
-			for _, k := range p {
-				if s, ok := k.(string); ok {
-					keys = append(keys, s)
-				}
-			}
-			drop(keys)
+			drop(keysOf(p))
 		}
 	}
 	return used, true
