@@ -18,10 +18,12 @@ import (
 // data set, its index changed. A revocation by any process is seen within
 // milliseconds. An entry never outlives the session's expiry in Redis, and
 // a token past its exp is refused before the cache is asked. When
-// invalidations can no longer be trusted (the invalidation connection
-// dropped or was killed, Redis restarted or failed over, or its heartbeat
-// went unanswered for WithCacheWindow: 1 s by default) the cache is flushed
-// and Verify asks Redis until invalidation is confirmed again: a
+// invalidations can no longer be trusted the cache is flushed and Verify
+// asks Redis until invalidation is confirmed again: at once when one of
+// its connections dies (killed, Redis restarted or failed over: the cache
+// watches its sockets for the hang-up, on Linux; elsewhere within a beat),
+// and when the network goes silent without closing them, once its
+// heartbeat went unanswered for WithCacheWindow (2 s by default). A
 // revocation is never served from memory more than one window after it.
 //
 // It works on a single node, on Sentinel (a failover client) and on a Redis
@@ -43,9 +45,11 @@ import (
 // a second.
 //
 // Costs: one extra connection per Redis node (per master on a Cluster: the
-// invalidation subscription) and a PING on it every quarter window, plus
-// the connection misses are read on; on a Cluster, CLUSTER MYID and CLUSTER
-// SLOTS to each master every second. Redis keeps a tracking entry for each
+// invalidation subscription) and a PING on it once a second at the default
+// window (a quarter window for longer ones), plus the connection misses are
+// read on and a GET of a canary key on it with each PING. The slot map comes
+// from the client's one topology watcher (WithHealthCheck; with the cache
+// at least once a second). Redis keeps a tracking entry for each
 // key the process read (tracking-table-max-keys). Concurrent misses for
 // one session share one round trip. Any other go-redis client (a Ring) is
 // not tracked: the cache stays bypassed and an EventError says so.
@@ -54,13 +58,16 @@ func WithLocalCache(maxEntries int) Option {
 }
 
 // DefaultCacheWindow is WithCacheWindow's default.
-const DefaultCacheWindow = time.Second
+const DefaultCacheWindow = 2 * time.Second
 
 // WithCacheWindow sets the longest time the local cache (WithLocalCache)
 // keeps answering without a confirmation that Redis's invalidations arrive:
 // the worst case for a revocation to be seen when the network goes silent
-// without closing the connection. The heartbeat PINGs every quarter of it.
-// The default is 1 second (DefaultCacheWindow); at least 10ms.
+// without closing the connection (a connection that closes is seen at once).
+// The heartbeat PINGs every quarter of it, but not more than once a second
+// unless the window is under 2 s (then every half window): at the default,
+// one PING a second per node, answered within a second.
+// The default is 2 seconds (DefaultCacheWindow); at least 10ms.
 func WithCacheWindow(d time.Duration) Option {
 	return checked(d >= 10*time.Millisecond, "rjwt: WithCacheWindow: %v is under 10ms", d, func(c *config) { c.cacheWindow = d })
 }

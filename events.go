@@ -119,7 +119,7 @@ func (c *Client) emit(e Event) {
 func (c *Client) startEvents(cfg *config) {
 	c.ev.Outbox = outbox.New[Event](cfg.eventBuffer)
 	c.ev.mon = events.Start(events.Config{Redis: c.rdb, Store: c.st, Prefix: c.prefix, Keyspace: c.keyspaceEvents,
-		Health: cfg.healthInterval, Base: logroute.Context(c.log),
+		Watcher: c.topo, Base: logroute.Context(c.log),
 		Emit: func(k events.Kind, session string, err error) {
 			c.emit(Event{Type: eventTypes[k], Session: session, Err: err})
 		}})

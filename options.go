@@ -218,12 +218,17 @@ func WithEventBuffer(n int) Option {
 	return checked(n >= 1, "rjwt: WithEventBuffer: %d is not a positive size", n, func(c *config) { c.eventBuffer = n })
 }
 
-// WithHealthCheck sets how often rjwt PINGs Redis to report EventConnected and
-// EventDisconnected. The default is 1 second; each check is one PING.
+// WithHealthCheck sets how often rjwt's one topology watcher walks Redis's
+// masters, to report EventConnected and EventDisconnected, to fail calls
+// fast while Redis is down and, on a Cluster, to learn the masters and their
+// slots. The default is 1 second (with WithLocalCache, at
+// most 1 second). Each walk is one round trip per master: PING on a single
+// node or Sentinel's master; CLUSTER MYID and CLUSTER SLOTS in one pipeline
+// on each master of a Cluster.
 //
-// An outage is noticed within one interval plus the ping's timeout (the
+// An outage is noticed within one interval plus the walk's timeout (the
 // interval, clamped to 200ms..2s): at most 2 seconds by default, 300ms at
-// 100ms. With keyspace events on, a subscription connection that drops
+// 100ms; a call that finds Redis unreachable has it walked at once. With keyspace events on, a subscription connection that drops
 // reports it at once (about 1ms after a redis-server dies). A client given
 // with WithRedisClient and without ContextTimeoutEnabled may take up to its
 // ReadTimeout to notice a server that hangs rather than closes connections.

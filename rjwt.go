@@ -82,7 +82,9 @@ import (
 
 	"github.com/rjwt/rjwt/internal/cache"
 	"github.com/rjwt/rjwt/internal/dial"
+	"github.com/rjwt/rjwt/internal/logroute"
 	"github.com/rjwt/rjwt/internal/store"
+	"github.com/rjwt/rjwt/internal/topology"
 )
 
 // Client signs and verifies tokens against sessions in Redis. It is safe for
@@ -95,7 +97,8 @@ type Client struct {
 	settings  // what New's options fixed for sessions
 	ev        eventsOut
 	cache     *cache.Cache // nil without WithLocalCache
-	obs                    // logging, hooks and counters (logging.go, stats.go)
+	topo      *topology.Watcher
+	obs       // logging, hooks and counters (logging.go, stats.go)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -175,10 +178,19 @@ func New(opts ...Option) (*Client, error) {
 	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
 		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
 		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock})
+	// One watcher walks the masters (internal/topology); the events and the
+	// cache follow its walks. With the cache, at least once a second: its
+	// slot map on a Cluster is believed only so long.
+	walk := cfg.healthInterval
+	if c.cache != nil {
+		walk = min(walk, time.Second)
+	}
+	c.topo = topology.New(topology.Config{Redis: c.rdb, Store: c.st, Interval: walk, Base: logroute.Context(c.log)})
 	c.startEvents(&cfg)
 	if c.cache != nil {
-		c.cache.Start(c.rdb, c.st)
+		c.cache.Start(c.rdb, c.st, c.topo)
 	}
+	c.topo.Start()
 	return c, nil
 }
 
@@ -186,6 +198,7 @@ func New(opts ...Option) (*Client, error) {
 // closes the Events channel, and closes the Redis client if rjwt created it (not one given WithRedisClient). It is safe to call more than once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		c.topo.Stop() // first: no walk reaches the cache or the events after this
 		if c.cache != nil {
 			c.cache.Close()
 		}

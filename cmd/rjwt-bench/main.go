@@ -156,12 +156,13 @@ func main() {
 	if part["visibility"] {
 		fmt.Printf("\nrevocation seen by a cached client (another client revokes; %d revocations; %d goroutines verifying; seen = by every one of them):\n", *revokes, *pollers)
 		for _, pace := range []time.Duration{0, 100 * time.Microsecond} {
-			seen, revoke, lag := b.visibility(*revokes, pace, *pollers)
+			seen, revoke, lag, stale := b.visibility(*revokes, pace, *pollers)
 			how := "polling without pause"
 			if pace > 0 {
 				how = "polling every " + pace.String()
 			}
-			fmt.Printf("  %-27s seen %s (the Revoke call itself: %s; seen after it returned: %s)\n", how, pcts(seen), pcts(revoke), pcts(lag))
+			fmt.Printf("  %-27s seen %s (the Revoke call itself: %s; seen after it returned: %s; the last Verify begun after it returned that still accepted it, begun: %s, max %v)\n",
+				how, pcts(seen), pcts(revoke), pcts(lag), pcts(stale), stale[len(stale)-1].Round(time.Microsecond))
 		}
 	}
 
@@ -350,8 +351,12 @@ func run(inflight int, d time.Duration, f func() error) float64 {
 // polls without pause when pace is 0, else once every pace. It also returns
 // the revoking call's own round trip (a floor: the revocation cannot be
 // seen before Redis has made it), and how long after that call returned
-// the revocation was seen (the cache's own lag; can be negative).
-func (b *bench) visibility(n int, pace time.Duration, pollers int) (seen, revoke, lag []time.Duration) {
+// the revocation was seen (the cache's own lag; can be negative), and how
+// long after that call returned the last Verify that still accepted the
+// token began (0 when none did: a poller that waits for the CPU sees the
+// revocation late, but a Verify begun before the Revoke returned, or one
+// not running, accepts nothing stale).
+func (b *bench) visibility(n int, pace time.Duration, pollers int) (seen, revoke, lag, stale []time.Duration) {
 	for i := range n {
 		tok, err := b.plain.Sign(b.ctx, "vis"+strconv.Itoa(i))
 		if err != nil {
@@ -367,14 +372,17 @@ func (b *bench) visibility(n int, pace time.Duration, pollers int) (seen, revoke
 			}
 		}
 		session := sessionOf(tok)
-		at := make(chan time.Time, pollers)
+		at := make(chan [2]time.Time, pollers) // refused at, last accepting call begun at
 		for range pollers {
 			go func() {
+				var ok time.Time
 				for {
+					begin := time.Now()
 					if _, err := b.cached.Verify(b.ctx, tok); err != nil {
-						at <- time.Now()
+						at <- [2]time.Time{time.Now(), ok}
 						return
 					}
+					ok = begin
 					if pace > 0 {
 						time.Sleep(pace)
 					}
@@ -386,20 +394,25 @@ func (b *bench) visibility(n int, pace time.Duration, pollers int) (seen, revoke
 			log.Fatal(err)
 		}
 		done := time.Now()
-		var t time.Time
+		var t, last time.Time
 		for range pollers { // the last poller to see it
-			if s := <-at; s.After(t) {
-				t = s
+			s := <-at
+			if s[0].After(t) {
+				t = s[0]
+			}
+			if s[1].After(last) {
+				last = s[1]
 			}
 		}
 		seen = append(seen, t.Sub(start))
 		revoke = append(revoke, done.Sub(start))
 		lag = append(lag, t.Sub(done))
+		stale = append(stale, max(last.Sub(done), 0))
 	}
-	for _, v := range [][]time.Duration{seen, revoke, lag} {
+	for _, v := range [][]time.Duration{seen, revoke, lag, stale} {
 		slices.Sort(v)
 	}
-	return seen, revoke, lag
+	return seen, revoke, lag, stale
 }
 
 // pcts formats the p50 and p99 of sorted durations.

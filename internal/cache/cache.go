@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rjwt/rjwt/internal/store"
+	"github.com/rjwt/rjwt/internal/topology"
 )
 
 // MaxAge is the longest an entry answers without Redis confirming it again
@@ -51,16 +52,17 @@ func New(cfg Config) *Cache {
 	c := &Cache{lc: newLocalCache(cfg.Entries)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	t := &tracker{cache: c.lc, window: cfg.Window, prefix: cfg.Prefix, onError: cfg.OnError,
-		subs: map[*redis.PubSub]*trackNode{}, retired: map[*redis.Client]struct{}{}, nodes: map[string]*trackNode{}, kick: make(chan struct{}, 1)}
+		subs: map[*redis.PubSub]*trackNode{}, retired: map[*redis.Client]struct{}{}, nodes: map[string]*trackNode{}}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	c.lc.tracker = t
 	return c
 }
 
-// Start starts tracking rdb's nodes, reading misses through st.
-func (c *Cache) Start(rdb redis.UniversalClient, st *store.Store) {
+// Start starts tracking rdb's nodes, reading misses through st; on a
+// Cluster the trackers follow w's walks (subscribed here: before w starts).
+func (c *Cache) Start(rdb redis.UniversalClient, st *store.Store, w *topology.Watcher) {
 	c.st = st
-	c.lc.tracker.begin(rdb, st)
+	c.lc.tracker.begin(rdb, st, w)
 }
 
 // Close stops the trackers and waits for them and for the fills in flight.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // The heartbeat's checks beyond the PING: that the database is the one the
@@ -52,15 +54,18 @@ func runID(ctx context.Context, c *redis.Client) (string, error) {
 	return "", errors.New("rjwt: local cache: INFO server has no run_id")
 }
 
-// canary is a key of this tracker's own in the database its cache reads,
-// holding a random value: the heartbeat reads it back (the read the
-// heartbeat makes on the tracked connection anyway), and a value that is
-// gone or different means the database changed under the cache in a way
-// Redis sends no invalidation for (SWAPDB, a replica promoted without the
-// latest writes): the session ends and the cache starts empty, within a
-// quarter window. A canary that cannot be written (out of memory, a
-// read-only user) is nil, and the heartbeat only PINGs: MaxCacheAge still
-// bounds such changes.
+// canary is a key of this tracker's own in the database its cache reads
+// (on a Cluster, in a slot the session's master serves), holding a random
+// value: the heartbeat reads it back (the read the heartbeat makes on the
+// tracked connection anyway), and a value that is gone or different means
+// the database changed under the cache in a way Redis sends no
+// invalidation for (SWAPDB, a replica promoted without the latest writes):
+// the session ends and the cache starts empty, within a beat. A canary
+// whose slot went to another master (MOVED, ASK) is planted again. A
+// canary that cannot be written (out of memory, a read-only user, a prefix
+// whose hash tag puts every key in another master's slot) is nil, and the
+// heartbeat PINGs the tracked connection instead: MaxCacheAge still bounds
+// such changes.
 type canary struct {
 	key, val string
 	set      time.Time // when it was last written
@@ -71,10 +76,24 @@ const canaryTTL = time.Hour
 
 var errDatabaseChanged = errors.New("rjwt: local cache: the database changed under the cache (its canary key is gone or different: SWAPDB, a FLUSHDB, a failover to older data, or an eviction)")
 
+var errCanaryMoved = errors.New("rjwt: local cache: the canary's slot moved")
+
 // plantCanary writes a canary for a session of node n's, through reads.
-func (t *tracker) plantCanary(ctx context.Context, reads *redis.Client) *canary {
+func (t *tracker) plantCanary(ctx context.Context, n *trackNode, reads *redis.Client) *canary {
 	val := rand.Text()
-	c := &canary{key: t.prefix + "cache-canary:" + val[:10], val: val, set: time.Now()}
+	key := t.prefix + "cache-canary:" + val[:10]
+	if t.cc != nil {
+		// A key in a slot n serves: one in three tries with three masters.
+		sm := t.slots.Load()
+		for i := 0; sm == nil || sm.owner[store.KeySlot(key)] != n; i++ {
+			if sm == nil || i == 64 {
+				return nil
+			}
+			val = rand.Text()
+			key = t.prefix + "cache-canary:" + val[:10]
+		}
+	}
+	c := &canary{key: key, val: val, set: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, t.window+time.Second)
 	defer cancel()
 	if reads.Set(ctx, c.key, c.val, canaryTTL).Err() != nil {
@@ -90,7 +109,9 @@ func (c *canary) check(ctx context.Context, reads *redis.Client) error {
 		return reads.Ping(ctx).Err()
 	}
 	v, err := reads.Get(ctx, c.key).Result()
-	switch {
+	switch code := store.ReplyCode(err); {
+	case code == "MOVED" || code == "ASK":
+		return errCanaryMoved
 	case errors.Is(err, redis.Nil) || (err == nil && v != c.val):
 		return errDatabaseChanged
 	case err != nil:

@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // connWatch watches the connections of one tracker session (the
@@ -33,10 +36,15 @@ type connWatch struct {
 	dead   atomic.Bool
 
 	sub      atomic.Int32 // the subscriber's duplicate descriptor (-1: none): readAhead's
-	peekMu   sync.Mutex   // one read-ahead at a time; close waits for it
+	peekMu   sync.RWMutex // read: each read-ahead; write: close, which waits for them
 	peekNext atomic.Int64 // mono ns from which a hit reads ahead again
-	buf      []byte
+
+	apply   func(keys []string) // applies invalidations (nil keys: all); set before the subscriber dials
+	applied atomic.Int64        // bytes read from the subscriber's socket and applied (subConn)
 }
+
+// peekBufs are the read-aheads' buffers.
+var peekBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
 
 // checkEvery is how often, at most, hits look at the epoll set: one
 // non-blocking epoll_wait per node per checkEvery, whatever the hit rate.
@@ -47,7 +55,7 @@ func newConnWatch() *connWatch {
 	if err != nil {
 		return nil
 	}
-	w := &connWatch{ep: ep, buf: make([]byte, 64<<10)}
+	w := &connWatch{ep: ep}
 	w.sub.Store(-1)
 	return w
 }
@@ -88,8 +96,9 @@ func (w *connWatch) add(cn net.Conn, sub bool) net.Conn {
 		return cn
 	}
 	w.dups = append(w.dups, dup)
-	if sub && under == cn { // through TLS the socket holds records, not RESP: no read-ahead
+	if sub && under == cn && w.apply != nil { // through TLS the socket holds records, not RESP: no read-ahead
 		w.sub.Store(int32(dup))
+		return &subConn{Conn: cn, w: w}
 	}
 	return cn
 }
@@ -102,19 +111,85 @@ func (w *connWatch) readAhead(now int64, drop func(keys []string)) (sure bool) {
 		return true
 	}
 	next := w.peekNext.Load()
-	if now < next || !w.peekNext.CompareAndSwap(next, now+int64(checkEvery)) || !w.peekMu.TryLock() {
+	// Read-aheads do not wait for each other: one that the kernel takes
+	// off the CPU halfway must not keep the next ones from looking (a
+	// read lock, and a buffer each). The write lock is close's: a session
+	// ending has withdrawn its trust already.
+	if now < next || !w.peekNext.CompareAndSwap(next, now+int64(checkEvery)) || !w.peekMu.TryRLock() {
 		return true
 	}
-	defer w.peekMu.Unlock()
+	defer w.peekMu.RUnlock()
 	fd := int(w.sub.Load())
 	if fd < 0 {
 		return true
 	}
-	n, _, err := syscall.Recvfrom(fd, w.buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	if err != nil || n <= 0 {
-		return true // nothing has arrived (EAGAIN), or the watch says the rest
+	buf := peekBufs.Get().(*[64 << 10]byte)
+	defer peekBufs.Put(buf)
+	n, _, err := syscall.Recvfrom(fd, buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	if err != nil || n < 0 {
+		n = 0 // nothing has arrived (EAGAIN), or the watch says the rest
 	}
-	return parseInvalidations(w.buf[:n], drop)
+	if n > 0 && !parseInvalidations(buf[:n], drop) {
+		return false
+	}
+	return !w.inFlight(fd, n)
+}
+
+// setApply is how the connection's reads apply invalidations; before the
+// subscriber dials.
+func (w *connWatch) setApply(apply func(keys []string)) {
+	if w != nil {
+		w.apply = apply
+	}
+}
+
+// inFlight says whether bytes have left the subscriber's socket (fd) that
+// are not applied yet: read by go-redis's reader, whose thread the kernel
+// may hold off the CPU between its read and anything else, for as long as
+// the machine is busy. What the socket has received in all (TCP_INFO), less
+// what is queued (queued: what the peek just saw), is what was read from
+// it; subConn applies each read before it counts it. Bytes that arrive
+// between the peek and the count make it say yes: the caller asks Redis.
+// Where TCP_INFO does not tell (a Unix socket, an old kernel), no.
+func (w *connWatch) inFlight(fd, queued int) bool {
+	var info unix.TCPInfo
+	size := uint32(unsafe.Sizeof(info))
+	_, _, errno := syscall.Syscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.IPPROTO_TCP, syscall.TCP_INFO,
+		uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&size)), 0)
+	if errno != 0 || uintptr(size) <= unsafe.Offsetof(info.Bytes_received) {
+		return false
+	}
+	return int64(info.Bytes_received)-int64(queued) > w.applied.Load()
+}
+
+// subConn is the subscriber's connection as go-redis reads it: each read
+// applies the invalidations it carries before go-redis sees them, and then
+// counts its bytes as applied (inFlight), so that no invalidation is ever
+// out of the socket and not yet applied without the hits knowing. go-redis's
+// reader applies them again, harmlessly.
+type subConn struct {
+	net.Conn
+	w       *connWatch
+	carry   []byte // the start of a reply whose end has not arrived
+	total   int64  // bytes read so far
+	garbled bool   // a reply that does not parse: stop applying (go-redis will fail it)
+}
+
+func (c *subConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.total += int64(n)
+		if !c.garbled {
+			c.carry = append(c.carry, p[:n]...)
+			used, ok := applyReplies(c.carry, c.w.apply)
+			c.carry = c.carry[:copy(c.carry, c.carry[used:])]
+			if !ok { // back to go-redis's reader alone, as without this
+				c.garbled, c.carry = true, nil
+			}
+		}
+		c.w.applied.Store(c.total - int64(len(c.carry)))
+	}
+	return n, err
 }
 
 // run calls died once when a watched connection hangs up, and returns then

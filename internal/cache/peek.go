@@ -17,6 +17,18 @@ import "bytes"
 // looks first (go-redis's reader applies them again later, harmlessly).
 // What cannot be read whole (a message still arriving) makes the look
 // unsure, and that Verify asks Redis.
+//
+// The peek sees only what is still in the socket. On a machine whose CPUs
+// are busy with other processes too, the kernel can hold go-redis's reader
+// thread off the CPU for tens of milliseconds between its read of an
+// invalidation and anything else: the bytes are out of the socket and not
+// applied, and hits answered stale meanwhile (measured: Verify calls begun
+// up to 40 ms after a Revoke returned still accepted the token, at a load
+// average of 13-20 on two cores). So the subscriber's connection applies
+// what it reads before go-redis sees it (subConn), and counts those bytes
+// applied; the look compares what the socket has received in all
+// (TCP_INFO) with what is queued and what was applied, and is unsure while
+// anything is in between (connWatch.inFlight).
 
 // parseInvalidations walks the RESP2 pub/sub messages at the start of b and
 // calls drop for the keys of each invalidation (nil keys: a null
@@ -56,16 +68,63 @@ func parseInvalidations(b []byte, drop func(keys []string)) (sure bool) {
 		case string:
 			drop([]string{p})
 		case []any:
-			keys := make([]string, 0, len(p))
-			for _, k := range p {
-				if s, ok := k.(string); ok {
-					keys = append(keys, s)
-				}
-			}
-			drop(keys)
+			drop(keysOf(p))
 		}
 	}
 	return true
+}
+
+// keysOf is the keys an invalidation names.
+func keysOf(p []any) []string {
+	keys := make([]string, 0, len(p))
+	for _, k := range p {
+		if s, ok := k.(string); ok {
+			keys = append(keys, s)
+		}
+	}
+	return keys
+}
+
+// applyReplies applies the invalidations among the whole RESP2 replies at
+// the start of b (a null one as nil keys: everything may have changed) and
+// says how many bytes they take; ok is false for bytes that are no RESP2.
+func applyReplies(b []byte, drop func(keys []string)) (used int, ok bool) {
+	for len(b) > used {
+		v, rest, ok := respValue(b[used:], 0)
+		if !ok {
+			// An incomplete reply waits for its end; one that cannot be
+			// read at all is garbled.
+			return used, incomplete(b[used:])
+		}
+		used = len(b) - len(rest)
+		msg, isArray := v.([]any)
+		if !isArray || len(msg) != 3 {
+			continue
+		}
+		if kind, _ := msg[0].(string); kind != "message" {
+			continue
+		}
+		if channel, _ := msg[1].(string); channel != "__redis__:invalidate" {
+			continue
+		}
+		switch p := msg[2].(type) {
+		case nil:
+			drop(nil)
+		case string:
+			drop([]string{p})
+		case []any:
+			drop(keysOf(p))
+		}
+	}
+	return used, true
+}
+
+// incomplete says whether b could be the start of a RESP2 reply.
+func incomplete(b []byte) bool {
+	if len(b) == 0 || !bytes.ContainsRune([]byte("+-:$*"), rune(b[0])) {
+		return false
+	}
+	return len(b) < 1<<20 // a reply larger than that is not an invalidation's
 }
 
 // respValue reads one RESP2 value: a bulk or simple string (string), an

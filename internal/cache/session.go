@@ -16,8 +16,8 @@ import (
 
 // run keeps one node's subscriber alive: each session subscribes on a
 // fresh connection, learns its id, has the reads client rebuilt to redirect
-// to it, then PINGs every quarter window and applies invalidations until
-// the connection fails or the client closes.
+// to it, then beats (beatEvery) and applies invalidations until the
+// connection fails or the client closes.
 func (t *tracker) run(n *trackNode) {
 	defer t.wg.Done()
 	backoff := 50 * time.Millisecond
@@ -115,6 +115,7 @@ func (s *sess) died() {
 // confirmation.
 func (s *sess) subscribe() error {
 	t, n := s.t, s.n
+	s.w.setApply(func(keys []string) { t.applyKeys(n, keys) })
 	n.watch.Store(s.w)
 	s.undo = append(s.undo, s.w.close, func() { close(s.alive) }) // alive closes first: run stops, then the watch closes
 	o := clone(n.opts, func(ctx context.Context, cn *redis.Conn) error {
@@ -170,10 +171,8 @@ func (s *sess) track() error {
 	}
 	s.reads, s.readsID = reads, readsID
 	s.undo = append(s.undo, func() { t.retire(n, reads) })
-	if n.key == "" { // one node: the database has a canary
-		s.can = t.plantCanary(n.ctx, reads)
-		s.undo = append(s.undo, func() { s.can.remove(reads) })
-	}
+	s.can = t.plantCanary(n.ctx, n, reads)
+	s.undo = append(s.undo, func() { s.can.remove(reads) })
 	if t.failover != nil {
 		if s.tracked, err = runID(n.ctx, reads); err != nil {
 			return err
@@ -217,6 +216,16 @@ func (s *sess) loop() error {
 	}
 }
 
+// beatEvery is how often a session beats: a quarter window, but not more
+// than once a second unless the window is under two seconds (then every
+// half window). Each beat is one read of the canary on the tracked
+// connection and one PING on the subscriber, so at the default window
+// (2 s) a master gets one of each a second; trust lasts a window from the
+// PING, so a PONG may be late by half a window before hits stop.
+func (t *tracker) beatEvery() time.Duration {
+	return max(t.window/4, min(t.window/2, time.Second), time.Millisecond)
+}
+
 // beat is one heartbeat round. The reads connection first: tracking lives
 // with the connection that read, so a PONG on the subscriber proves nothing
 // once it is gone. A PONG to this round's PING then vouches for both, from
@@ -228,6 +237,12 @@ func (s *sess) beat(now int64) error {
 	ctx, cancel := context.WithTimeout(s.n.ctx, t.window)
 	defer cancel()
 	err := s.can.check(ctx, s.reads)
+	if errors.Is(err, errCanaryMoved) {
+		// On a Cluster the canary's slot went to another master: a new
+		// one, in a slot this master serves.
+		s.can.remove(s.reads)
+		s.can, err = t.plantCanary(ctx, s.n, s.reads), nil
+	}
 	if err == nil && s.w.hungUp(s.next) {
 		// A connection hung up before the session could close it
 		// (ps was not yet made): its watch stays dead, so end it.
@@ -246,7 +261,7 @@ func (s *sess) beat(now int64) error {
 		return err
 	}
 	s.sent[p] = now
-	s.next = now + int64(max(t.window/4, time.Millisecond))
+	s.next = now + int64(t.beatEvery())
 	for k, at := range s.sent { // forget PINGs too old to confirm anything
 		if now-at > int64(t.window) {
 			delete(s.sent, k)

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rjwt/rjwt/internal/store"
+	"github.com/rjwt/rjwt/internal/topology"
 )
 
 // Invalidation for the local cache (WithLocalCache) comes from Redis's
@@ -19,7 +20,7 @@ import (
 //
 //   - per node (one standalone server, or each master of a Cluster) a
 //     trackNode holds one pub/sub connection subscribed to
-//     __redis__:invalidate, in RESP2, and a heartbeat PING on it;
+//     __redis__:invalidate, in RESP2, and a heartbeat on it;
 //   - cache misses are read through a "reads" client of rjwt's own whose
 //     every connection runs CLIENT TRACKING on REDIRECT <that node's
 //     subscriber id> when it connects, so Redis remembers which of rjwt's
@@ -39,7 +40,9 @@ import (
 //
 // Trust is per node. Node n's entries answer only while n's invalidations
 // are known to arrive: confirmed by a PONG to a heartbeat PING sent at most
-// the cache window (WithCacheWindow, 1 s by default) ago. Redis sends
+// the cache window (WithCacheWindow, 2 s by default) ago. The heartbeat
+// (beatEvery: once a second at the default window) reads the canary on the
+// tracked connection, then PINGs the subscriber. Redis sends
 // invalidations and the PONG in order on one connection, so a PONG to a
 // PING sent at t proves that every invalidation of a write before t has
 // been applied. A broken subscription (CLIENT KILL, a restart, a failover)
@@ -57,10 +60,11 @@ import (
 // from and answers only while that master is trusted and still serves the
 // slot in the current map. A lost master stops the hits of its slots only
 // and drops its entries (counted as one flush); the other masters' sessions
-// keep their entries and hits. The slot map is re-read every second
-// (CLUSTER SLOTS from every master, CLUSTER MYID to know which client is
-// which node; a slot on which the masters disagree is served by no one until
-// they agree) and at once when a subscription ends or a read finds the slot
+// keep their entries and hits. The slot map is the topology watcher's
+// (internal/topology), whose walk asks every master CLUSTER MYID and CLUSTER
+// SLOTS at least once a second while the cache is on (a slot on which the
+// masters disagree is served by no one until they agree); the tracker asks
+// it for a walk at once when a subscription ends or a read finds the slot
 // moved or the master gone: new masters (a promoted replica, a resharding)
 // get a trackNode, masters that serve no slot lose theirs (and their
 // entries), and entries whose slot changed master are dropped. A slot with
@@ -128,8 +132,9 @@ type tracker struct {
 	single   *trackNode              // the node of a *redis.Client; nil on a Cluster
 	failover *redis.Client           // that client, when Sentinel names its master
 	cc       *redis.ClusterClient    // the Cluster; nil elsewhere
+	topo     *topology.Watcher       // walks the masters; the tracker follows its walks
 	slots    atomic.Pointer[slotMap] // Cluster: the current slot map; nil until read
-	kick     chan struct{}           // Cluster: read the slot map now
+	failing  bool                    // Cluster: the last walk had no map (the watcher's goroutine's)
 
 	mu      sync.Mutex
 	nodes   map[string]*trackNode        // Cluster: the tracked masters, by key
@@ -141,7 +146,8 @@ type tracker struct {
 // proxy that does not pass it): the cache then stays off.
 var errTrackingRefused = errors.New("rjwt: local cache: Redis refused CLIENT TRACKING; the cache is off")
 
-// clusterRefresh is how often the slot map is re-read on a Cluster.
+// clusterRefresh is how often, at least, the topology watcher walks a
+// Cluster while the cache is on (rjwt.New), reading the slot map again.
 const clusterRefresh = time.Second
 
 // startTracking starts the invalidation connections: one node for a
@@ -149,8 +155,8 @@ const clusterRefresh = time.Second
 // slots for a *redis.ClusterClient, following the Cluster's topology. Any
 // other client is not tracked: the cache stays bypassed (every Verify asks
 // Redis) and an EventError says so.
-func (t *tracker) begin(rdb redis.UniversalClient, st *store.Store) {
-	t.st = st
+func (t *tracker) begin(rdb redis.UniversalClient, st *store.Store, w *topology.Watcher) {
+	t.st, t.topo = st, w
 	switch rdb := rdb.(type) {
 	case *redis.Client:
 		t.single = t.start("", rdb.Options())
@@ -159,8 +165,7 @@ func (t *tracker) begin(rdb redis.UniversalClient, st *store.Store) {
 		}
 	case *redis.ClusterClient:
 		t.cc = rdb
-		t.wg.Add(1)
-		go t.follow()
+		w.Subscribe(t.onView)
 	default:
 		t.onError(fmt.Errorf("rjwt: local cache: a %T is not tracked (only a single node, Sentinel failover or Cluster client): Verify asks Redis every time", rdb))
 	}
@@ -324,13 +329,17 @@ func (t *tracker) readAhead(id string, now int64) bool {
 			return true
 		}
 	}
-	return n.watch.Load().readAhead(now, func(keys []string) {
-		if keys == nil {
-			t.cache.dropNode(n, false)
-			return
-		}
-		for _, k := range keys {
-			t.cache.invalidateKey(k)
-		}
-	})
+	return n.watch.Load().readAhead(now, func(keys []string) { t.applyKeys(n, keys) })
+}
+
+// applyKeys applies an invalidation of node n's: the keys it names, or
+// with nil everything n's entries may hold.
+func (t *tracker) applyKeys(n *trackNode, keys []string) {
+	if keys == nil {
+		t.cache.dropNode(n, false)
+		return
+	}
+	for _, k := range keys {
+		t.cache.invalidateKey(k)
+	}
 }

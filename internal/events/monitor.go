@@ -1,10 +1,13 @@
 // Package events is rjwt's event monitor: one goroutine owns the lifecycle
-// state (is Redis up, which masters there are, which keyspace subscriptions
-// and configurations are confirmed, was Ready sent) and is the only one to
-// change it; a prober goroutine and one keyspace subscriber per node send it
-// facts. It starts and stops the subscribers as masters come and go, and
-// Stop waits for every goroutine it started. It reports through a callback
-// (Config.Emit); the client owns the public channel.
+// state (is Redis up as the events saw it, which masters there are, which
+// keyspace subscriptions and configurations are confirmed, was Ready sent)
+// and is the only one to change it; the topology watcher's walks
+// (internal/topology, which owns availability and the masters) and one
+// keyspace subscriber per node send it facts. It starts and stops the
+// subscribers as the watcher's masters come and go (a master added to a
+// Cluster after New gets its subscription too), and Stop waits for every
+// goroutine it started. It reports through a callback (Config.Emit); the
+// client owns the public channel.
 package events
 
 import (
@@ -13,11 +16,11 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rjwt/rjwt/internal/store"
+	"github.com/rjwt/rjwt/internal/topology"
 )
 
 // Kind is what an emitted event reports (rjwt's EventType).
@@ -38,8 +41,10 @@ type Config struct {
 	Redis    redis.UniversalClient
 	Store    *store.Store
 	Prefix   string
-	Keyspace bool          // WithKeyspaceEvents: subscribe and emit session events
-	Health   time.Duration // the prober's interval
+	Keyspace bool // WithKeyspaceEvents: subscribe and emit session events
+	// Watcher walks the masters; the monitor subscribes to it (before the
+	// watcher starts).
+	Watcher *topology.Watcher
 	// Base is the context the monitor's work runs under (it carries the
 	// client, for go-redis's log lines).
 	Base context.Context
@@ -47,8 +52,7 @@ type Config struct {
 	Emit func(k Kind, session string, err error)
 }
 
-// Monitor runs the lifecycle state machine, the prober and the keyspace
-// subscribers.
+// Monitor runs the lifecycle state machine and the keyspace subscribers.
 type Monitor struct {
 	rdb      redis.UniversalClient
 	st       *store.Store
@@ -62,14 +66,15 @@ type Monitor struct {
 	facts  chan fact
 }
 
-// Start starts the monitor and the prober. It does not touch Redis itself.
+// Start starts the monitor and subscribes it to the watcher's walks. It
+// does not touch Redis itself.
 func Start(cfg Config) *Monitor {
 	m := &Monitor{rdb: cfg.Redis, st: cfg.Store, prefix: cfg.Prefix, keyspace: cfg.Keyspace, emit: cfg.Emit,
 		facts: make(chan fact, 64)}
 	m.ctx, m.cancel = context.WithCancel(cfg.Base)
-	m.wg.Add(2)
+	cfg.Watcher.Subscribe(m.onView)
+	m.wg.Add(1)
 	go m.monitor()
-	go m.prober(cfg.Health)
 	return m
 }
 
@@ -86,31 +91,22 @@ func (m *Monitor) Done() <-chan struct{} { return m.ctx.Done() }
 // (keyspace channel), g (generic commands: del) and x (expired).
 const keyspaceFlags = "Kgx"
 
-// A fact is what a prober or subscriber saw, for the monitor.
+// A fact is what the watcher or a subscriber saw, for the monitor.
 type fact struct {
-	kind    factKind
-	sub     *subscriber   // subscriber facts
-	err     error         // probeFailed, subLost, mastersProbed (no master could be listed)
-	masters []masterProbe // mastersProbed
+	kind factKind
+	sub  *subscriber    // subscriber facts
+	err  error          // subLost
+	view *topology.View // walked
 }
 
 type factKind int
 
 const (
-	probeOK       factKind = iota // PING answered (single node, Sentinel)
-	probeFailed                   // PING failed (err)
-	mastersProbed                 // a Cluster's masters were listed and each PINGed
-	subConfirmed                  // a subscription is confirmed (PSUBSCRIBE or PONG)
-	subLost                       // a subscription's connection failed (err)
-	configDone                    // a node's notify-keyspace-events is applied (or refused, reported)
+	walked       factKind = iota // the watcher walked the masters (view)
+	subConfirmed                 // a subscription is confirmed (PSUBSCRIBE or PONG)
+	subLost                      // a subscription's connection failed (err)
+	configDone                   // a node's notify-keyspace-events is applied (or refused, reported)
 )
-
-// masterProbe is one Cluster master as the prober saw it.
-type masterProbe struct {
-	addr string
-	node *redis.Client // go-redis's client for that node
-	err  error         // its PING's failure
-}
 
 // subscriber is one node's keyspace subscription. The monitor owns
 // subscribed and configured; the subscriber goroutine reads only addr, node
@@ -138,7 +134,7 @@ func (m *Monitor) tell(f fact) {
 // every such node's subscription and configuration are confirmed since the
 // last outage.
 //
-// On a Cluster the prober lists the masters on every probe (a promoted
+// On a Cluster every walk names the masters serving slots (a promoted
 // replica, a resharding, a master added after Start), and the monitor
 // subscribes to the new ones and drops the ones that no longer serve slots.
 // One master that does not answer is an outage of its slots: Disconnected
@@ -198,13 +194,8 @@ type state struct {
 // handle applies one fact.
 func (st *state) handle(f fact) {
 	switch f.kind {
-	case probeOK:
-		st.answered()
-	case probeFailed:
-		st.m.st.MarkDown(f.err)
-		st.lost(f.err, all)
-	case mastersProbed:
-		st.mastersProbed(f)
+	case walked:
+		st.walked(f.view)
 	case subConfirmed:
 		f.sub.subscribed = true
 	case configDone:
@@ -260,40 +251,40 @@ func (st *state) lost(cause error, touched func(addr string) bool) {
 
 // answered marks Redis up.
 func (st *state) answered() {
-	st.m.st.MarkUp()
 	if st.conn != up {
 		st.conn = up
 		st.m.emit(Connected, "", nil)
+		st.m.checkEvictionPolicy()
 	}
 }
 
 // mastersProbed follows a Cluster's masters: subscriptions for the new
 // ones, none for those that no longer serve slots, and an outage of the
 // slots of those that did not answer.
-func (st *state) mastersProbed(f fact) {
+func (st *state) mastersProbed(v *topology.View) {
 	m := st.m
-	st.known = st.known || f.err == nil
+	st.known = st.known || v.Err == nil
 	current := map[string]bool{}
 	var failed []error
 	failing := map[string]bool{}
-	for _, mp := range f.masters {
-		current[mp.addr] = true
-		if mp.err != nil {
-			failed = append(failed, fmt.Errorf("master %s: %w", mp.addr, mp.err))
-			failing[mp.addr] = true
+	for _, mp := range v.Masters {
+		current[mp.Addr] = true
+		if mp.Err != nil {
+			failed = append(failed, fmt.Errorf("master %s: %w", mp.Addr, mp.Err))
+			failing[mp.Addr] = true
 		}
 		if !m.keyspace {
 			continue
 		}
-		if s := st.subs[mp.addr]; s != nil && s.node != mp.node {
+		if s := st.subs[mp.Addr]; s != nil && s.node != mp.Node {
 			s.stop() // go-redis replaced its client for the node
-			delete(st.subs, mp.addr)
+			delete(st.subs, mp.Addr)
 		}
-		if st.subs[mp.addr] == nil {
-			st.subs[mp.addr] = m.subscribe(mp.addr, mp.node, st.pattern)
+		if st.subs[mp.Addr] == nil {
+			st.subs[mp.Addr] = m.subscribe(mp.Addr, mp.Node, st.pattern)
 		}
 	}
-	if f.err == nil {
+	if v.Err == nil {
 		for addr, s := range st.subs {
 			if !current[addr] { // no longer a master serving slots
 				s.stop()
@@ -302,15 +293,13 @@ func (st *state) mastersProbed(f fact) {
 		}
 	}
 	switch {
-	case f.err != nil || len(failed) == len(f.masters):
-		cause := f.err
+	case v.Err != nil || len(failed) == len(v.Masters):
+		cause := v.Err
 		if cause == nil {
 			cause = errors.Join(failed...)
 		}
-		m.st.MarkDown(cause)
 		st.lost(cause, all)
-	case len(failed) > 0:
-		m.st.MarkUp() // the other masters' slots keep working
+	case len(failed) > 0: // the other masters' slots keep working
 		st.lost(fmt.Errorf("rjwt: cluster: %w", errors.Join(failed...)), func(addr string) bool { return failing[addr] })
 	default:
 		st.answered()

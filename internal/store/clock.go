@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -202,4 +203,18 @@ func (s *Store) Offset() (time.Duration, bool) {
 		return 0, false
 	}
 	return t.Sub(s.hostNow()), true
+}
+
+// KeepClocks forgets the clocks of Cluster masters that are not at addrs
+// (go-redis's addresses): the topology watcher calls it after each walk
+// that listed the masters, so that a master gone (failed over, removed)
+// leaves no sample behind, and one that comes back at its address starts
+// from a TIME of its own.
+func (s *Store) KeepClocks(addrs []string) {
+	s.clocks.Range(func(k, _ any) bool {
+		if !slices.Contains(addrs, k.(string)) {
+			s.clocks.Delete(k)
+		}
+		return true
+	})
 }

@@ -13,13 +13,15 @@ import (
 )
 
 // availability is what the client knows of Redis's reachability. It is
-// "unknown" at start (calls go through), "down" once a dial is refused or
-// the event monitor's health check fails (calls fail at once, without the
-// network, wrapping ErrUnavailable and the cause), and "up" again when the
-// monitor's probe sees Redis answer.
+// "unknown" at start (calls go through), "down" once the topology watcher's
+// walk finds no master answering (calls fail at once, without the network,
+// wrapping ErrUnavailable and the cause), and "up" again when a walk sees
+// Redis answer. The watcher is its one writer; a call whose dial is refused
+// tells it (refusedDial), and it marks Redis down at once and walks.
 type availability struct {
-	down atomic.Pointer[downState]
-	kick chan struct{} // a call saw Redis down: probe now
+	down    atomic.Pointer[downState]
+	refused atomic.Pointer[downState] // a call's refused dial, for the watcher (Refused)
+	kick    chan struct{}             // a call saw Redis unreachable: walk now
 }
 
 type downState struct{ cause error }
@@ -33,8 +35,17 @@ func (a *availability) Err() error {
 }
 
 // MarkDown makes calls fail fast with cause until MarkUp.
-func (a *availability) MarkDown(cause error) {
-	a.down.Store(&downState{cause: cause})
+func (a *availability) MarkDown(cause error) { a.down.Store(&downState{cause: cause}) }
+
+// refusedDial tells the watcher that a call's dial was refused, and has it
+// walk now.
+func (a *availability) refusedDial(err error) {
+	a.refused.Store(&downState{cause: err})
+	a.suspect()
+}
+
+// suspect asks the watcher to walk now.
+func (a *availability) suspect() {
 	select {
 	case a.kick <- struct{}{}:
 	default:

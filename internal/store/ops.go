@@ -349,12 +349,7 @@ func (s *Store) Prune(ctx context.Context, entries []Entry) error {
 	return nil
 }
 
-// MarkSuspect asks the event monitor's prober to check Redis now (a
-// subscription connection broke: is Redis down, or only that connection?),
-// without failing calls meanwhile.
-func (s *Store) MarkSuspect() {
-	select {
-	case s.avail.kick <- struct{}{}:
-	default:
-	}
-}
+// MarkSuspect asks the topology watcher to walk now (a subscription
+// connection broke: is Redis down, or only that connection?), without
+// failing calls meanwhile.
+func (s *Store) MarkSuspect() { s.avail.suspect() }

@@ -18,13 +18,14 @@
 // TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY), never after a timeout (the
 // call's time is spent) and never once Redis is known down.
 //
-// Fail fast. A refused dial, or the event monitor's failed health check,
-// marks Redis down: calls then fail at once with ErrUnavailable wrapping the
-// cause, without touching the network, until the monitor's probe sees Redis
-// answer (MarkUp). On a Cluster one dead master is not Redis down: a failure
-// there has go-redis reload its slot map at once (topology.go), calls for
-// other masters' slots go on, and only the monitor marks the whole cluster
-// down, when no master answers its probe.
+// Fail fast. The topology watcher (internal/topology) marks Redis down when
+// its walk finds no master answering, or at once when a call's dial was
+// refused (off a Cluster): calls then fail
+// at once with ErrUnavailable wrapping the cause, without touching the
+// network, until a walk sees Redis answer (MarkUp). On a Cluster one dead
+// master is not Redis down: a failure there has go-redis reload its slot
+// map at once (topology.go), calls for other masters' slots go on, and only
+// the watcher marks the whole cluster down, when no master answers.
 //
 // Replica acknowledgement (ack.go, opt-in): Revoke, RevokeAll and a Refresh
 // that found a reused token WAIT, on the connection that wrote, until
@@ -245,19 +246,30 @@ func (s *Store) Bound(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 // MarkDown makes calls fail fast (ErrUnavailable wrapping cause) until
-// MarkUp. The event monitor calls it when its health check fails; calls do
-// when a dial is refused.
+// MarkUp. The topology watcher (internal/topology) calls it, alone, when its
+// walk finds no master answering.
 func (s *Store) MarkDown(cause error) { s.avail.MarkDown(cause) }
 
-// MarkUp lets calls reach Redis again; the monitor calls it when a probe
-// succeeds.
+// MarkUp lets calls reach Redis again; the topology watcher calls it when
+// a walk sees Redis answer.
 func (s *Store) MarkUp() { s.avail.MarkUp() }
 
 // IsDown reports whether calls fail fast now.
 func (s *Store) IsDown() bool { return s.avail.IsDown() }
 
-// Kicked receives when a call found Redis down: the monitor probes at once.
+// Kicked receives when a call found Redis unreachable: the topology watcher
+// walks at once.
 func (s *Store) Kicked() <-chan struct{} { return s.avail.kick }
+
+// Refused is the error of a call's refused dial since the last ask (single
+// node or Sentinel), or nil: the topology watcher marks Redis down with it
+// before it walks.
+func (s *Store) Refused() error {
+	if d := s.avail.refused.Swap(nil); d != nil {
+		return d.cause
+	}
+	return nil
+}
 
 // Available is nil while calls may reach Redis, else the error they fail
 // with.

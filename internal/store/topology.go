@@ -5,12 +5,13 @@ import (
 )
 
 // observe learns from a failed call. On a single node or a Sentinel-managed
-// master a refused dial means Redis is down, and calls fail fast until the
-// monitor's probe sees it answer again.
+// master a refused dial means Redis is down: the call tells the topology
+// watcher (Refused), which marks Redis down at once, so that calls fail
+// fast, and walks until Redis answers again.
 //
 // On a Cluster a refused dial means one master is down, not Redis: calls
 // for the other masters' slots must go on, so nothing is marked down here
-// (the monitor marks the whole cluster down when no master answers). The
+// (the watcher marks the whole cluster down when no master answers). The
 // failure may instead mean the slot map the client holds is stale: a
 // master died and its replica is being or has been promoted (refused dial,
 // broken connection, CLUSTERDOWN, READONLY from a demoted master, MOVED).
@@ -32,7 +33,7 @@ func (s *Store) observe(err error) {
 		return
 	}
 	if isDialError(err) {
-		s.avail.MarkDown(err)
+		s.avail.refusedDial(err)
 	}
 }
 
