@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,12 +20,19 @@ import (
 // Redis answer. The watcher is its one writer; a call whose dial is refused
 // tells it (refusedDial), and it marks Redis down at once and walks.
 type availability struct {
+	lastOK  atomic.Int64 // when a call last got an answer: nanoseconds since start (mono)
 	down    atomic.Pointer[downState]
 	refused atomic.Pointer[downState] // a call's refused dial, for the watcher (Refused)
 	kick    chan struct{}             // a call saw Redis unreachable: walk now
 }
 
-type downState struct{ cause error }
+type downState struct {
+	cause error
+	at    time.Time // when it was seen (a refusal)
+}
+
+// start is the origin of lastOK's monotonic clock.
+var start = time.Now()
 
 // Err is nil while calls may go to Redis, else the error they fail with.
 func (a *availability) Err() error {
@@ -34,14 +42,37 @@ func (a *availability) Err() error {
 	return nil
 }
 
-// MarkDown makes calls fail fast with cause until MarkUp.
-func (a *availability) MarkDown(cause error) { a.down.Store(&downState{cause: cause}) }
+// MarkDown makes calls fail fast with cause until MarkUp, unless a call got
+// Redis's answer after seen (when what says Redis is down was observed):
+// the newer evidence wins, and the watcher's next walk decides.
+func (a *availability) MarkDown(cause error, seen time.Time) {
+	if a.lastOK.Load() > int64(seen.Sub(start)) {
+		return
+	}
+	a.down.Store(&downState{cause: cause, at: seen})
+}
 
 // refusedDial tells the watcher that a call's dial was refused, and has it
 // walk now.
 func (a *availability) refusedDial(err error) {
-	a.refused.Store(&downState{cause: err})
+	a.refused.Store(&downState{cause: err, at: time.Now()})
 	a.suspect()
+}
+
+// answered says a call got Redis's answer, the newest evidence: a walk or
+// a refused dial seen before it cannot mark Redis down after it (MarkDown),
+// and a down mark seen before it is lifted (a call that passed the check
+// before the mark and got its answer after it: Redis answers again; the
+// watcher's next walk decides anew). The time is stored at most once per
+// millisecond, so calls rarely write the shared word.
+func (a *availability) answered() {
+	now := int64(time.Since(start))
+	if now-a.lastOK.Load() > int64(time.Millisecond) {
+		a.lastOK.Store(now)
+	}
+	if d := a.down.Load(); d != nil && !d.at.IsZero() && int64(d.at.Sub(start)) < now {
+		a.down.CompareAndSwap(d, nil)
+	}
 }
 
 // suspect asks the watcher to walk now.

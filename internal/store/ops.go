@@ -68,7 +68,9 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 		run, src = sc.plain, sc.plainSrc
 	}
 	cmd := via.evalSha(ctx, run, src, keys, args)
-	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+	if err := cmd.Err(); err == nil || errors.Is(err, redis.Nil) {
+		s.avail.answered()
+	} else {
 		if isShebangRefused(err) && !s.plain.Load() {
 			s.plain.Store(true)
 		}

@@ -247,8 +247,10 @@ func (s *Store) Bound(ctx context.Context) (context.Context, context.CancelFunc)
 
 // MarkDown makes calls fail fast (ErrUnavailable wrapping cause) until
 // MarkUp. The topology watcher (internal/topology) calls it, alone, when its
-// walk finds no master answering.
-func (s *Store) MarkDown(cause error) { s.avail.MarkDown(cause) }
+// walk finds no master answering; seen is when that was observed (the
+// walk's start, a refused dial's time), and a call answered after it wins:
+// Redis is not marked down.
+func (s *Store) MarkDown(cause error, seen time.Time) { s.avail.MarkDown(cause, seen) }
 
 // MarkUp lets calls reach Redis again; the topology watcher calls it when
 // a walk sees Redis answer.
@@ -261,14 +263,14 @@ func (s *Store) IsDown() bool { return s.avail.IsDown() }
 // walks at once.
 func (s *Store) Kicked() <-chan struct{} { return s.avail.kick }
 
-// Refused is the error of a call's refused dial since the last ask (single
-// node or Sentinel), or nil: the topology watcher marks Redis down with it
-// before it walks.
-func (s *Store) Refused() error {
+// Refused is when a call's dial was refused since the last ask (single
+// node or Sentinel), and its error, or nil: the topology watcher marks Redis
+// down with it before it walks.
+func (s *Store) Refused() (seen time.Time, err error) {
 	if d := s.avail.refused.Swap(nil); d != nil {
-		return d.cause
+		return d.at, d.cause
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // Available is nil while calls may reach Redis, else the error they fail
@@ -379,6 +381,7 @@ func (s *Store) retry(ctx context.Context, op string, sc script, attempt func(co
 		}
 		cmd, err := attempt(ctx, run, src)
 		if err == nil || errors.Is(err, redis.Nil) {
+			s.avail.answered()
 			return cmd, nil
 		}
 		if _, ok := err.(*AckError); ok {

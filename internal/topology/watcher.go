@@ -189,10 +189,10 @@ func (w *Watcher) run() {
 			t.Stop()
 			return
 		case <-w.st.Kicked():
-			if err := w.st.Refused(); err != nil && w.cc == nil {
+			if seen, err := w.st.Refused(); err != nil && w.cc == nil {
 				// A call's dial was refused: Redis is down until a walk
 				// sees it answer (calls fail fast meanwhile).
-				w.st.MarkDown(err)
+				w.st.MarkDown(err, seen)
 			}
 		case <-w.kick:
 		case <-t.C:
@@ -214,7 +214,7 @@ func (w *Watcher) publish(v *View) {
 	if v.Up() {
 		w.st.MarkUp()
 	} else {
-		w.st.MarkDown(w.cause(v))
+		w.st.MarkDown(w.cause(v), v.Started)
 	}
 	w.mu.Lock()
 	w.last = v
