@@ -1,6 +1,21 @@
 package rjwt
 
-import "time"
+import (
+	"os"
+	"time"
+)
+
+// RJWT_TEST_LAYOUT=lean (or classic) runs the package's tests on that layout:
+// every client the tests make takes it unless a test says otherwise. The
+// server must have hash-field expiry for lean (Redis 7.4+, Valkey 9+).
+func init() {
+	switch os.Getenv("RJWT_TEST_LAYOUT") {
+	case "lean":
+		testLayout = LayoutLean
+	case "classic":
+		testLayout = LayoutClassic
+	}
+}
 
 // WithSeenEvery sets how stale a session's last use may get before Verify
 // writes it again (a minute outside tests), so tests need not wait a minute.

@@ -50,6 +50,9 @@ import (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
+// layoutOpt is -layout's option for the measured clients (nil: auto).
+var layoutOpt rjwt.Option
+
 func main() {
 	duration := flag.Duration("duration", 500*time.Millisecond, "length of one measurement")
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
@@ -59,6 +62,7 @@ func main() {
 	revokes := flag.Int("revokes", 300, "revocations timed for the visibility percentiles")
 	pollers := flag.Int("pollers", 1, "goroutines looping on the cached client's Verify while it waits to see a revocation (4 keep both cores of a 2-core machine busy)")
 	only := flag.String("only", "ratios,visibility,memory,scale,plot", "parts to run, comma-separated")
+	layoutFlag := flag.String("layout", "auto", "key layout of the measured clients: auto, classic or lean (the memory part measures both where the server has hash-field expiry)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (this process: rjwt and the baselines, not redis-server) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -70,6 +74,15 @@ func main() {
 			log.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	switch *layoutFlag {
+	case "auto":
+	case "classic":
+		layoutOpt = rjwt.WithLayout(rjwt.LayoutClassic)
+	case "lean":
+		layoutOpt = rjwt.WithLayout(rjwt.LayoutLean)
+	default:
+		log.Fatalf("-layout: %q is not auto, classic or lean", *layoutFlag)
 	}
 	part := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -184,7 +197,10 @@ type bench struct {
 func newBench(addr string) *bench {
 	b := &bench{addr: addr, ctx: context.Background()}
 	var err error
-	opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix("bench:")}
+	opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix("bench:"), layoutOpt}
+	if l, err := mustLayout(addr, opts); err == nil {
+		fmt.Printf("layout of the measured clients: %v\n\n", l)
+	}
 	if b.cached, err = rjwt.New(append(opts, rjwt.WithLocalCache(100_000))...); err != nil {
 		log.Fatal(err)
 	}
@@ -371,7 +387,9 @@ func (b *bench) memory() {
 	ctx := b.ctx
 	data := map[string]any{"views": 12, "cart": []int{1, 2}} // 29 bytes of JSON? measured below
 	raw, _ := json.Marshal(data)
-	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithMultiple(true))
+	b.memoryTable()
+	// The classic layout, key by key.
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithMultiple(true), rjwt.WithLayout(rjwt.LayoutClassic))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -410,6 +428,69 @@ func (b *bench) memory() {
 	fmt.Printf("  used_memory delta over %d sessions of 200 users (10 each): %.0f B per session (answer keys left: %d)\n", users,
 		float64(after-before)/users, b.countKeys("mem:{mm*}:op:*"))
 	b.layouts(data)
+}
+
+// mustLayout is the layout a client with opts runs on addr's server.
+func mustLayout(addr string, opts []rjwt.Option) (rjwt.Layout, error) {
+	c, err := rjwt.New(opts...)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.Layout(context.Background())
+}
+
+// memoryTable prints used_memory growth per session over 20,000 sessions
+// with 29 bytes of private data, at one and four sessions per user, for
+// each layout the server runs (lean only with hash-field expiry).
+func (b *bench) memoryTable() {
+	ctx := b.ctx
+	data := map[string]any{"plan": "free", "role": "user"} // {"plan":"free","role":"user"}: 29 bytes
+	raw, _ := json.Marshal(data)
+	const sessions = 20000
+	fmt.Printf("\nused_memory growth per session, %d sessions with %d bytes of private data (multiple mode, TTL 1 h):\n", sessions, len(raw))
+	for _, layout := range []rjwt.Layout{rjwt.LayoutClassic, rjwt.LayoutLean} {
+		prefix := "tbl" + strconv.Itoa(int(layout)) + ":"
+		c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix(prefix), rjwt.WithMultiple(true), rjwt.WithLayout(layout))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := c.Layout(ctx); err != nil {
+			fmt.Printf("  %-14v not on this server (%v)\n", layout, err)
+			c.Close()
+			continue
+		}
+		for _, per := range []int{1, 4} {
+			before := usedMemory(b.rdb)
+			for i := range sessions {
+				if _, err := c.Sign(ctx, "u"+strconv.Itoa(i/per), rjwt.WithDataSession(data)); err != nil {
+					log.Fatal(err)
+				}
+			}
+			after := usedMemory(b.rdb)
+			fmt.Printf("  %-14v %d per user: %6.1f B per session (keys under the prefix: %d)\n", layout, per,
+				float64(after-before)/sessions, b.countKeys(rjwt.EscapePattern(prefix)+"*"))
+			b.unlinkAll(rjwt.EscapePattern(prefix) + "*")
+		}
+		c.Close()
+	}
+}
+
+// unlinkAll deletes every key matching pattern (SCAN, UNLINK).
+func (b *bench) unlinkAll(pattern string) {
+	iter := b.rdb.Scan(b.ctx, 0, pattern, 1000).Iterator()
+	var keys []string
+	for iter.Next(b.ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		log.Fatal(err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		b.rdb.Unlink(b.ctx, keys[:n]...)
+		keys = keys[n:]
+	}
 }
 
 // redisMicros is the time Redis spent in commands since the last CONFIG
@@ -461,7 +542,7 @@ func (b *bench) layouts(data any) {
 	}
 	fmt.Println("  fresh sessions, field by field (MEMORY USAGE of the hash; answer key):")
 	for i, k := range kinds {
-		c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:")}, k.opts...)...)
+		c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithLayout(rjwt.LayoutClassic)}, k.opts...)...)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -510,7 +591,7 @@ func usedMemory(rdb *redis.Client) int64 {
 // count.
 func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 	ctx := b.ctx
-	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("scale:"), rjwt.WithMultiple(true))
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("scale:"), rjwt.WithMultiple(true), layoutOpt)
 	if err != nil {
 		log.Fatal(err)
 	}
