@@ -5,15 +5,16 @@ import (
 	"time"
 )
 
-// RJWT_TEST_LAYOUT=lean (or classic) runs the package's tests on that layout:
-// every client the tests make takes it unless a test says otherwise. The
-// server must have hash-field expiry for lean (Redis 7.4+, Valkey 9+).
+// RJWT_TEST_LAYOUT=lean runs the package's tests on the lean layout: every
+// client the tests make takes it unless a test says otherwise or asks for
+// keyspace events (then LayoutAuto: classic). The server must have
+// hash-field expiry (Redis 7.4+, Valkey 9+). Without it the tests run on the
+// classic layout on every server, so that the tests that read Redis's keys
+// (layout_helpers_test.go) know which layout they read.
 func init() {
-	switch os.Getenv("RJWT_TEST_LAYOUT") {
-	case "lean":
+	testLayout = LayoutClassic
+	if os.Getenv("RJWT_TEST_LAYOUT") == "lean" {
 		testLayout = LayoutLean
-	case "classic":
-		testLayout = LayoutClassic
 	}
 }
 

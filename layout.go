@@ -14,9 +14,11 @@ type Layout int
 const (
 	// LayoutAuto, the default, takes LayoutLean where the server (every
 	// master of a Cluster) has hash-field expiry (Redis 7.4 and later,
-	// Valkey 9), else LayoutClassic. New does not contact Redis: the first
-	// call that needs Redis probes it (COMMAND INFO, one round trip per
-	// master, once per Client).
+	// Valkey 9), else LayoutClassic; with WithKeyspaceEvents(true) it
+	// takes LayoutClassic, since lean sessions' expiries and revocations
+	// cannot be reported per session. New does not contact Redis: the
+	// first call that needs Redis probes it (COMMAND INFO, one round trip
+	// per master, once per Client).
 	LayoutAuto Layout = iota
 	// LayoutClassic keeps a hash per session and a sorted-set index per
 	// user: two keys per session and one per user, on every server. It does
@@ -58,9 +60,28 @@ func WithLayout(l Layout) Option {
 		if l < LayoutAuto || l > LayoutLean {
 			return fmt.Errorf("rjwt: WithLayout: unknown layout %d", int(l))
 		}
-		c.layout = l
+		c.layout, c.layoutSet = l, true
 		return nil
 	}
+}
+
+// testLayout is the layout of clients that do not choose one and do not ask
+// for keyspace events: LayoutAuto, but for tests that ask for another
+// (export_test.go).
+var testLayout = LayoutAuto
+
+// storeLayout is the layout a client made with cfg asks its store for:
+// LayoutAuto takes the lean layout only without WithKeyspaceEvents, whose
+// per-session reports the lean layout cannot give (docs/layouts.md).
+func storeLayout(cfg *config) store.Layout {
+	l := cfg.layout
+	if !cfg.layoutSet && !cfg.keyspaceEvents {
+		l = testLayout
+	}
+	if l == LayoutAuto && cfg.keyspaceEvents {
+		l = LayoutClassic
+	}
+	return store.Layout(l)
 }
 
 // Layout is the layout the client runs: LayoutClassic or LayoutLean. With

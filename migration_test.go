@@ -132,3 +132,26 @@ func TestLeanCapCountsClassicSessions(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestLayoutChoice: LayoutAuto takes the lean layout where the server has
+// hash-field expiry, but not for a client that asks for keyspace events;
+// an explicit choice stands; a bad value is refused.
+func TestLayoutChoice(t *testing.T) {
+	ctx := context.Background()
+	_, lean := layoutPair(t) // skips without hash-field expiry
+	require.NotNil(t, lean)
+	layoutOf := func(opts ...rjwt.Option) rjwt.Layout {
+		c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(testSecret), rjwt.WithAddr(redisAddr)}, opts...)...)
+		require.NoError(t, err)
+		defer c.Close()
+		l, err := c.Layout(ctx)
+		require.NoError(t, err)
+		return l
+	}
+	assert.Equal(t, rjwt.LayoutLean, layoutOf(rjwt.WithLayout(rjwt.LayoutAuto)))
+	assert.Equal(t, rjwt.LayoutClassic, layoutOf(rjwt.WithKeyspaceEvents(true)), "auto: keyspace events need the classic layout")
+	assert.Equal(t, rjwt.LayoutLean, layoutOf(rjwt.WithKeyspaceEvents(true), rjwt.WithLayout(rjwt.LayoutLean)))
+	assert.Equal(t, rjwt.LayoutClassic, layoutOf(rjwt.WithLayout(rjwt.LayoutClassic)))
+	_, err := rjwt.New(rjwt.WithSecret(testSecret), rjwt.WithLayout(rjwt.Layout(7)))
+	require.Error(t, err)
+}

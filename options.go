@@ -49,15 +49,12 @@ type config struct {
 	cacheWindow    time.Duration
 	autoPipeline   bool
 	layout         Layout // layout.go
+	layoutSet      bool   // WithLayout was given
 }
 
 // DefaultLeeway is the clock skew Verify tolerates unless WithLeeway says
 // otherwise: 5 seconds.
 const DefaultLeeway = 5 * time.Second
-
-// testLayout is the default layout: LayoutAuto, but for tests that ask for
-// another (export_test.go).
-var testLayout = LayoutAuto
 
 func defaultConfig() config {
 	return config{
@@ -75,7 +72,6 @@ func defaultConfig() config {
 		leeway:         DefaultLeeway,
 		cacheWindow:    DefaultCacheWindow,
 		autoPipeline:   true,
-		layout:         testLayout,
 	}
 }
 

@@ -192,7 +192,7 @@ func New(opts ...Option) (*Client, error) {
 	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
 		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
 		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock,
-		Layout: store.Layout(cfg.layout)})
+		Layout: storeLayout(&cfg)})
 	c.startEvents(&cfg)
 	if c.cache != nil {
 		c.cache.Start(c.rdb, c.st)

@@ -149,6 +149,11 @@ func main() {
 		}
 	}
 
+	// A busy user's cached sessions while one of them changes its data.
+	if part["busyuser"] {
+		b.busyUser(*rounds, *duration)
+	}
+
 	// Memory per session, key by key.
 	if part["memory"] {
 		b.memory()
@@ -428,6 +433,90 @@ func (b *bench) memory() {
 	fmt.Printf("  used_memory delta over %d sessions of 200 users (10 each): %.0f B per session (answer keys left: %d)\n", users,
 		float64(after-before)/users, b.countKeys("mem:{mm*}:op:*"))
 	b.layouts(data)
+}
+
+// busyUser measures what a data update costs a cached client's other
+// sessions of the same user: one user with 10 sessions, 50 goroutines
+// verifying them (round robin) on a cached client while another client
+// updates one session's data every 10 ms. On the classic layout the update
+// invalidates that session's entry; on the lean one, the user's hash, so
+// every cached session of the user. Reported per layout: cached Verify/s
+// and the hit rate, with and without the updates.
+func (b *bench) busyUser(rounds int, d time.Duration) {
+	ctx := b.ctx
+	fmt.Println("\none busy user on a cached client (10 sessions, 50 goroutines verifying; another client updates one session's data every 10 ms):")
+	for _, layout := range []rjwt.Layout{rjwt.LayoutClassic, rjwt.LayoutLean} {
+		prefix := "busy" + strconv.Itoa(int(layout)) + ":"
+		opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix(prefix), rjwt.WithMultiple(true), rjwt.WithLayout(layout)}
+		writer, err := rjwt.New(opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := writer.Layout(ctx); err != nil {
+			fmt.Printf("  %-14v not on this server (%v)\n", layout, err)
+			writer.Close()
+			continue
+		}
+		cached, err := rjwt.New(append(opts, rjwt.WithLocalCache(1000))...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var toks []string
+		for range 10 {
+			tok, err := writer.Sign(ctx, "busy", rjwt.WithDataSession(map[string]int{"n": 0}))
+			if err != nil {
+				log.Fatal(err)
+			}
+			toks = append(toks, tok)
+		}
+		cl, err := writer.Verify(ctx, toks[0])
+		if err != nil {
+			log.Fatal(err)
+		}
+		var next atomic.Int64
+		verify := func() error {
+			_, err := cached.Verify(ctx, toks[next.Add(1)%int64(len(toks))])
+			return err
+		}
+		measure := func(updates bool) (float64, float64) {
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			if updates {
+				wg.Go(func() {
+					t := time.NewTicker(10 * time.Millisecond)
+					defer t.Stop()
+					for n := 1; ; n++ {
+						select {
+						case <-stop:
+							return
+						case <-t.C:
+							if err := writer.UpdateSessionData(ctx, cl.Session, rjwt.SetField("n", n)); err != nil {
+								log.Fatal(err)
+							}
+						}
+					}
+				})
+			}
+			before := cached.CacheStats()
+			rate := run(50, d, verify)
+			after := cached.CacheStats()
+			close(stop)
+			wg.Wait()
+			hits, misses := float64(after.Hits-before.Hits), float64(after.Misses-before.Misses)
+			return rate, hits / max(hits+misses, 1)
+		}
+		var quiet, busy, quietHit, busyHit []float64
+		for range rounds {
+			r, h := measure(false)
+			quiet, quietHit = append(quiet, r), append(quietHit, h)
+			r, h = measure(true)
+			busy, busyHit = append(busy, r), append(busyHit, h)
+		}
+		fmt.Printf("  %-14v without updates %s Verify/s (hits %.1f%%); with updates %s Verify/s (hits %.1f%%): %.2fx\n", layout,
+			kops(median(quiet)), 100*median(quietHit), kops(median(busy)), 100*median(busyHit), median(busy)/median(quiet))
+		cached.Close()
+		writer.Close()
+	}
 }
 
 // mustLayout is the layout a client with opts runs on addr's server.

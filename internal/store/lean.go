@@ -71,7 +71,7 @@ func (l *layoutState) init(want Layout) {
 func (s *Store) Layout(ctx context.Context) (Layout, error) {
 	lean, err := s.isLean(ctx)
 	if err != nil {
-		return LayoutAuto, s.Wrap("layout", err)
+		return LayoutAuto, s.layoutErr("layout", err)
 	}
 	if lean {
 		return LayoutLean, nil
@@ -108,6 +108,15 @@ func (s *Store) isLean(ctx context.Context) (bool, error) {
 		s.layout.now.Store(int32(LayoutClassic))
 	}
 	return ok, nil
+}
+
+// layoutErr is the error of operation op whose layout could not be
+// decided: ErrNoFieldExpiry as it is, else a Redis failure (Wrap).
+func (s *Store) layoutErr(op string, err error) error {
+	if errors.Is(err, ErrNoFieldExpiry) {
+		return fmt.Errorf("rjwt: %s: %w", op, err)
+	}
+	return s.Wrap(op, err)
 }
 
 // fieldExpiry probes rdb (every master of a Cluster) for the hash-field
@@ -354,7 +363,7 @@ func (s *Store) leanLive(ctx context.Context, id, nano string) (bool, string, bo
 func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
 	lean, err := s.isLean(ctx)
 	if err != nil {
-		return CheckResult{}, false, s.Wrap("verify", err)
+		return CheckResult{}, false, s.layoutErr("verify", err)
 	}
 	if lean {
 		return s.leanReads(ctx, id, nano, withData, every)

@@ -64,7 +64,7 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
 	if lean, err := s.isLean(ctx); err != nil {
-		return nil, s.Wrap(op, err)
+		return nil, s.layoutErr(op, err)
 	} else if lean {
 		sc = *sc.lean
 	}

@@ -383,7 +383,7 @@ func (s *Store) retry(ctx context.Context, op string, sc script, attempt func(co
 	defer cancel()
 	lean, err := s.isLean(ctx)
 	if err != nil {
-		return nil, s.Wrap(op, err)
+		return nil, s.layoutErr(op, err)
 	}
 	if lean {
 		sc = *sc.lean
