@@ -21,16 +21,16 @@ const scanCount = 1000
 const memorySample = 100
 
 type statsOut struct {
-	Prefix    string `json:"prefix"`
-	Sessions  int64  `json:"sessions"`
-	Users     int64  `json:"users"`
-	Indexes   int64  `json:"indexes"`
+	Prefix   string `json:"prefix"`
+	Sessions int64  `json:"sessions"`
+	Users    int64  `json:"users"`
+	Indexes  int64  `json:"indexes"`
 	// LeanHashes counts the users' hashes of the lean layout, whose
 	// fields (HLEN) are counted in Sessions.
 	LeanHashes int64 `json:"leanHashes"`
-	OtherKeys int64  `json:"otherKeys"`
-	DBKeys    int64  `json:"dbKeys"`
-	Scan      struct {
+	OtherKeys  int64 `json:"otherKeys"`
+	DBKeys     int64 `json:"dbKeys"`
+	Scan       struct {
 		Calls      int    `json:"calls"`
 		DurationMs int64  `json:"durationMs"`
 		Note       string `json:"note"`

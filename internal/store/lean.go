@@ -246,7 +246,8 @@ func (r record) field(name string) any {
 }
 
 // leanReads is checkReads on the lean layout: one pipeline of HGET of the
-// session's field, HPTTL of it, ZSCORE of the classic index (a session
+// session's field, HPTTL of it for a store with Config.Idle (as
+// classicReads reads PTTL), ZSCORE of the classic index (a session
 // signed before the switch: the classic reads then answer, in a second
 // round trip) and TIME when the clock asks for it. A field is the session
 // and its index entry at once: present, the session is live. Read-only and
@@ -275,9 +276,12 @@ func (s *Store) leanReads(ctx context.Context, id, nano string, withData bool, e
 	var recv time.Duration
 	_, err := s.retry(ctx, "verify", seenScript, func(ctx context.Context, _ *redis.Script, _ string) (*redis.Cmd, error) {
 		hg = redis.NewStringCmd(ctx, "hget", lk, nano)
-		pt = redis.NewIntSliceCmd(ctx, "hpttl", lk, "fields", 1, nano)
 		zs = redis.NewFloatCmd(ctx, "zscore", idx, nano)
-		cmds := []redis.Cmder{hg, pt, zs}
+		cmds := []redis.Cmder{hg, zs}
+		if s.idle {
+			pt = redis.NewIntSliceCmd(ctx, "hpttl", lk, "fields", 1, nano)
+			cmds = append(cmds, pt)
+		}
 		if ask {
 			tm = redis.NewTimeCmd(ctx, "time")
 			cmds = append(cmds, tm)
@@ -324,6 +328,11 @@ func (s *Store) leanReads(ctx context.Context, id, nano string, withData bool, e
 	}
 	seen, ok := msField(last)
 	due := !ok || now-seen >= every.Milliseconds()
+	if pt == nil {
+		// No TTL read (as classicReads without Config.Idle): a session
+		// with an idle timeout is the seen script's to judge.
+		return r, due || rec.field("i") != nil, nil
+	}
 	left := int64(-2)
 	if v := pt.Val(); len(v) == 1 {
 		left = v[0]
