@@ -32,10 +32,6 @@ const (
 	LayoutLean
 )
 
-// ErrNoFieldExpiry: WithLayout(LayoutLean) on a server without hash-field
-// expiry.
-var ErrNoFieldExpiry = store.ErrNoFieldExpiry
-
 // String names the layout as its constant.
 func (l Layout) String() string {
 	switch l {

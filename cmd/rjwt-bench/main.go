@@ -512,8 +512,9 @@ func (b *bench) busyUser(rounds int, d time.Duration) {
 			r, h = measure(true)
 			busy, busyHit = append(busy, r), append(busyHit, h)
 		}
-		fmt.Printf("  %-14v without updates %s Verify/s (hits %.1f%%); with updates %s Verify/s (hits %.1f%%): %.2fx\n", layout,
-			kops(median(quiet)), 100*median(quietHit), kops(median(busy)), 100*median(busyHit), median(busy)/median(quiet))
+		fmt.Printf("  %-14v without updates %s Verify/s (hits %.1f%%); with updates %s Verify/s (hits %.1f%%, %.0f reads of Redis per update): %.2fx\n", layout,
+			kops(median(quiet)), 100*median(quietHit), kops(median(busy)), 100*median(busyHit),
+			median(busy)*(1-median(busyHit))/100, median(busy)/median(quiet))
 		cached.Close()
 		writer.Close()
 	}

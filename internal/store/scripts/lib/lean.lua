@@ -41,9 +41,18 @@ local function leanNum(v)
   return v
 end
 
--- leanSplit returns the user's key base (through '}:') and the rest.
+-- leanSplit returns the user's key base (through '}:') and the rest,
+-- remembered for the run (the scripts name the same few keys again and
+-- again).
+local leanSplits = {}
 local function leanSplit(k)
-  return string.match(k, '^(.*}:)([^}]*)$')
+  local s = leanSplits[k]
+  if not s then
+    local base, tail = string.match(k, '^(.*}:)([^}]*)$')
+    s = {base or false, tail}
+    leanSplits[k] = s
+  end
+  return s[1], s[2]
 end
 
 -- leanHash is the user's lean hash: the key base without its last ':'.
@@ -262,17 +271,17 @@ local function leanKey(cmd, key)
 end
 
 local function leanCall(cmd, k, ...)
-  local args = {...}
+  if k == nil then
+    return R.call(cmd)
+  end
   local base, tail = nil, nil
   if type(k) == 'string' then
     base, tail = leanSplit(k)
   end
-  if not base then
-    if k == nil then
-      return R.call(cmd)
-    end
-    return R.call(cmd, k, ...)
+  if not base or not (tail == 'idx' or #tail == 21 or cmd == 'DEL' or cmd == 'EXISTS') then
+    return R.call(cmd, k, ...) -- not a session's key nor the index
   end
+  local args = {...}
   cmd = string.upper(cmd)
   if cmd == 'DEL' or cmd == 'EXISTS' then
     local n = leanKey(cmd, k)
