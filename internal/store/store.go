@@ -30,6 +30,15 @@
 // that found a reused token WAIT, on the connection that wrote, until
 // Config.ReplicaAck replicas have the revocation.
 //
+// Layouts (lean.go). The classic layout keeps a hash per session and an
+// index per user; the lean layout, where the server has hash-field expiry,
+// one hash per user with a field per session. Every script is loaded in
+// both forms: the lean one is the same script with lib/lean.lua in front,
+// which maps its session-hash and index commands onto the user's hash (and
+// serves sessions the classic layout wrote), so each rule is written once.
+// run, runOnce and the reads without a script pick the form by the layout
+// the store decided on at its first call (Config.Layout).
+//
 // Clocks. Index scores, pruning and expiries use Redis's clock (TIME inside
 // the scripts); no host's clock reaches Redis.
 //
