@@ -2,11 +2,15 @@
 -- script, before every other library, when the store runs that layout.
 -- It shadows `redis` with a table whose call() maps what the scripts do to
 -- a session's hash and to the user's index onto one hash per user,
--- leanHash(base), holding a field per session (its nanoid) with the session's
--- own expiry (HPEXPIRE, Redis 7.4+ / Valkey 9+): the scripts keep every
+-- prefix{id} (the key base without its last ':'), holding a field per
+-- session (its nanoid) with the session's own expiry (HPEXPIRE, Redis
+-- 7.4+ / Valkey 9+): the scripts keep every
 -- rule of the classic layout as they are written, once. Keys that are not
 -- a session's or the index (answer keys, tombstones, end reasons, DPoP
 -- replay keys) go to Redis as they are.
+--
+-- Every run pays for what this file defines (Redis runs a script's chunk
+-- each time: about 0.2 us per function here), so it defines few.
 --
 -- Migration: a session whose classic hash exists (signed before the switch)
 -- is served from its classic keys (every command goes to them unchanged);
@@ -55,16 +59,7 @@ local function leanSplit(k)
   return s[1], s[2]
 end
 
--- leanHash is the user's lean hash: the key base without its last ':'.
-local function leanHash(base)
-  return string.sub(base, 1, -2)
-end
-
-local function leanIsNano(t)
-  return #t == 21 and not string.find(t, '[^%w_%-]')
-end
-
-local leanExt = {'C', 'W', 's', 'i', 'x', 'r', 'p', 't', 'a', 'm', 'u', 'q', 'j'}
+local leanTags = 'CWsixrptamuqj' -- the extension's tags, in order
 
 -- leanDecode turns a record into the classic fields (strings, as HMGET
 -- returns them): "c", "o" (issue - "c") and "w" (window end - "c", s)
@@ -120,7 +115,8 @@ local function leanEncode(f)
   if W > 60 then
     x.W = leanNum(W)
   end
-  for _, tag in ipairs(leanExt) do
+  for i = 1, #leanTags do
+    local tag = string.sub(leanTags, i, i)
     local v = x[tag]
     if v then
       v = leanNum(v)
@@ -161,7 +157,7 @@ local function leanAt(base, nano)
   if w then
     return w
   end
-  if R.call('HEXISTS', leanHash(base), nano) == 1 then
+  if R.call('HEXISTS', string.sub(base, 1, -2), nano) == 1 then
     w = 'l'
   elseif leanClassic(base .. 'idx') and R.call('EXISTS', base .. nano) == 1 then
     w = 'c'
@@ -172,21 +168,16 @@ local function leanAt(base, nano)
   return w
 end
 
-local function leanRecord(base, nano)
-  local rec = R.call('HGET', leanHash(base), nano)
-  if not rec then
-    return nil
-  end
-  return leanDecode(rec)
-end
-
 -- leanWrite sets fields of session nano's record (creating it), keeping the
 -- field's expiry (HSET clears it).
 local function leanWrite(base, nano, args)
-  local lk = leanHash(base)
+  local lk = string.sub(base, 1, -2)
   local f = nil
   if leanWhere[nano] ~= 'n' then
-    f = leanRecord(base, nano)
+    local rec = R.call('HGET', lk, nano)
+    if rec then
+      f = leanDecode(rec)
+    end
   end
   local at = -2
   if f then
@@ -210,7 +201,7 @@ end
 -- as {nanoid, expiry (Unix ms)}, by expiry then nanoid (ZRANGE's order).
 local function leanMembers(idx, base)
   local out = {}
-  local lk = leanHash(base)
+  local lk = string.sub(base, 1, -2)
   local names = R.call('HKEYS', lk)
   if #names > 0 then
     local at = R.call('HPEXPIRETIME', lk, 'FIELDS', #names, unpack(names))
@@ -240,20 +231,20 @@ end
 -- leanKey runs DEL or EXISTS on one key, of any kind.
 local function leanKey(cmd, key)
   local b, t = leanSplit(key)
-  if b and leanIsNano(t) then
+  if b and #t == 21 and not string.find(t, '[^%w_%-]') then
     local at = leanAt(b, t)
     if at == 'n' then
       return 0
     elseif at == 'l' then
       if cmd == 'DEL' then
         leanWhere[t] = 'n'
-        return R.call('HDEL', leanHash(b), t)
+        return R.call('HDEL', string.sub(b, 1, -2), t)
       end
-      return R.call('HEXISTS', leanHash(b), t)
+      return R.call('HEXISTS', string.sub(b, 1, -2), t)
     end
   end
   if b and t == 'idx' and not leanClassic(key) then
-    if cmd == 'DEL' and R.call('EXISTS', leanHash(b)) == 1 then
+    if cmd == 'DEL' and R.call('EXISTS', string.sub(b, 1, -2)) == 1 then
       return 1 -- a script that deletes the index counts it: the lean hash stands for it
     end
     return 0
@@ -262,7 +253,7 @@ local function leanKey(cmd, key)
   if b and t == 'idx' and cmd == 'DEL' then
     leanIdx[key] = false
   end
-  if b and t == 'idx' and cmd == 'DEL' and n == 0 and R.call('EXISTS', leanHash(b)) == 1 then
+  if b and t == 'idx' and cmd == 'DEL' and n == 0 and R.call('EXISTS', string.sub(b, 1, -2)) == 1 then
     -- the classic index; a script that deletes the index counts it as
     -- one key, which the lean hash stands for
     n = 1
@@ -290,16 +281,17 @@ local function leanCall(cmd, k, ...)
     end
     return n
   end
-  if leanIsNano(tail) then
+  if #tail == 21 and not string.find(tail, '[^%w_%-]') then
     local at = leanAt(base, tail)
     if at == 'c' or (at == 'n' and cmd ~= 'HSET') then
       return R.call(cmd, k, ...)
     end
-    local lk = leanHash(base)
+    local lk = string.sub(base, 1, -2)
     if cmd == 'HSET' then
       return leanWrite(base, tail, args)
     elseif cmd == 'HGET' or cmd == 'HMGET' then
-      local f = leanRecord(base, tail) or {}
+      local rec = R.call('HGET', lk, tail)
+      local f = rec and leanDecode(rec) or {}
       local out = {}
       for i = 1, #args do
         out[i] = f[args[i]] or false
@@ -332,7 +324,7 @@ local function leanCall(cmd, k, ...)
     return R.call(cmd, k, ...)
   end
   -- the index
-  local lk = leanHash(base)
+  local lk = string.sub(base, 1, -2)
   if cmd == 'ZSCORE' then
     -- The scripts ask ZSCORE whether a session is indexed, not its score:
     -- a lean field answers '1' (its expiry is HPEXPIRETIME's).
@@ -414,4 +406,4 @@ local function leanCall(cmd, k, ...)
   error('rjwt: lean layout: ' .. cmd .. ' on the index')
 end
 
-local redis = setmetatable({call = leanCall}, {__index = R})
+local redis = {call = leanCall} -- the scripts use redis.call only
