@@ -3,7 +3,6 @@ package rjwt
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -175,63 +174,4 @@ func (c *Client) checkAuthAge(claims *Claims, d time.Duration) error {
 		return &StepUpError{MaxAge: d, AuthAge: age}
 	}
 	return nil
-}
-
-// The authentication context in claims_fast.go's decoder and encoder.
-
-// authClaim reads "auth_time" or "amr" (authctx.go) into w.
-func (d *fastDecoder) authClaim(key string, w *Claims) (ok bool) {
-	if key == "auth_time" {
-		w.AuthTime, ok = d.date(-1)
-	} else {
-		w.AMR, ok = d.strs()
-	}
-	return ok
-}
-
-// strs reads a non-empty array of strings, as []string does (anything
-// else, an empty array included, is left to UnmarshalJSON).
-func (d *fastDecoder) strs() ([]string, bool) {
-	if d.peek() != '[' {
-		return nil, false
-	}
-	out, ok := d.aud()
-	return []string(out), ok
-}
-
-// appendAuth writes "auth_time" and "amr" (authctx.go) as appendClaims
-// writes the rest, when ok.
-func appendAuth(b []byte, c *Claims, ok bool) ([]byte, bool) {
-	if !ok {
-		return b, false
-	}
-	if c.AuthTime != nil {
-		b = append(b, `,"auth_time":`...)
-		b = strconv.AppendInt(b, c.AuthTime.Truncate(time.Second).Unix(), 10)
-	}
-	if len(c.AMR) > 0 && !appendStrs(&b, "amr", c.AMR) {
-		return b, false
-	}
-	return b, true
-}
-
-// appendStrs writes ,"name":[...] as json.Marshal writes a []string, or
-// reports false where that would take escaping.
-func appendStrs(b *[]byte, name string, v []string) bool {
-	*b = append(*b, ',', '"')
-	*b = append(*b, name...)
-	*b = append(*b, '"', ':', '[')
-	for i, s := range v {
-		if !plainJSON(s) {
-			return false
-		}
-		if i > 0 {
-			*b = append(*b, ',')
-		}
-		*b = append(*b, '"')
-		*b = append(*b, s...)
-		*b = append(*b, '"')
-	}
-	*b = append(*b, ']')
-	return true
 }

@@ -1,7 +1,6 @@
 package rjwt
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/rjwt/rjwt/internal/cache"
@@ -51,13 +50,7 @@ import (
 // one session share one round trip. Any other go-redis client (a Ring) is
 // not tracked: the cache stays bypassed and an EventError says so.
 func WithLocalCache(maxEntries int) Option {
-	return func(c *config) error {
-		if maxEntries < 0 {
-			return fmt.Errorf("rjwt: WithLocalCache: negative size %d", maxEntries)
-		}
-		c.cacheEntries = maxEntries
-		return nil
-	}
+	return checked(maxEntries >= 0, "rjwt: WithLocalCache: negative size %d", maxEntries, func(c *config) { c.cacheEntries = maxEntries })
 }
 
 // DefaultCacheWindow is WithCacheWindow's default.
@@ -69,13 +62,7 @@ const DefaultCacheWindow = time.Second
 // without closing the connection. The heartbeat PINGs every quarter of it.
 // The default is 1 second (DefaultCacheWindow); at least 10ms.
 func WithCacheWindow(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 10*time.Millisecond {
-			return fmt.Errorf("rjwt: WithCacheWindow: %v is under 10ms", d)
-		}
-		c.cacheWindow = d
-		return nil
-	}
+	return checked(d >= 10*time.Millisecond, "rjwt: WithCacheWindow: %v is under 10ms", d, func(c *config) { c.cacheWindow = d })
 }
 
 // MaxCacheAge is the longest the local cache answers for a session without

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rjwt/rjwt/internal/store"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/keyspace"
+	"github.com/rjwt/rjwt/internal/store"
 )
 
-// scanBatch is the COUNT hint of each SCAN and the size of each UNLINK or GET
-// batch: large enough to keep round trips few, small enough that no single
-// command holds Redis for long.
-const scanBatch = 1000
+// ErrKeyNotFound is returned by the helper calls for a key that does not exist.
+var ErrKeyNotFound = errors.New("rjwt: key not found")
 
 // Call holds redis-jwt's helper calls (its call()), with Go signatures. Keys and
 // patterns are used as given: no prefix is added. Patterns are Redis glob
@@ -43,27 +42,27 @@ func (c *Client) SessionPattern(id string) string {
 	return EscapePattern(c.st.Lean(id)) + "*" // the key base without its ':'
 }
 
-// begin bounds a helper call (WithTimeout) and fails it at once, with
-// ErrUnavailable, while Redis is known down.
-func (k *Call) begin(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
+// do runs f, one helper call's round trip: bounded (WithTimeout), failed
+// at once with ErrUnavailable while Redis is known down, and with its
+// Redis error wrapped naming op.
+func do[T any](k *Call, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
+	var zero T
 	if err := k.c.st.Available(); err != nil {
-		return nil, nil, fmt.Errorf("rjwt: %s: %w", op, err)
+		return zero, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
 	ctx, cancel := k.c.bound(ctx)
-	return ctx, cancel, nil
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		return zero, k.c.redisErr(op, err)
+	}
+	return v, nil
 }
 
 // Ping checks that Redis answers. One round trip.
 func (k *Call) Ping(ctx context.Context) error {
-	ctx, cancel, err := k.begin(ctx, "ping")
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err = k.c.rdb.Ping(ctx).Err(); err != nil {
-		return k.c.redisErr("ping", err)
-	}
-	return nil
+	_, err := do(k, ctx, "ping", func(ctx context.Context) (string, error) { return k.c.rdb.Ping(ctx).Result() })
+	return err
 }
 
 // Create sets key to value with a TTL (SET key value PX ttl); a ttl of 0 means
@@ -72,47 +71,26 @@ func (k *Call) Create(ctx context.Context, key, value string, ttl time.Duration)
 	if ttl < 0 {
 		return fmt.Errorf("%w: negative TTL %v", ErrInvalidTTL, ttl)
 	}
-	ctx, cancel, err := k.begin(ctx, "create")
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err = k.c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
-		return k.c.redisErr("create", err)
-	}
-	return nil
+	_, err := do(k, ctx, "create", func(ctx context.Context) (string, error) { return k.c.rdb.Set(ctx, key, value, ttl).Result() })
+	return err
 }
 
 // Exists reports whether key exists. One round trip.
 func (k *Call) Exists(ctx context.Context, key string) (bool, error) {
-	ctx, cancel, err := k.begin(ctx, "exists")
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
-	n, err := k.c.rdb.Exists(ctx, key).Result()
-	if err != nil {
-		return false, k.c.redisErr("exists", err)
-	}
-	return n == 1, nil
+	n, err := do(k, ctx, "exists", func(ctx context.Context) (int64, error) { return k.c.rdb.Exists(ctx, key).Result() })
+	return n == 1, err
 }
 
 // TTL returns the time key has left, -1 when it has no expiry, and
 // ErrKeyNotFound when it does not exist. One round trip (PTTL).
 func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
-	ctx, cancel, err := k.begin(ctx, "ttl")
-	if err != nil {
+	ms, err := do(k, ctx, "ttl", func(ctx context.Context) (int64, error) { return k.c.rdb.Do(ctx, "PTTL", key).Int64() })
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	defer cancel()
-	ms, err := k.c.rdb.Do(ctx, "PTTL", key).Int64()
-	if err != nil {
-		return 0, k.c.redisErr("ttl", err)
-	}
-	switch ms {
-	case -2:
+	case ms == -2:
 		return 0, fmt.Errorf("%w: %q", ErrKeyNotFound, key)
-	case -1:
+	case ms == -1:
 		return -1, nil
 	}
 	return time.Duration(ms) * time.Millisecond, nil
@@ -121,19 +99,20 @@ func (k *Call) TTL(ctx context.Context, key string) (time.Duration, error) {
 // GetValueByKey returns the string value of key, or ErrKeyNotFound. One round
 // trip.
 func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
-	ctx, cancel, err := k.begin(ctx, "get")
+	v, err := do(k, ctx, "get", func(ctx context.Context) (*string, error) {
+		v, err := k.c.rdb.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		return &v, err
+	})
+	if err == nil && v == nil {
+		err = fmt.Errorf("%w: %q", ErrKeyNotFound, key)
+	}
 	if err != nil {
 		return "", err
 	}
-	defer cancel()
-	v, err := k.c.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", fmt.Errorf("%w: %q", ErrKeyNotFound, key)
-	}
-	if err != nil {
-		return "", k.c.redisErr("get", err)
-	}
-	return v, nil
+	return *v, nil
 }
 
 // GetValuesByPattern returns the string values of the keys matching pattern.
@@ -141,33 +120,7 @@ func (k *Call) GetValueByKey(ctx context.Context, key string) (string, error) {
 // during the walk are left out. One SCAN round trip per batch of about 1,000
 // keys, plus one pipelined GET round trip per batch.
 func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[string]string, error) {
-	out := map[string]string{}
-	var mu sync.Mutex
-	err := k.scan(ctx, pattern, true, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
-		cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, key := range keys {
-				p.Get(ctx, key)
-			}
-			return nil
-		})
-		if err != nil && len(cmds) != len(keys) {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for i, cmd := range cmds {
-			v, err := cmd.(*redis.StringCmd).Result()
-			switch {
-			case err == nil:
-				out[keys[i]] = v
-			case errors.Is(err, redis.Nil) || isWrongType(err):
-				// gone since SCAN saw it, or not a string: left out
-			default:
-				return err
-			}
-		}
-		return nil
-	})
+	out, err := k.walker().Values(ctx, pattern)
 	if err != nil {
 		return nil, k.c.redisErr("get values by pattern", err)
 	}
@@ -177,14 +130,7 @@ func (k *Call) GetValuesByPattern(ctx context.Context, pattern string) (map[stri
 // GetCountByPattern counts the keys matching pattern. One SCAN round trip per
 // batch of about 1,000 keys.
 func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, error) {
-	var mu sync.Mutex
-	n := 0
-	err := k.scan(ctx, pattern, true, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
-		mu.Lock()
-		n += len(keys)
-		mu.Unlock()
-		return nil
-	})
+	n, err := k.walker().Count(ctx, pattern)
 	if err != nil {
 		return 0, k.c.redisErr("count by pattern", err)
 	}
@@ -194,21 +140,12 @@ func (k *Call) GetCountByPattern(ctx context.Context, pattern string) (int, erro
 // GetInfo returns Redis's INFO text for section ("" for the default
 // sections, "all", "memory", "keyspace", ...). One round trip.
 func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
-	ctx, cancel, err := k.begin(ctx, "info")
-	if err != nil {
-		return "", err
-	}
-	defer cancel()
-	var cmd *redis.StringCmd
-	if section == "" {
-		cmd = k.c.rdb.Info(ctx)
-	} else {
-		cmd = k.c.rdb.Info(ctx, section)
-	}
-	if err = cmd.Err(); err != nil {
-		return "", k.c.redisErr("info", err)
-	}
-	return cmd.Val(), nil
+	return do(k, ctx, "info", func(ctx context.Context) (string, error) {
+		if section == "" {
+			return k.c.rdb.Info(ctx).Result()
+		}
+		return k.c.rdb.Info(ctx, section).Result()
+	})
 }
 
 // Destroy deletes key (UNLINK: the memory is freed in the background), or
@@ -217,19 +154,11 @@ func (k *Call) GetInfo(ctx context.Context, section string) (string, error) {
 // stops a delayed copy of its Sign from creating it again (a deleted
 // session key has no such guard).
 func (k *Call) Destroy(ctx context.Context, key string) error {
-	ctx, cancel, err := k.begin(ctx, "destroy")
-	if err != nil {
-		return err
+	n, err := do(k, ctx, "destroy", func(ctx context.Context) (int64, error) { return k.c.rdb.Unlink(ctx, key).Result() })
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: %q", ErrKeyNotFound, key)
 	}
-	defer cancel()
-	n, err := k.c.rdb.Unlink(ctx, key).Result()
-	if err != nil {
-		return k.c.redisErr("destroy", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: %q", ErrKeyNotFound, key)
-	}
-	return nil
+	return err
 }
 
 // DestroyMultiple deletes every key matching pattern and returns how many it
@@ -240,98 +169,14 @@ func (k *Call) Destroy(ctx context.Context, key string) error {
 // it. Keys created during the walk may or may not be deleted (SCAN's
 // guarantee covers only keys present throughout).
 func (k *Call) DestroyMultiple(ctx context.Context, pattern string) (int, error) {
-	var mu sync.Mutex
-	total := 0
-	_, cluster := k.c.rdb.(*redis.ClusterClient)
-	// No dedupe: a key SCAN reports twice is unlinked once and counted once,
-	// since UNLINK counts only the keys it removed.
-	err := k.scan(ctx, pattern, false, func(ctx context.Context, node redis.UniversalClient, keys []string) error {
-		var n int64
-		if cluster {
-			cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for _, key := range keys {
-					p.Unlink(ctx, key)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for _, cmd := range cmds {
-				n += cmd.(*redis.IntCmd).Val()
-			}
-		} else {
-			var err error
-			if n, err = node.Unlink(ctx, keys...).Result(); err != nil {
-				return err
-			}
-		}
-		mu.Lock()
-		total += int(n)
-		mu.Unlock()
-		return nil
-	})
+	total, err := k.walker().Unlink(ctx, pattern)
 	if err != nil {
 		return total, k.c.redisErr("destroy multiple", err)
 	}
 	return total, nil
 }
 
-// scan walks the keys matching pattern with SCAN, on every master of a
-// Cluster (concurrently) or on the one node, and hands fn each batch. With
-// dedupe, a key SCAN reports twice (it may, while the keyspace is resized) is
-// handed once, at the cost of remembering every key seen on a node.
-//
-// The client's default timeout (WithTimeout) bounds each round trip, not the
-// whole walk, which may take long on a large keyspace; a deadline on ctx
-// bounds the whole walk.
-func (k *Call) scan(ctx context.Context, pattern string, dedupe bool, fn func(context.Context, redis.UniversalClient, []string) error) error {
-	if err := k.c.st.Available(); err != nil {
-		return err
-	}
-	walk := func(ctx context.Context, node redis.UniversalClient) error {
-		var seen map[string]struct{}
-		if dedupe {
-			seen = map[string]struct{}{}
-		}
-		var cursor uint64
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			sctx, cancel := k.c.bound(ctx)
-			keys, next, err := node.Scan(sctx, cursor, pattern, scanBatch).Result()
-			cancel()
-			if err != nil {
-				return err
-			}
-			fresh := keys
-			if dedupe {
-				fresh = keys[:0]
-				for _, key := range keys {
-					if _, dup := seen[key]; !dup {
-						seen[key] = struct{}{}
-						fresh = append(fresh, key)
-					}
-				}
-			}
-			if len(fresh) > 0 {
-				bctx, cancel := k.c.bound(ctx)
-				err := fn(bctx, node, fresh)
-				cancel()
-				if err != nil {
-					return err
-				}
-			}
-			if cursor = next; cursor == 0 {
-				return nil
-			}
-		}
-	}
-	if cc, ok := k.c.rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return walk(ctx, m) })
-	}
-	return walk(ctx, k.c.rdb)
+// walker walks the keyspace for the pattern calls.
+func (k *Call) walker() *keyspace.Walker {
+	return &keyspace.Walker{RDB: k.c.rdb, Bound: k.c.bound, Available: k.c.st.Available}
 }
-
-func isWrongType(err error) bool { return store.WrongType(err) }

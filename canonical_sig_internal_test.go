@@ -67,7 +67,7 @@ func FuzzOneSpelling(f *testing.F) {
 		own := tok[strings.LastIndexByte(tok, '.')+1:]
 		spelled := tok[:strings.LastIndexByte(tok, '.')+1] + b64.EncodeToString(sig)
 		if _, err := clients[i].parse(spelled); err == nil && b64.EncodeToString(sig) != own {
-			t.Fatalf("a second spelling of a %s signature verifies: %x", clients[i].signer.alg, sig)
+			t.Fatalf("a second spelling of a %s signature verifies: %x", clients[i].signer.Alg, sig)
 		}
 	})
 }

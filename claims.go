@@ -2,12 +2,17 @@ package rjwt
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
+	"errors"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rjwt/rjwt/internal/jsonfast"
 )
+
+// ErrNoData is returned by DecodeDataToken and DecodeDataSession when there
+// is no data to decode.
+var ErrNoData = errors.New("rjwt: no data")
 
 // Claims are the claims of an rjwt token, as Verify returns them.
 //
@@ -126,26 +131,7 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 
 // numericDate is jwt.NumericDate's UnmarshalJSON and newNumericDateFromSeconds.
 func numericDate(n json.Number) (*jwt.NumericDate, error) {
-	return numericDateInto(n, nil)
-}
-
-// numericDateInto is numericDate writing into dst (allocated when nil), as
-// jwt.NewNumericDate would make it.
-func numericDateInto(n json.Number, dst *jwt.NumericDate) (*jwt.NumericDate, error) {
-	if n == "" {
-		return nil, nil
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return nil, fmt.Errorf("could not convert json number value to float: %w", err)
-	}
-	round, frac := math.Modf(f)
-	t := time.Unix(int64(round), int64(frac*1e9))
-	if dst == nil {
-		return jwt.NewNumericDate(t), nil
-	}
-	dst.Time = t.Truncate(jwt.TimePrecision)
-	return dst, nil
+	return jsonfast.NumericDate(n, nil)
 }
 
 // DecodeDataToken unmarshals the token's public data into v.

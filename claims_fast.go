@@ -2,12 +2,11 @@ package rjwt
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
-	"unicode/utf8"
-	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rjwt/rjwt/internal/jsonfast"
 )
 
 // decodeFast decodes claims in the exact shape rjwt's tokens have (one
@@ -21,270 +20,55 @@ import (
 // never change afterwards. The dates are written into dates when it is not
 // nil (so a caller can allocate them with the claims), else allocated.
 func (c *Claims) decodeFast(raw []byte, dates *[3]jwt.NumericDate) bool {
-	d := fastDecoder{b: raw, s: unsafe.String(unsafe.SliceData(raw), len(raw)), dates: dates}
+	d := jsonfast.NewDecoder(raw, dates)
 	var w Claims
-	var seen uint16
-	d.space()
-	if !d.byte('{') {
-		return false
-	}
-	d.space()
-	if d.peek() == '}' {
-		d.i++
-	} else {
-		for {
-			key, ok := d.str()
-			if !ok {
-				return false
-			}
-			d.space()
-			if !d.byte(':') {
-				return false
-			}
-			d.space()
-			bit, ok := claimBits[key]
-			if !ok || seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			switch key {
-			case "id":
-				w.ID, ok = d.str()
-			case "rjwt":
-				w.Session, ok = d.str()
-			case "typ":
-				w.Type, ok = d.str()
-			case "rti":
-				w.RefreshID, ok = d.str()
-			case "iss":
-				w.Issuer, ok = d.str()
-			case "sub":
-				w.Subject, ok = d.str()
-			case "jti":
-				w.RegisteredClaims.ID, ok = d.str()
-			case "ttl":
-				var n int64
-				n, ok = d.int()
-				w.TTL = time.Duration(n) * time.Second
-			case "exp":
-				w.ExpiresAt, ok = d.date(0)
-			case "nbf":
-				w.NotBefore, ok = d.date(1)
-			case "iat":
-				w.IssuedAt, ok = d.date(2)
-			case "aud":
-				w.Audience, ok = d.aud()
-			case "dataToken":
-				w.DataToken, ok = d.raw()
-			case "auth_time", "amr":
-				ok = d.authClaim(key, &w)
-			}
-			if !ok {
-				return false
-			}
-			d.space()
-			if d.byte('}') {
-				break
-			}
-			if !d.byte(',') {
-				return false
-			}
-			d.space()
+	ok := d.Object(claimBits, func(key string) (ok bool) {
+		switch key {
+		case "id":
+			w.ID, ok = d.Str()
+		case "rjwt":
+			w.Session, ok = d.Str()
+		case "typ":
+			w.Type, ok = d.Str()
+		case "rti":
+			w.RefreshID, ok = d.Str()
+		case "iss":
+			w.Issuer, ok = d.Str()
+		case "sub":
+			w.Subject, ok = d.Str()
+		case "jti":
+			w.RegisteredClaims.ID, ok = d.Str()
+		case "ttl":
+			var n int64
+			n, ok = d.Int()
+			w.TTL = time.Duration(n) * time.Second
+		case "exp":
+			w.ExpiresAt, ok = d.Date(0)
+		case "nbf":
+			w.NotBefore, ok = d.Date(1)
+		case "iat":
+			w.IssuedAt, ok = d.Date(2)
+		case "aud":
+			w.Audience, ok = d.Aud()
+		case "dataToken":
+			w.DataToken, ok = d.Raw()
+		case "auth_time":
+			w.AuthTime, ok = d.Date(-1)
+		case "amr":
+			w.AMR, ok = d.Strs()
 		}
+		return ok
+	})
+	if ok {
+		*c = w
 	}
-	d.space()
-	if d.i != len(d.b) {
-		return false
-	}
-	*c = w
-	return true
+	return ok
 }
 
 var claimBits = map[string]uint16{
 	"id": 1 << 0, "rjwt": 1 << 1, "dataToken": 1 << 2, "ttl": 1 << 3, "typ": 1 << 4, "rti": 1 << 5,
 	"iss": 1 << 6, "sub": 1 << 7, "aud": 1 << 8, "exp": 1 << 9, "nbf": 1 << 10, "iat": 1 << 11, "jti": 1 << 12,
-	"auth_time": 1 << 13, "amr": 1 << 14, // lifecycle.go
-}
-
-type fastDecoder struct {
-	b     []byte
-	s     string // b as a string, for substrings without copies
-	i     int
-	dates *[3]jwt.NumericDate // exp, nbf, iat; nil: allocate each
-}
-
-func (d *fastDecoder) peek() byte {
-	if d.i < len(d.b) {
-		return d.b[d.i]
-	}
-	return 0
-}
-
-func (d *fastDecoder) byte(c byte) bool {
-	if d.peek() == c {
-		d.i++
-		return true
-	}
-	return false
-}
-
-func (d *fastDecoder) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-// str reads a string without escapes or control characters, in valid UTF-8.
-func (d *fastDecoder) str() (string, bool) {
-	if !d.byte('"') {
-		return "", false
-	}
-	start, ascii := d.i, true
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			s := d.s[start:d.i]
-			d.i++
-			if !ascii && !utf8.ValidString(s) {
-				return "", false
-			}
-			return s, true
-		case c == '\\' || c < 0x20:
-			return "", false
-		case c >= 0x80:
-			ascii = false
-		}
-		d.i++
-	}
-	return "", false
-}
-
-// digits reads -?[0-9]+ with no leading zero, as JSON writes an integer.
-func (d *fastDecoder) digits() (string, bool) {
-	start := d.i
-	d.byte('-')
-	first := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	if d.i == first || (d.b[first] == '0' && d.i-first > 1) {
-		return "", false
-	}
-	switch d.peek() {
-	case '.', 'e', 'E':
-		return "", false
-	}
-	return d.s[start:d.i], true
-}
-
-func (d *fastDecoder) int() (int64, bool) {
-	s, ok := d.digits()
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
-}
-
-// date reads an integer date as numericDate does, into d.dates[i] when
-// the caller gave storage (i < 0: always allocated).
-func (d *fastDecoder) date(i int) (*jwt.NumericDate, bool) {
-	s, ok := d.digits()
-	if !ok {
-		return nil, false
-	}
-	var dst *jwt.NumericDate
-	if d.dates != nil && i >= 0 {
-		dst = &d.dates[i]
-	}
-	date, err := numericDateInto(json.Number(s), dst)
-	return date, err == nil && date != nil
-}
-
-// aud reads a string, or a non-empty array of strings, as
-// jwt.ClaimStrings does.
-func (d *fastDecoder) aud() (jwt.ClaimStrings, bool) {
-	if d.peek() == '"' {
-		s, ok := d.str()
-		return jwt.ClaimStrings{s}, ok
-	}
-	if !d.byte('[') {
-		return nil, false
-	}
-	var out jwt.ClaimStrings
-	for {
-		d.space()
-		s, ok := d.str()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, s)
-		d.space()
-		if d.byte(']') {
-			return out, true
-		}
-		if !d.byte(',') {
-			return nil, false
-		}
-	}
-}
-
-// raw reads any JSON value but null, as a slice of the input.
-func (d *fastDecoder) raw() (json.RawMessage, bool) {
-	start, depth := d.i, 0
-	for d.i < len(d.b) {
-		switch c := d.b[d.i]; c {
-		case '"':
-			d.i++
-			for d.i < len(d.b) && d.b[d.i] != '"' {
-				if d.b[d.i] == '\\' {
-					d.i++
-				}
-				d.i++
-			}
-			if d.i >= len(d.b) {
-				return nil, false
-			}
-			d.i++
-		case '{', '[':
-			depth++
-			d.i++
-		case '}', ']':
-			if depth == 0 {
-				return d.end(start)
-			}
-			depth--
-			d.i++
-		case ',':
-			if depth == 0 {
-				return d.end(start)
-			}
-			d.i++
-		default:
-			d.i++
-		}
-		if depth == 0 && d.i > start && (d.b[start] == '"' || d.b[start] == '{' || d.b[start] == '[') {
-			return d.end(start)
-		}
-	}
-	return d.end(start)
-}
-
-func (d *fastDecoder) end(start int) (json.RawMessage, bool) {
-	v := d.b[start:d.i]
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t' || v[len(v)-1] == '\n' || v[len(v)-1] == '\r') {
-		v = v[:len(v)-1]
-	}
-	if len(v) == 0 || v[0] == 'n' || !json.Valid(v) {
-		return nil, false
-	}
-	return json.RawMessage(v[:len(v):len(v)]), true
+	"auth_time": 1 << 13, "amr": 1 << 14,
 }
 
 // marshalClaims is json.Marshal of the claims as they stand in a token
@@ -301,86 +85,32 @@ func marshalClaims(c *Claims) ([]byte, error) {
 // appendClaims writes c as json.Marshal writes claimsWire, or reports false
 // where that would take escaping, compacting or checks it does not do.
 func appendClaims(b []byte, c *Claims) ([]byte, bool) {
-	if jwt.TimePrecision != time.Second || c.Confirmation != nil { // cnf: json.Marshal writes it
+	if jwt.TimePrecision != time.Second || c.Confirmation != nil || !jsonfast.PlainJSON(c.ID) { // cnf: json.Marshal writes it
 		return nil, false
 	}
-	var ok bool
-	str := func(name, v string, omitEmpty bool) {
-		if !ok || (omitEmpty && v == "") {
-			return
-		}
-		if !plainJSON(v) {
-			ok = false
-			return
-		}
-		b = append(b, ',', '"')
-		b = append(b, name...)
-		b = append(b, '"', ':', '"')
-		b = append(b, v...)
-		b = append(b, '"')
-	}
-	date := func(name string, d *jwt.NumericDate) {
-		if !ok || d == nil {
-			return
-		}
-		b = append(b, ',', '"')
-		b = append(b, name...)
-		b = append(b, '"', ':')
-		b = strconv.AppendInt(b, d.Truncate(time.Second).Unix(), 10)
-	}
-	if !plainJSON(c.ID) {
-		return nil, false
-	}
-	ok = true
 	b = append(b, `{"id":"`...)
 	b = append(b, c.ID...)
-	b = append(b, '"')
-	str("rjwt", c.Session, false)
-	if ok && len(c.DataToken) > 0 {
-		for _, x := range c.DataToken {
-			if x <= ' ' || x >= 0x7f || x == '<' || x == '>' || x == '&' {
-				return nil, false // json.Marshal would compact or escape it
-			}
-		}
-		if !json.Valid(c.DataToken) {
-			return nil, false
-		}
-		b = append(b, `,"dataToken":`...)
-		b = append(b, c.DataToken...)
+	w := jsonfast.Writer{B: append(b, '"'), OK: true}
+	w.Str("rjwt", c.Session, false)
+	w.Raw("dataToken", c.DataToken)
+	w.Str("typ", c.Type, true)
+	w.Str("rti", c.RefreshID, true)
+	w.Date("auth_time", c.AuthTime)
+	w.Strs("amr", c.AMR)
+	w.Str("iss", c.Issuer, true)
+	w.Str("sub", c.Subject, true)
+	if len(c.Audience) == 1 && !jwt.MarshalSingleStringAsArray {
+		w.Str("aud", c.Audience[0], false)
+	} else {
+		w.Strs("aud", c.Audience)
 	}
-	str("typ", c.Type, true)
-	str("rti", c.RefreshID, true)
-	b, ok = appendAuth(b, c, ok)
-	str("iss", c.Issuer, true)
-	str("sub", c.Subject, true)
-	if ok && len(c.Audience) > 0 {
-		if len(c.Audience) == 1 && !jwt.MarshalSingleStringAsArray {
-			str("aud", c.Audience[0], false)
-		} else if !appendStrs(&b, "aud", c.Audience) { // authctx.go
-			return nil, false
-		}
-	}
-	date("exp", c.ExpiresAt)
-	date("nbf", c.NotBefore)
-	date("iat", c.IssuedAt)
-	str("jti", c.RegisteredClaims.ID, true)
-	if !ok {
+	w.Date("exp", c.ExpiresAt)
+	w.Date("nbf", c.NotBefore)
+	w.Date("iat", c.IssuedAt)
+	w.Str("jti", c.RegisteredClaims.ID, true)
+	w.Int("ttl", int64(c.TTL.Seconds()))
+	if !w.OK {
 		return nil, false
 	}
-	b = append(b, `,"ttl":`...)
-	b = strconv.AppendInt(b, int64(c.TTL.Seconds()), 10)
-	b = append(b, '}')
-	return b, true
-}
-
-// plainJSON reports whether json.Marshal writes s as it is, in quotes:
-// printable ASCII without '"', '\\' or the characters it escapes for HTML.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < ' ' || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
+	return append(w.B, '}'), true
 }

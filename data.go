@@ -3,11 +3,18 @@ package rjwt
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
 	"github.com/rjwt/rjwt/internal/store"
 )
+
+// ErrDataType: a per-field change of session data (UpdateSessionData,
+// IncrSessionData) found data that is not a JSON object, or a field to
+// increment that is not an integer (of at most 15 digits). Nothing was
+// written.
+var ErrDataType = errors.New("rjwt: session data has the wrong type for this change")
 
 // Session data written by concurrent requests.
 //

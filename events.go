@@ -2,12 +2,17 @@ package rjwt
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
+	"errors"
 	"time"
 
 	"github.com/rjwt/rjwt/internal/events"
+	"github.com/rjwt/rjwt/internal/logroute"
+	"github.com/rjwt/rjwt/internal/outbox"
 )
+
+// ErrClosed is returned by WaitReady when the client is closed first, and
+// by calls on a closed client.
+var ErrClosed = errors.New("rjwt: client closed")
 
 // EventType names what an Event reports.
 type EventType string
@@ -55,14 +60,7 @@ type Event struct {
 // emit, which never blocks; the monitor (internal/events) owns the
 // lifecycle state and the goroutines behind it.
 type eventsOut struct {
-	ch      chan Event
-	mu      sync.RWMutex // guards closed against sends on a closed ch
-	closed  bool
-	dropped atomic.Uint64
-
-	ready     chan struct{} // closed at the first EventReady
-	readyOnce sync.Once
-
+	*outbox.Outbox[Event]
 	mon *events.Monitor
 }
 
@@ -81,23 +79,23 @@ var eventTypes = [...]EventType{
 // buffered (WithEventBuffer), and Close closes it. Sending never blocks
 // rjwt's work: when the buffer is full the event is dropped and counted
 // (DroppedEvents).
-func (c *Client) Events() <-chan Event { return c.ev.ch }
+func (c *Client) Events() <-chan Event { return c.ev.C() }
 
 // DroppedEvents is how many events were dropped because the Events channel
 // was full.
-func (c *Client) DroppedEvents() uint64 { return c.ev.dropped.Load() }
+func (c *Client) DroppedEvents() uint64 { return c.ev.Dropped() }
 
 // WaitReady blocks until the first EventReady, or until ctx ends (its error)
 // or the client is closed (ErrClosed). It does not consume from Events.
 func (c *Client) WaitReady(ctx context.Context) error {
 	select {
-	case <-c.ev.ready:
+	case <-c.ev.Ready():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.ev.mon.Done():
 		select {
-		case <-c.ev.ready:
+		case <-c.ev.Ready():
 			return nil
 		default:
 			return ErrClosed
@@ -111,28 +109,17 @@ func (c *Client) emit(e Event) {
 		e.Time = time.Now()
 	}
 	c.logEvent(e)
-	c.ev.mu.RLock()
-	defer c.ev.mu.RUnlock()
-	if c.ev.closed {
-		return
-	}
-	select {
-	case c.ev.ch <- e:
-	default:
-		c.eventDropped(e)
-	}
-	if e.Type == EventReady {
-		c.ev.readyOnce.Do(func() { close(c.ev.ready) })
+	if n := c.ev.Send(e, e.Type == EventReady); n != 0 {
+		c.eventDropped(e, n)
 	}
 }
 
 // startEvents starts the background work. It does not touch Redis itself:
 // New must not block.
 func (c *Client) startEvents(cfg *config) {
-	c.ev.ch = make(chan Event, cfg.eventBuffer)
-	c.ev.ready = make(chan struct{})
+	c.ev.Outbox = outbox.New[Event](cfg.eventBuffer)
 	c.ev.mon = events.Start(events.Config{Redis: c.rdb, Store: c.st, Prefix: c.prefix, Keyspace: c.keyspaceEvents,
-		Health: cfg.healthInterval, Base: c.logContext(),
+		Health: cfg.healthInterval, Base: logroute.Context(c.log),
 		Emit: func(k events.Kind, session string, err error) {
 			c.emit(Event{Type: eventTypes[k], Session: session, Err: err})
 		}})
@@ -142,8 +129,5 @@ func (c *Client) startEvents(cfg *config) {
 // goroutine of rjwt's outlives it.
 func (c *Client) stopEvents() {
 	c.ev.mon.Stop()
-	c.ev.mu.Lock()
-	c.ev.closed = true
-	close(c.ev.ch)
-	c.ev.mu.Unlock()
+	c.ev.Close()
 }

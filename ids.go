@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"github.com/rjwt/rjwt/internal/jsonfast"
 	"unicode/utf8"
 
 	"github.com/rjwt/rjwt/internal/store"
@@ -32,39 +33,10 @@ func validateID(id string) error {
 	case !utf8.ValidString(id):
 		return fmt.Errorf("%w: user id is not valid UTF-8", ErrInvalidID)
 	}
-	if n := jsonLen(id); n > MaxIDLength {
+	if n := jsonfast.Len(id); n > MaxIDLength {
 		return fmt.Errorf("%w: user id takes %d bytes in a token (JSON escapes some characters), over the %d-byte limit", ErrInvalidID, n, MaxIDLength)
 	}
 	return nil
-}
-
-// jsonLen is the length of s inside a JSON string as encoding/json writes it
-// (HTML-safe escaping), without the quotes. s is valid UTF-8.
-func jsonLen(s string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			switch {
-			case b == '"' || b == '\\' || b == '\n' || b == '\r' || b == '\t' || b == '\b' || b == '\f':
-				n += 2
-			case b < 0x20 || b == '<' || b == '>' || b == '&':
-				n += 6
-			default:
-				n++
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == '\u2028' || r == '\u2029' {
-			n += 6
-		} else {
-			n += size
-		}
-		i += size
-	}
-	return n
 }
 
 // sessionName is the public name of a session: "id:nanoid".

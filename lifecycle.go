@@ -92,13 +92,8 @@ func (c *Client) Reissue(ctx context.Context, session string, opts ...SignOption
 func (c *Client) reissueArgs(id, nano string, opts []SignOption) (store.ReissueArgs, signOptions, error) {
 	keep := make([]byte, 0, 1) // a marker: WithMeta and WithDataSession replace it
 	o := signOptions{meta: keep, dataSession: keep}
-	for _, opt := range opts {
-		if opt == nil {
-			continue
-		}
-		if err := opt(&o); err != nil {
-			return store.ReissueArgs{}, o, err
-		}
+	if err := o.apply(opts); err != nil {
+		return store.ReissueArgs{}, o, err
 	}
 	a := store.ReissueArgs{ID: id, Old: nano, Life: o.ttl, LifePair: o.refreshTTL, Access: o.ttl}
 	isKeep := func(b []byte) bool { return b != nil && len(b) == 0 && cap(b) == 1 }

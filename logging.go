@@ -2,17 +2,11 @@ package rjwt
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log"
 	"log/slog"
-	"net"
-	"os"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rjwt/rjwt/internal/logroute"
 	"github.com/rjwt/rjwt/internal/store"
 )
 
@@ -62,14 +56,6 @@ func (c *Client) initLogging(cfg *config) {
 	}
 }
 
-// logContext is the parent of the contexts of rjwt's background work: a
-// go-redis message logged under it goes to the client's logger.
-func (c *Client) logContext() context.Context {
-	return context.WithValue(context.Background(), logKey{}, c)
-}
-
-type logKey struct{}
-
 // logEvent logs an event the client emits.
 func (c *Client) logEvent(e Event) {
 	level, msg := slog.LevelInfo, "rjwt: event"
@@ -112,88 +98,14 @@ func (c *Client) logEvent(e Event) {
 	c.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// eventDropped counts an event the full Events channel could not take, and
-// logs the 1st, 2nd, 4th, 8th... drop.
-func (c *Client) eventDropped(e Event) {
-	n := c.ev.dropped.Add(1)
+// eventDropped logs the 1st, 2nd, 4th, 8th... event (the nth) the full
+// Events channel could not take.
+func (c *Client) eventDropped(e Event, n uint64) {
 	if n&(n-1) == 0 {
 		c.log.LogAttrs(context.Background(), slog.LevelWarn, "rjwt: Events channel full; event dropped (read Events faster or raise WithEventBuffer)",
 			slog.String("event", string(e.Type)), slog.Uint64("dropped", n))
 	}
 }
-
-// dialError marks a dial failure of a Redis client rjwt built, so that
-// go-redis's message about it reaches that client's logger. It reads and
-// unwraps as the dial's own error.
-type dialError struct {
-	err error
-	c   *Client
-}
-
-func (e *dialError) Error() string { return e.err.Error() }
-func (e *dialError) Unwrap() error { return e.err }
-
-// dialer is the Dialer of a Redis client rjwt builds with options o: go-redis's
-// own, with its failures marked as the client's.
-func (c *Client) dialer(o *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	dial := redis.NewDialer(o)
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, &dialError{err: err, c: c}
-		}
-		return conn, nil
-	}
-}
-
-// goRedisLogger is the process-wide go-redis logger RouteRedisLogs installs.
-type goRedisLogger struct {
-	mu  sync.Mutex
-	std *log.Logger // go-redis's default: stderr, "redis: " prefix, file:line
-}
-
-func (l *goRedisLogger) Printf(ctx context.Context, format string, v ...any) {
-	if c := clientOf(ctx, v); c != nil {
-		if c.log.Enabled(ctx, slog.LevelDebug) {
-			c.log.LogAttrs(ctx, slog.LevelDebug, "rjwt: go-redis: "+fmt.Sprintf(format, v...))
-		}
-		return
-	}
-	l.mu.Lock()
-	std := l.std
-	l.mu.Unlock()
-	// Depth 3: this frame, go-redis's forwarding atomic logger, then the
-	// line that logged, which go-redis's default logger names too.
-	_ = std.Output(3, fmt.Sprintf(format, v...))
-}
-
-// setOutput redirects the messages passed on (tests).
-func (l *goRedisLogger) setOutput(w io.Writer) {
-	l.mu.Lock()
-	l.std = log.New(w, "redis: ", log.LstdFlags|log.Lshortfile)
-	l.mu.Unlock()
-}
-
-// clientOf finds the rjwt client a go-redis message is about: one whose
-// background work logged it, or whose dial failed.
-func clientOf(ctx context.Context, v []any) *Client {
-	if ctx != nil {
-		if c, ok := ctx.Value(logKey{}).(*Client); ok {
-			return c
-		}
-	}
-	for _, a := range v {
-		if err, ok := a.(error); ok {
-			var de *dialError
-			if errors.As(err, &de) {
-				return de.c
-			}
-		}
-	}
-	return nil
-}
-
-var redisLog = &goRedisLogger{std: log.New(os.Stderr, "redis: ", log.LstdFlags|log.Lshortfile)}
 
 // RouteRedisLogs installs, as go-redis's process-wide logger
 // (redis.SetLogger), one that sends the messages about the Redis clients
@@ -205,4 +117,4 @@ var redisLog = &goRedisLogger{std: log.New(os.Stderr, "redis: ", log.LstdFlags|l
 // go-redis clients print as before. It changes process-wide state, so rjwt
 // never calls it by itself: call it once at start if you want it. A later
 // redis.SetLogger replaces it.
-func RouteRedisLogs() { redis.SetLogger(redisLog) }
+func RouteRedisLogs() { redis.SetLogger(logroute.Redis) }

@@ -92,8 +92,8 @@ func (b *syncBuffer) String() string {
 func captureStderr(t *testing.T) *syncBuffer {
 	buf := new(syncBuffer)
 	RouteRedisLogs()
-	redisLog.setOutput(buf)
-	t.Cleanup(func() { redisLog.setOutput(os.Stderr) })
+	redisLog.SetOutput(buf)
+	t.Cleanup(func() { redisLog.SetOutput(os.Stderr) })
 	return buf
 }
 

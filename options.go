@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rjwt/rjwt/internal/dial"
+	"github.com/rjwt/rjwt/internal/jws"
 )
 
 // MinSecretSize is the shortest HMAC key WithSecret accepts: 32 bytes, the
 // size of an HS256 digest (RFC 7518 §3.2).
-const MinSecretSize = 32
+const MinSecretSize = jws.MinSecretSize
 
 // Option configures a Client. Options that receive bad values make New fail;
 // none panics and none falls back to a silent default.
@@ -84,7 +87,7 @@ func WithSecret(secret []byte) Option {
 		if c.signing != nil {
 			return errors.New("rjwt: WithSecret: a client has one signing key, and one is already set")
 		}
-		k, err := hmacKey("", secret)
+		k, err := jws.HMACKey("", secret)
 		if err != nil {
 			return fmt.Errorf("rjwt: WithSecret: %w", err)
 		}
@@ -102,13 +105,7 @@ func WithSecret(secret []byte) Option {
 // expires with the TTL, so a token past exp verifies within the leeway only
 // while its session lives.
 func WithLeeway(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("rjwt: WithLeeway: negative leeway %v", d)
-		}
-		c.leeway = d
-		return nil
-	}
+	return checked(d >= 0, "rjwt: WithLeeway: negative leeway %v", d, func(c *config) { c.leeway = d })
 }
 
 // WithAddr sets the Redis address: "host:port", or the path of a unix socket
@@ -117,7 +114,7 @@ func WithLeeway(d time.Duration) Option {
 // Ignored with WithRedisClient.
 func WithAddr(addr string) Option {
 	return func(c *config) error {
-		if err := checkAddr(addr); err != nil {
+		if err := dial.CheckAddr(addr); err != nil {
 			return err
 		}
 		if c.ops.url != nil {
@@ -137,13 +134,7 @@ func WithPassword(p string) Option {
 // WithDB selects the Redis database (redis-jwt's db). The default is 0.
 // Ignored with WithRedisClient.
 func WithDB(n int) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("rjwt: WithDB: negative database %d", n)
-		}
-		c.db = n
-		return nil
-	}
+	return checked(n >= 0, "rjwt: WithDB: negative database %d", n, func(c *config) { c.db = n })
 }
 
 // WithMaxRetries sets how often rjwt sends a call to Redis again (redis-jwt's
@@ -157,13 +148,7 @@ func WithDB(n int) Option {
 // the call's deadline (WithTimeout). Ignored with WithRedisClient, whose
 // client retries as configured (go-redis's default is 3).
 func WithMaxRetries(n int) Option {
-	return func(c *config) error {
-		if n < -1 {
-			return fmt.Errorf("rjwt: WithMaxRetries: %d is below -1", n)
-		}
-		c.maxRetries = n
-		return nil
-	}
+	return checked(n >= -1, "rjwt: WithMaxRetries: %d is below -1", n, func(c *config) { c.maxRetries = n })
 }
 
 // WithRedisClient makes rjwt use the given client (single node, Sentinel
@@ -230,25 +215,13 @@ func WithPrefix(p string) Option {
 // dials with a 1-second timeout. Once Redis is known to be down, calls do not
 // wait at all: they fail at once with ErrUnavailable.
 func WithTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("rjwt: WithTimeout: negative timeout %v", d)
-		}
-		c.timeout = d
-		return nil
-	}
+	return checked(d >= 0, "rjwt: WithTimeout: negative timeout %v", d, func(c *config) { c.timeout = d })
 }
 
 // WithEventBuffer sets how many events the Events channel holds before new
 // ones are dropped (and counted by DroppedEvents). The default is 256.
 func WithEventBuffer(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("rjwt: WithEventBuffer: %d is not a positive size", n)
-		}
-		c.eventBuffer = n
-		return nil
-	}
+	return checked(n >= 1, "rjwt: WithEventBuffer: %d is not a positive size", n, func(c *config) { c.eventBuffer = n })
 }
 
 // WithHealthCheck sets how often rjwt PINGs Redis to report EventConnected and
@@ -263,13 +236,7 @@ func WithEventBuffer(n int) Option {
 // Recovery is reported within about one interval of Redis answering again
 // (EventConnected), and EventReady follows once the subscriptions are back.
 func WithHealthCheck(interval time.Duration) Option {
-	return func(c *config) error {
-		if interval < 10*time.Millisecond {
-			return fmt.Errorf("rjwt: WithHealthCheck: %v is under 10ms", interval)
-		}
-		c.healthInterval = interval
-		return nil
-	}
+	return checked(interval >= 10*time.Millisecond, "rjwt: WithHealthCheck: %v is under 10ms", interval, func(c *config) { c.healthInterval = interval })
 }
 
 // DefaultMaxSessions is WithMaxSessions' default.
@@ -285,13 +252,7 @@ const DefaultMaxSessionData = 64 << 10
 // to single mode at a few milliseconds of Redis time per user; 0 removes
 // the cap (then those calls cost Redis time in proportion to the sessions).
 func WithMaxSessions(n int) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("rjwt: WithMaxSessions: negative cap %d", n)
-		}
-		c.maxSessions = n
-		return nil
-	}
+	return checked(n >= 0, "rjwt: WithMaxSessions: negative cap %d", n, func(c *config) { c.maxSessions = n })
 }
 
 // WithMaxSessionData caps the private data of one session (WithDataSession,
@@ -299,13 +260,7 @@ func WithMaxSessions(n int) Option {
 // before Redis is touched. The default is 64 KiB (DefaultMaxSessionData);
 // Redis holds the data in memory and sends it with every Verify WithSession.
 func WithMaxSessionData(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("rjwt: WithMaxSessionData: %d is not a positive size", n)
-		}
-		c.maxData = n
-		return nil
-	}
+	return checked(n >= 1, "rjwt: WithMaxSessionData: %d is not a positive size", n, func(c *config) { c.maxData = n })
 }
 
 // DefaultRefreshGrace is WithRefreshGrace's default.
@@ -324,13 +279,7 @@ const DefaultRefreshGrace = 5 * time.Second
 // replays a token within d gets the pair the owner got, not a new one, and
 // the next rotation by either revokes the other's copy as reuse.
 func WithRefreshGrace(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("rjwt: WithRefreshGrace: negative grace %v", d)
-		}
-		c.refreshGrace = d
-		return nil
-	}
+	return checked(d >= 0, "rjwt: WithRefreshGrace: negative grace %v", d, func(c *config) { c.refreshGrace = d })
 }
 
 // WithIssuer sets the issuer ("iss") of the tokens the client signs, and
@@ -407,4 +356,16 @@ func WithIdleTimeout(ttl string) Option {
 // part is done, so one dead master would hold calls for every slot.
 func WithAutoPipeline(b bool) Option {
 	return func(c *config) error { c.autoPipeline = b; return nil }
+}
+
+// checked is an option that applies set when ok, and otherwise makes New
+// fail with the error format says of v.
+func checked(ok bool, format string, v any, set func(*config)) Option {
+	return func(c *config) error {
+		if !ok {
+			return fmt.Errorf(format, v)
+		}
+		set(c)
+		return nil
+	}
 }

@@ -10,6 +10,12 @@ import (
 	"github.com/rjwt/rjwt/internal/store"
 )
 
+// ErrInvalidProof: a DPoP proof (RFC 9449) that is missing, malformed,
+// stale, replayed, made for another request or signed by another key
+// than the one the session is bound to; or a bound token used without
+// a proof. Nothing was written, and the session was not revoked.
+var ErrInvalidProof = errors.New("rjwt: invalid DPoP proof")
+
 // Sender-constrained sessions: DPoP (RFC 9449). docs/dpop.md has the
 // client's side and the measured costs.
 
@@ -172,12 +178,7 @@ func (c *Client) recordProof(ctx context.Context, claims *Claims, jti string) er
 // refreshProof is Refresh's check of a bound session's proof: done before
 // the refresh token is spent, and a failure ends nothing.
 func (c *Client) refreshProof(ctx context.Context, old *Claims, opts []RefreshOption) error {
-	var o refreshOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := applyAll(opts)
 	if old.Confirmation == nil {
 		if o.proof != nil {
 			err := fmt.Errorf("%w: a DPoP proof came with a refresh token that is not bound to a key", ErrInvalidProof)

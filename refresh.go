@@ -3,6 +3,7 @@ package rjwt
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,11 @@ import (
 
 	"github.com/rjwt/rjwt/internal/store"
 )
+
+// ErrRefreshReused: a refresh token that was already rotated away was
+// presented again. rjwt takes it for theft and has revoked the session:
+// every token of it, access and refresh, fails from then on.
+var ErrRefreshReused = errors.New("rjwt: refresh token reused; session revoked")
 
 // EventRefreshReused is sent (whatever WithKeyspaceEvents says) when Refresh
 // detects a reused refresh token and revokes its session; Event.Session names

@@ -75,13 +75,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rjwt/rjwt/internal/cache"
+	"github.com/rjwt/rjwt/internal/dial"
 	"github.com/rjwt/rjwt/internal/store"
 )
 
@@ -156,24 +156,7 @@ func New(opts ...Option) (*Client, error) {
 	if cfg.rdb != nil {
 		c.rdb = cfg.rdb
 	} else {
-		o := &redis.Options{
-			Addr:     cfg.addr,
-			Password: cfg.password,
-			DB:       cfg.db,
-			// rjwt retries itself, only what is safe and only while Redis
-			// is not known down (internal/store); go-redis's own retries
-			// would stall every call of an outage behind their backoff.
-			MaxRetries:    -1,
-			DialTimeout:   time.Second,
-			DialerRetries: 1, // a refused dial is an answer: Redis is down
-
-			ContextTimeoutEnabled: true,
-		}
-		if strings.HasPrefix(cfg.addr, "/") {
-			o.Network = "unix"
-		}
-		cfg.ops.applyURL(o)
-		o.Dialer = c.dialer(o)
+		o := dial.Options(cfg.addr, cfg.password, cfg.db, cfg.ops.url, c.log)
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 		retries = max(cfg.maxRetries, 0)

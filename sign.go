@@ -143,28 +143,26 @@ func (c *Client) Sign(ctx context.Context, id string, opts ...SignOption) (_ str
 // (rjwthttp.NewHandlers) refuses them where they are given.
 func CheckSignOptions(opts ...SignOption) error {
 	var o signOptions
-	for _, opt := range opts {
-		if opt == nil {
-			continue
-		}
-		if err := opt(&o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return o.apply(opts)
 }
 
 func (c *Client) signOpts(opts []SignOption) (signOptions, error) {
 	o := signOptions{ttl: c.defaultTTL, refreshTTL: defaultRefreshTTL}
+	err := o.apply(opts)
+	return o, err
+}
+
+// apply applies opts in order, up to the first error.
+func (o *signOptions) apply(opts []SignOption) error {
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if err := opt(&o); err != nil {
-			return o, err
+		if err := opt(o); err != nil {
+			return err
 		}
 	}
-	return o, nil
+	return nil
 }
 
 // sign does Sign's work and also returns the claims it signed. With pair, the

@@ -27,6 +27,7 @@ import (
 // with different keys can share sessions.
 func keyedClient(t *testing.T, prefix string, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
+	redistest.Need(t)
 	if prefix == "" {
 		prefix = "test:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + rand.Text()[:6] + ":"
 	}

@@ -120,21 +120,15 @@ func (s OpStats) Total() uint64 {
 
 // Get is the count of one outcome.
 func (s OpStats) Get(o Outcome) uint64 {
-	switch o {
-	case OutcomeOK:
-		return s.OK
-	case OutcomeExpired:
-		return s.Expired
-	case OutcomeRevoked:
-		return s.Revoked
-	case OutcomeInvalid:
-		return s.Invalid
-	case OutcomeUnavailable:
-		return s.Unavailable
-	case OutcomeError:
-		return s.Error
+	if o < numOutcomes {
+		return *s.counts()[o]
 	}
 	return 0
+}
+
+// counts are the counts by Outcome.
+func (s *OpStats) counts() [numOutcomes]*uint64 {
+	return [numOutcomes]*uint64{&s.OK, &s.Expired, &s.Revoked, &s.Invalid, &s.Unavailable, &s.Error}
 }
 
 // Stats are a client's counts since New, by operation and outcome.
@@ -152,35 +146,16 @@ type Stats struct {
 
 // Op is the counts of one operation.
 func (s Stats) Op(op Op) OpStats {
-	switch op {
-	case OpSign:
-		return s.Sign
-	case OpSignPair:
-		return s.SignPair
-	case OpVerify:
-		return s.Verify
-	case OpRefresh:
-		return s.Refresh
-	case OpRevoke:
-		return s.Revoke
-	case OpRevokeAll:
-		return s.RevokeAll
-	case OpSessions:
-		return s.Sessions
-	case OpSetSessionData:
-		return s.SetSessionData
-	case OpUpdateSessionData:
-		return s.UpdateSessionData
-	case OpIncrSessionData:
-		return s.IncrSessionData
-	case OpTouch:
-		return s.Touch
-	case OpReissue:
-		return s.Reissue
-	case OpRevokeOthers:
-		return s.RevokeOthers
+	if op < numOps {
+		return *s.ops()[op]
 	}
 	return OpStats{}
+}
+
+// ops are the counts by Op.
+func (s *Stats) ops() [numOps]*OpStats {
+	return [numOps]*OpStats{&s.Sign, &s.SignPair, &s.Verify, &s.Refresh, &s.Revoke, &s.RevokeAll, &s.Sessions,
+		&s.SetSessionData, &s.UpdateSessionData, &s.IncrSessionData, &s.Touch, &s.Reissue, &s.RevokeOthers}
 }
 
 // Stats returns the client's counts of every Op's calls by outcome, since
@@ -189,21 +164,13 @@ func (s Stats) Op(op Op) OpStats {
 // the set is not one snapshot (calls that end meanwhile may show in some
 // counts and not others).
 func (c *Client) Stats() Stats {
-	get := func(op Op) OpStats {
-		n := &c.counts[op].n
-		return OpStats{
-			OK: n[OutcomeOK].Load(), Expired: n[OutcomeExpired].Load(), Revoked: n[OutcomeRevoked].Load(),
-			Invalid: n[OutcomeInvalid].Load(), Unavailable: n[OutcomeUnavailable].Load(), Error: n[OutcomeError].Load(),
+	s := Stats{Cache: c.CacheStats()}
+	for op, p := range s.ops() {
+		for o, n := range p.counts() {
+			*n = c.counts[op].n[o].Load()
 		}
 	}
-	return Stats{
-		Sign: get(OpSign), SignPair: get(OpSignPair), Verify: get(OpVerify),
-		Refresh: get(OpRefresh), Revoke: get(OpRevoke), RevokeAll: get(OpRevokeAll),
-		Sessions: get(OpSessions), SetSessionData: get(OpSetSessionData), UpdateSessionData: get(OpUpdateSessionData),
-		IncrSessionData: get(OpIncrSessionData), Touch: get(OpTouch),
-		Reissue: get(OpReissue), RevokeOthers: get(OpRevokeOthers),
-		Cache: c.CacheStats(),
-	}
+	return s
 }
 
 // Hooks instrument a client's operations (every Op: Sign, SignPair, Verify,

@@ -3,8 +3,6 @@ package rjwt
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -36,41 +34,4 @@ func WithURL(url string) Option {
 		}
 		return nil
 	}
-}
-
-// checkAddr is WithAddr's check: a unix socket path, or host:port. A URL is
-// refused with a pointer to WithURL.
-func checkAddr(addr string) error {
-	switch {
-	case addr == "":
-		return errors.New("rjwt: WithAddr: empty address")
-	case strings.Contains(addr, "://"):
-		return fmt.Errorf("rjwt: WithAddr: %q is a URL; use WithURL, or give host:port", addr)
-	case strings.HasPrefix(addr, "/"):
-		return nil
-	}
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-		return fmt.Errorf("rjwt: WithAddr: %q is not host:port (e.g. 127.0.0.1:6379) nor a unix socket path (starting with /)", addr)
-	}
-	return nil
-}
-
-// applyURL copies to o what WithURL's URL says beyond the address,
-// password and database (which New takes from the configuration).
-func (oc *opsConfig) applyURL(o *redis.Options) {
-	u := oc.url
-	if u == nil {
-		return
-	}
-	o.Username = u.Username
-	o.TLSConfig = u.TLSConfig
-	o.Protocol = u.Protocol
-	o.ClientName = u.ClientName
-	if u.DialTimeout != 0 {
-		o.DialTimeout = u.DialTimeout
-	}
-	o.ReadTimeout, o.WriteTimeout = u.ReadTimeout, u.WriteTimeout
-	o.PoolFIFO, o.PoolSize, o.PoolTimeout = u.PoolFIFO, u.PoolSize, u.PoolTimeout
-	o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = u.MinIdleConns, u.MaxIdleConns, u.MaxActiveConns
-	o.ConnMaxIdleTime, o.ConnMaxLifetime = u.ConnMaxIdleTime, u.ConnMaxLifetime
 }

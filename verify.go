@@ -3,6 +3,7 @@ package rjwt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -55,12 +56,7 @@ func withSession(o *verifyOptions) { o.session = true }
 func (c *Client) Verify(ctx context.Context, token string, opts ...VerifyOption) (_ *Claims, err error) {
 	ctx, call := c.begin(ctx, OpVerify)
 	defer func() { c.end(ctx, call, err) }()
-	var o verifyOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := applyAll(opts)
 	claims, err := c.parse(token)
 	if err != nil {
 		return nil, err
@@ -143,20 +139,18 @@ func (c *codec) checkClaims(claims *Claims) error {
 	if c.issuer != "" && claims.Issuer != c.issuer {
 		return fmt.Errorf("%w: issuer %q is not %q (WithIssuer)", ErrInvalidToken, claims.Issuer, c.issuer)
 	}
-	if len(c.audience) > 0 && !anyIn(c.audience, claims.Audience) {
+	if len(c.audience) > 0 && !slices.ContainsFunc(c.audience, func(a string) bool { return slices.Contains(claims.Audience, a) }) {
 		return fmt.Errorf("%w: audience %q names none of %q (WithAudience)", ErrInvalidToken, []string(claims.Audience), c.audience)
 	}
 	return nil
 }
 
-// anyIn reports whether one of want is in have.
-func anyIn(want, have []string) bool {
-	for _, w := range want {
-		for _, h := range have {
-			if w == h {
-				return true
-			}
+// applyAll applies opts, in order, to the zero options.
+func applyAll[O any, F ~func(*O)](opts []F) (o O) {
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
-	return false
+	return o
 }

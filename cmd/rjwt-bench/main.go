@@ -39,6 +39,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -64,6 +65,12 @@ func main() {
 	only := flag.String("only", "ratios,visibility,memory,scale,plot", "parts to run, comma-separated")
 	layoutFlag := flag.String("layout", "auto", "key layout of the measured clients: auto, classic or lean (the memory part measures both where the server has hash-field expiry)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (this process: rjwt and the baselines, not redis-server) to this file")
+	addr := flag.String("addr", "", "an existing redis-server to measure against (one run under callgrind, say) instead of a private one started here; its data is flushed")
+	calls := flag.Int("calls", 20000, "calls of each series in the profile part")
+	profileInflight := flag.Int("profile-inflight", 50, "profile part: calls in flight (fewer for a redis-server under callgrind, whose slowness would otherwise reach the calls' timeout)")
+	series := flag.String("series", "sign,setex,verify,exists", "profile part: the series to run")
+	perGoroutine := flag.Bool("outside-tokens", false, "outside part: a token per goroutine (else one shared)")
+	outsideClient := flag.String("outside-client", "shared", "outside part: rjwt's client: shared (the harness's, WithRedisClient), separate (another with go-redis's defaults), cte (another with ContextTimeoutEnabled), own (WithAddr)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -89,16 +96,38 @@ func main() {
 		part[strings.TrimSpace(p)] = true
 	}
 
-	srv, err := redistest.StartServer("--maxmemory", "0")
-	if err != nil {
-		log.Fatal(err)
+	if *addr == "" {
+		srv, err := redistest.StartServer("--maxmemory", "0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer srv.Close()
+		*addr = srv.Addr()
+	} else {
+		rdb := redis.NewClient(&redis.Options{Addr: *addr})
+		if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+			log.Fatal(err)
+		}
+		rdb.Close()
 	}
-	defer srv.Close()
-	addr := srv.Addr()
-	fmt.Printf("rjwt-bench: go %s %s/%s, %d CPUs, redis-server on %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), addr)
+	fmt.Printf("rjwt-bench: go %s %s/%s, %d CPUs, redis-server on %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *addr)
 
-	b := newBench(addr)
+	// The outside-style harness first, on a server nothing else touched.
+	if part["outside"] {
+		outside(*addr, []int{50, 200}, *rounds, *duration, *perGoroutine, *outsideClient)
+	}
+	if !part["profile"] && !part["ratios"] && !part["sign"] && !part["visibility"] && !part["memory"] && !part["scale"] && !part["plot"] {
+		return
+	}
+
+	b := newBench(*addr)
 	defer b.close()
+
+	// Sign's profile: CPU per call, client and Redis, over a fixed number
+	// of calls.
+	if part["profile"] {
+		b.profile(*calls, *profileInflight, strings.Split(*series, ","))
+	}
 
 	// Ratios at 50 and 200 in flight.
 	pairs := []struct{ name, a, base string }{
@@ -192,6 +221,9 @@ type bench struct {
 	cached  *rjwt.Client // WithLocalCache
 	plain   *rjwt.Client // no cache, autopipelined
 	signer  *rjwt.Client // multiple mode
+	apSign  *rjwt.Client // multiple mode, on go-redis's AutoPipeliner instead of rjwt's batcher
+	apRdb   *redis.Client
+	ap      *redis.AutoPipeliner
 	rdb     *redis.Client
 	tok     string // a live session's token, with data
 	parser  *jwt.Parser
@@ -216,6 +248,16 @@ func newBench(addr string) *bench {
 		log.Fatal(err)
 	}
 	b.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	// go-redis's own autopipelining (v9.23, blocking mode, its defaults) is a
+	// UniversalClient: rjwt's EVALSHA goes through it when given with
+	// WithRedisClient and rjwt's batcher is off.
+	b.apRdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	if b.ap, err = b.apRdb.AutoPipeline(); err != nil {
+		log.Fatal(err)
+	}
+	if b.apSign, err = rjwt.New(rjwt.WithSecret(secret), rjwt.WithRedisClient(b.ap), rjwt.WithAutoPipeline(false), rjwt.WithPrefix("bench:"), rjwt.WithMultiple(true)); err != nil {
+		log.Fatal(err)
+	}
 	b.tok, err = b.plain.Sign(b.ctx, "bench-user", rjwt.WithDataToken(map[string]string{"role": "admin"}),
 		rjwt.WithDataSession(map[string]any{"views": 12, "cart": []int{1, 2, 3}}))
 	if err != nil {
@@ -242,6 +284,9 @@ func (b *bench) close() {
 	b.cached.Close()
 	b.plain.Close()
 	b.signer.Close()
+	b.apSign.Close()
+	b.ap.Close()
+	b.apRdb.Close()
 	b.rdb.Close()
 }
 
@@ -274,6 +319,10 @@ func (b *bench) op(name string) error {
 		// with it: its ratio then depended on how long the run had gone.)
 		id := "user" + strconv.FormatInt(b.n.Add(1)%1_000_000, 10)
 		_, err := b.signer.Sign(ctx, id, rjwt.WithTTL("1 minute"))
+		return err
+	case "sign-ap":
+		id := "user" + strconv.FormatInt(b.n.Add(1)%1_000_000, 10)
+		_, err := b.apSign.Sign(ctx, id, rjwt.WithTTL("1 minute"))
 		return err
 	case "parse":
 		_, err := b.parser.ParseWithClaims(b.tok, &claims{}, b.keyFunc)
@@ -390,7 +439,7 @@ func sessionOf(tok string) string {
 // memory prints MEMORY USAGE of one session's keys and of a plain SET EX.
 func (b *bench) memory() {
 	ctx := b.ctx
-	data := map[string]any{"views": 12, "cart": []int{1, 2}} // 29 bytes of JSON? measured below
+	data := map[string]any{"views": 12, "cart": []int{1, 2, 3, 4}} // 29 bytes of JSON, as issue 22 measured
 	raw, _ := json.Marshal(data)
 	b.memoryTable()
 	// The classic layout, key by key.
@@ -401,7 +450,7 @@ func (b *bench) memory() {
 	defer c.Close()
 	// Many users with one session each, and users with 10: the index's
 	// per-session share depends on it.
-	const users = 2000
+	const users = 20_000 // issue 22's count
 	before := usedMemory(b.rdb)
 	var one string
 	for i := range users {
@@ -425,12 +474,12 @@ func (b *bench) memory() {
 		float64(after-before)/users, answers)
 	before = usedMemory(b.rdb)
 	for i := range users {
-		if _, err := c.Sign(ctx, "mm"+strconv.Itoa(i%200), rjwt.WithDataSession(data)); err != nil {
+		if _, err := c.Sign(ctx, "mm"+strconv.Itoa(i%(users/10)), rjwt.WithDataSession(data)); err != nil {
 			log.Fatal(err)
 		}
 	}
 	after = usedMemory(b.rdb)
-	fmt.Printf("  used_memory delta over %d sessions of 200 users (10 each): %.0f B per session (answer keys left: %d)\n", users,
+	fmt.Printf("  used_memory delta over %d sessions of %d users (10 each): %.0f B per session (answer keys left: %d)\n", users, users/10,
 		float64(after-before)/users, b.countKeys("mem:{mm*}:op:*"))
 	b.layouts(data)
 }
@@ -869,4 +918,95 @@ func (b *bench) signCost(rounds int, d time.Duration) {
 			fmt.Println("  " + strings.TrimSpace(line))
 		}
 	}
+}
+
+// profile prints, for each of series (Sign and the SET EX baseline,
+// uncached Verify and the EXISTS baseline) at inflight calls in flight, n
+// calls each (after a warm-up of n/10): this process's CPU per call
+// (getrusage: rjwt's or go-redis's work, the JWT, the syscalls), Redis's
+// CPU per call (INFO cpu: commands, scripts and its I/O) and Redis's time
+// inside the commands per call (INFO commandstats; for Sign, EVALSHA's
+// usec_per_call, the script with every command it calls; for Verify every
+// command's usec over the calls). A fixed number
+// of calls, so that a redis-server run under callgrind counts the same
+// work each time.
+func (b *bench) profile(n, inflight int, series []string) {
+	fmt.Printf("profile at %d in flight, %d calls each (CPU per call, us):\n", inflight, n)
+	fmt.Printf("  %-8s %10s %10s %10s %12s\n", "series", "client", "redis", "in cmds", "calls/s")
+	for _, op := range series {
+		runN(inflight, n/10, func() error { return b.op(op) })
+		b.rdb.ConfigResetStat(b.ctx)
+		rc0 := redisCPU(b.rdb)
+		c0 := cpuTime()
+		start := time.Now()
+		runN(inflight, n, func() error { return b.op(op) })
+		el := time.Since(start)
+		c1 := cpuTime()
+		rc1 := redisCPU(b.rdb)
+		var inCmds float64
+		switch op {
+		case "sign", "sign-ap":
+			inCmds = b.commandMicros("evalsha")
+		case "setex":
+			inCmds = b.commandMicros("set")
+		default:
+			inCmds = b.redisMicros(float64(n))
+		}
+		fmt.Printf("  %-8s %10.2f %10.2f %10.2f %12s\n", op, (c1-c0).Seconds()*1e6/float64(n), (rc1-rc0)*1e6/float64(n), inCmds, kops(float64(n)/el.Seconds()))
+	}
+}
+
+// commandMicros is usec_per_call of command name since the last CONFIG
+// RESETSTAT (INFO commandstats; for EVALSHA, the script with every command
+// it called).
+func (b *bench) commandMicros(name string) float64 {
+	for _, line := range strings.Split(b.rdb.Info(b.ctx, "commandstats").Val(), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+name+":"); ok {
+			for _, kv := range strings.Split(rest, ",") {
+				if v, ok := strings.CutPrefix(kv, "usec_per_call="); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					return f
+				}
+			}
+		}
+	}
+	return math.NaN()
+}
+
+// runN is n calls of f by inflight goroutines.
+func runN(inflight, n int, f func() error) {
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	for range inflight {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				if err := f(); err != nil {
+					log.Fatal(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// cpuTime is this process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is redis-server's user and system CPU time, in seconds (INFO
+// cpu: its main thread and the others).
+func redisCPU(rdb *redis.Client) float64 {
+	info, err := rdb.InfoMap(context.Background(), "cpu").Result()
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, _ := strconv.ParseFloat(info["CPU"]["used_cpu_user"], 64)
+	s, _ := strconv.ParseFloat(info["CPU"]["used_cpu_sys"], 64)
+	return u + s
 }

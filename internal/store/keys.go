@@ -42,7 +42,11 @@ import (
 //	                        member nanoid, score the session key's expiry in
 //	                        Redis's clock (Unix ms), moved by idle extensions.
 //	                        The index itself lives at least as long as the
-//	                        user's latest "x". The index is the authority: a session
+//	                        user's latest "x". Expired entries stay until a
+//	                        Sign finds the index holding 8 entries or more
+//	                        (or as many as the cap) and prunes them, or the
+//	                        event monitor does: every reader checks the
+//	                        hash. The index is the authority: a session
 //	                        verifies only while it has both its hash and
 //	                        its index entry, so an evicted index logs its
 //	                        user out rather than hide live sessions from

@@ -226,3 +226,82 @@ func TestIndexLivesAsLongAsItsLongestSession(t *testing.T) {
 		}
 	}
 }
+
+// TestSignPrunesTheIndexWhenDue: a Sign prunes the index's expired entries
+// only when the index holds sign.lua's PRUNE_AT (8) entries or more, or as
+// many as the cap; expired entries never count against the cap, and
+// pruning every entry away leaves a new index with its own TTL.
+func TestSignPrunesTheIndexWhenDue(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "p:", Timeout: time.Second})
+	n := 0
+	sign := func(id string, ttl time.Duration, max, policy int) error {
+		n++
+		_, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: "prune" + strings.Repeat("0", 16-len(strconv.Itoa(n))) + strconv.Itoa(n),
+			TTL: ttl, MaxSessions: max, Policy: policy, Issued: time.Now()})
+		return err
+	}
+	card := func(id string) int64 { return rdb.ZCard(ctx, s.Index(id)).Val() }
+	short := 100 * time.Millisecond
+
+	// Without a cap: three expired entries stay under 8...
+	for range 3 {
+		if err := sign("u", short, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sign("u", time.Hour, 0, 0); err != nil { // keeps the index alive
+		t.Fatal(err)
+	}
+	time.Sleep(3 * short)
+	if err := sign("u", time.Hour, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := card("u"); got != 5 {
+		t.Fatalf("index holds %d entries, want 5 (3 expired kept: fewer than 8)", got)
+	}
+	// ... until the index holds 8: that Sign prunes.
+	for card("u") < 8 {
+		if err := sign("u", time.Hour, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sign("u", time.Hour, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := card("u"); got != 6 {
+		t.Errorf("index holds %d entries after the pruning Sign, want its 6 live sessions", got)
+	}
+	list, err := s.Sessions(ctx, "u")
+	if err != nil || len(list) != 6 {
+		t.Errorf("Sessions: %d, %v; want 6", len(list), err)
+	}
+
+	// With a cap of 2 and the refusing policy, two expired entries do not
+	// refuse a login: the cap prunes first, and pruning emptied the index,
+	// so it gets this Sign's TTL.
+	for range 2 {
+		if err := sign("c", short, 2, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * short)
+	if err := sign("c", time.Minute, 2, 3); err != nil {
+		t.Fatalf("a login with only expired sessions at the cap: %v", err)
+	}
+	if got := card("c"); got != 1 {
+		t.Errorf("capped index holds %d entries, want 1", got)
+	}
+	if left := rdb.PTTL(ctx, s.Index("c")).Val(); left <= 50*time.Second || left > time.Minute {
+		t.Errorf("index emptied by pruning: PTTL %v, want this Sign's minute", left)
+	}
+	if err := sign("c", time.Minute, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := sign("c", time.Minute, 2, 3); err != store.ErrTooMany {
+		t.Errorf("third live session at a cap of 2: %v, want ErrTooMany", err)
+	}
+}

@@ -43,16 +43,35 @@ func (s *Store) Sign(ctx context.Context, a SignArgs) (int, error) {
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
 	base := s.UserBase(a.ID)
-	single, access := "0", ""
-	if a.Single {
-		single = "1"
+	mode := "" // multiple mode without a cap
+	switch {
+	case a.Single:
+		mode = "single"
+	case a.MaxSessions > 0:
+		mode = strconv.Itoa(a.Policy) + ":" + strconv.Itoa(a.MaxSessions)
+	}
+	args := make([]any, 0, 20)
+	args = append(args, a.Nano, a.TTL.Milliseconds(), a.Idle.Milliseconds(), a.Issued.UnixMilli(), s.notAfter(ctx), mode, a.Data)
+	// The fields the script writes as they are (sign.lua: ARGV[8...]).
+	if a.AuthTime != 0 {
+		args = append(args, "u", a.AuthTime)
+	}
+	if a.AMR != "" {
+		args = append(args, "q", a.AMR)
 	}
 	if a.RefreshID != "" {
-		access = strconv.FormatInt(a.AccessTTL.Milliseconds(), 10)
+		args = append(args, "r", a.RefreshID, "a", a.AccessTTL.Milliseconds())
 	}
-	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano},
-		a.Nano, a.Data, a.TTL.Milliseconds(), single, base, a.RefreshID, access, a.MaxSessions, a.Idle.Milliseconds(), a.Meta,
-		a.Issued.UnixMilli(), s.notAfter(ctx), a.Policy, authArg(a.AuthTime), a.AMR, a.JKT)
+	if a.Idle > 0 {
+		args = append(args, fieldIdle, a.Idle.Milliseconds())
+	}
+	if len(a.Meta) > 0 {
+		args = append(args, "m", a.Meta)
+	}
+	if a.JKT != "" {
+		args = append(args, "j", a.JKT)
+	}
+	cmd, err := s.runPiped(ctx, "sign", signScript, []string{base + indexSuffix, base + a.Nano, base + opInfix + a.Nano}, args...)
 	if err != nil {
 		return 0, err
 	}

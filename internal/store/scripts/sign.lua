@@ -3,29 +3,31 @@
 -- KEYS[1] index   KEYS[2] the new session   KEYS[3] its answer key (op:<nanoid>)
 -- ARGV[1] nanoid of the new session (chosen by the client, so a second run
 --         of the same call finds its own session)
--- ARGV[2] private data (may be empty)
--- ARGV[3] session TTL, ms
--- ARGV[4] '1' single mode: end every other session of the user
--- ARGV[5] the user's key base (session key = base .. nanoid)
--- ARGV[6] refresh id, or '' for a session without a refresh token
--- ARGV[7] access TTL ms (with a refresh id), else ''
--- ARGV[8] most sessions a user may hold in multiple mode (0: no limit)
--- ARGV[9] idle timeout ms (0: none): the key then expires after
+-- ARGV[2] session TTL, ms
+-- ARGV[3] idle timeout ms ('0': none): the key then expires after
 --         min(idle, TTL), and Verify extends it, never past the TTL
--- ARGV[10] device details (JSON object), or ''
--- ARGV[11] when the caller issued this Sign, Unix ms by its host's clock
--- ARGV[12] not after: Unix ms (the caller's deadline plus the tolerated
---          clock skew) after which the caller has given up (0: never)
--- ARGV[13] limit policy at ARGV[8]'s cap (multiple mode): '0' end the
---          sessions nearest to expiry, '1' the oldest (by their login's
---          issue time, "c" + "o", kept across Reissue), '2' the least
---          recently used ("s", else "c"), '3' refuse this login (-3)
--- ARGV[14] auth_time, Unix seconds, when WithAuthTime gave one, else ''
---          (then it is the issue time: "c" + "o")
--- ARGV[15] amr, the methods joined by spaces, or ''
--- ARGV[16] DPoP: the thumbprint of the key the session is bound to, or ''
---          (stored as 'j'; see proof.lua)
--- Returns -1 when it arrived after ARGV[12] (a command that sat in a
+-- ARGV[4] when the caller issued this Sign, Unix ms by its host's clock
+-- ARGV[5] not after: Unix ms (the caller's deadline plus the tolerated
+--         clock skew) after which the caller has given up ('0': never)
+-- ARGV[6] the mode: 'single' (end every other session of the user), ''
+--         (multiple mode, no limit), or '<policy>:<max>' (multiple mode,
+--         at most max sessions a user; policy at the cap: '0' end the
+--         sessions nearest to expiry, '1' the oldest (by their login's
+--         issue time, "c" + "o", kept across Reissue), '2' the least
+--         recently used ("s", else "c"), '3' refuse this login (-3))
+-- ARGV[7] private data, the hash's "d" (may be '')
+-- ARGV[8...] the other fields the client knows, as field, value pairs
+--         ready for HSET, those the call has: "u" (auth_time, Unix s, from
+--         WithAuthTime), "q" (amr, the methods joined by spaces), "r" and
+--         "a" (refresh id, access TTL ms), "i" (idle timeout ms), "m"
+--         (device details, a JSON object), "j" (DPoP: the thumbprint of
+--         the key the session is bound to; see proof.lua). The script adds
+--         those that need Redis's clock: "c", "o", "w", and "x" with "i".
+-- The user's key base (session key = base .. nanoid) is KEYS[2] without
+-- the nanoid. Few arguments: Redis builds ARGV as a Lua table element by
+-- element, growing it at each power of two (eight or fewer: one growth
+-- less).
+-- Returns -1 when it arrived after ARGV[5] (a command that sat in a
 -- partitioned network's queue: nothing is written), -2 in single mode when
 -- the user already holds a session issued after this one (a newer login
 -- that succeeded while this Sign was delayed: nothing is written, nothing
@@ -38,7 +40,7 @@
 -- reply) writes nothing and returns the first run's answer, even when the
 -- session it created was revoked or replaced since (RevokeAll, Revoke, a
 -- newer Sign in single mode, the cap): recreating it would bring a revoked
--- session back. A run can still write until notAfter (ARGV[12]) plus a
+-- session back. A run can still write until notAfter (ARGV[5]) plus a
 -- second by Redis's clock, or for 60s without one: the call's write window,
 -- kept in the hash as "w" (seconds after "c", rounded up: a one-byte
 -- integer in the listpack for windows up to two minutes, where milliseconds
@@ -65,23 +67,39 @@
 -- device details; "u" (auth_time, Unix s) and "q" (amr) when given. No "s": the last use is "c" until Verify or Refresh writes
 -- one.
 --
+-- What it costs Redis: each redis.call costs a few microseconds of its own
+-- besides the command's work (more than the command, for most of these),
+-- so the common path makes as few as it can. A plain multiple-mode Sign
+-- makes seven: EXISTS (the retry check), TIME, ZCARD (how many entries the
+-- index holds, live or expired: whether it exists, and whether pruning or
+-- the cap is due), HSET and PEXPIRE (the session), ZADD and PEXPIRE (the
+-- index). Pruning the index of expired entries (ZREMRANGEBYSCORE) runs only
+-- when due: when the index holds PRUNE_AT entries or more, or as many as
+-- the cap (then the cap counts live entries only). An index of fewer than
+-- PRUNE_AT entries may keep a few expired ones until then (or until the
+-- event monitor prunes them): every reader of the index checks the hash.
+--
 -- Writes, so Redis refuses it whole when out of memory under noeviction (no
 -- allow-oom flag): nothing is written. Its first write is the HSET that
 -- creates the session, so a server that cannot read the flags line refuses
 -- it there, before anything is written. Index scores use Redis's clock.
+local PRUNE_AT = 8
 if redis.call('EXISTS', KEYS[3], KEYS[2]) > 0 then
   -- this call ran before (a retry after a lost reply): its answer, or 0
   -- when only the session is left
   return tonumber(redis.call('GET', KEYS[3]) or 0)
 end
-local ttl = tonumber(ARGV[3])
-local idle = tonumber(ARGV[9])
-local life = ttl
-if idle > 0 and idle < ttl then
-  life = idle
+-- Numbers go to redis.call as strings: ARGV's own, or int()'s (lib/now.lua).
+local ttl = tonumber(ARGV[2])
+local idle, life, lifeArg = 0, ttl, ARGV[2]
+if ARGV[3] ~= '0' then
+  idle = tonumber(ARGV[3])
+  if idle < ttl then
+    life, lifeArg = idle, ARGV[3]
+  end
 end
-local now = now_ms()
-local notAfter = tonumber(ARGV[12])
+local now, nowArg = clock_ms()
+local notAfter = tonumber(ARGV[5])
 if notAfter > 0 and now > notAfter then
   return -1
 end
@@ -91,19 +109,24 @@ local keep = 60000
 if notAfter > 0 then
   keep = notAfter - now + 1000
 end
--- Tombstones (lib/tomb.lua) for the sessions this run ends: under the
--- same 'op:' base as KEYS[3].
-local opBase = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1])
-local issued = tonumber(ARGV[11])
-local old = {}
--- "o" in every mode: a single-mode Sign must see a newer login made in
--- multiple mode on the same prefix (a fleet switching modes).
-local f = {'d', ARGV[2], 'c', now, 'o', issued - now, 'w', math.ceil(keep / 1000)}
-if ARGV[4] == '1' then
-  old = redis.call('ZRANGE', KEYS[1], 0, -1)
+local single = ARGV[6] == 'single'
+local max, policy = 0, ''
+if ARGV[6] ~= '' and not single then
+  policy, max = string.match(ARGV[6], '^(%d):(%d+)$')
+  max = tonumber(max)
+end
+local base
+if single or max > 0 then
+  base = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[1])
+end
+local issued = tonumber(ARGV[4])
+-- Reads first, so that a refusal (-2, -3) writes nothing.
+local old, card
+if single then
+  old = redis.call('ZRANGE', KEYS[1], '0', '-1')
   for i = 1, #old do
     -- "o": issued - "c" since this layout, absolute before it
-    local h = redis.call('HMGET', ARGV[5] .. old[i], 'o', 'c', 'w')
+    local h = redis.call('HMGET', base .. old[i], 'o', 'c', 'w')
     local o = tonumber(h[1])
     if o and h[2] and o > -1e11 and o < 1e11 then
       o = o + tonumber(h[2])
@@ -113,77 +136,71 @@ if ARGV[4] == '1' then
     end
     old[i] = {old[i], h[2], h[3]}
   end
+else
+  card = redis.call('ZCARD', KEYS[1]) -- live and expired entries
+  if policy == '3' and max > 0 and card >= max and
+      redis.call('ZCOUNT', KEYS[1], '(' .. nowArg, '+inf') >= max then
+    return -3
+  end
 end
-local max = tonumber(ARGV[8])
-if ARGV[4] ~= '1' and ARGV[13] == '3' and max > 0 and
-    redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') >= max then
-  return -3
-end
-if ARGV[14] ~= '' then
-  f[#f + 1] = 'u'; f[#f + 1] = ARGV[14]
-end
-if ARGV[15] ~= '' then
-  f[#f + 1] = 'q'; f[#f + 1] = ARGV[15]
-end
-if ARGV[6] ~= '' then
-  f[#f + 1] = 'r'; f[#f + 1] = ARGV[6]; f[#f + 1] = 'a'; f[#f + 1] = ARGV[7]
-end
+-- "o" in every mode: a single-mode Sign must see a newer login made in
+-- multiple mode on the same prefix (a fleet switching modes).
 if idle > 0 then
-  f[#f + 1] = 'i'; f[#f + 1] = idle; f[#f + 1] = 'x'; f[#f + 1] = now + ttl
+  redis.call('HSET', KEYS[2], 'c', nowArg, 'o', int(issued - now), 'w', int(math.ceil(keep / 1000)),
+    'x', int(now + ttl), 'd', ARGV[7], unpack(ARGV, 8))
+else
+  redis.call('HSET', KEYS[2], 'c', nowArg, 'o', int(issued - now), 'w', int(math.ceil(keep / 1000)), 'd', ARGV[7],
+    unpack(ARGV, 8))
 end
-if ARGV[10] ~= '' then
-  f[#f + 1] = 'm'; f[#f + 1] = ARGV[10]
-end
-if ARGV[16] ~= '' then
-  f[#f + 1] = 'j'; f[#f + 1] = ARGV[16]
-end
-redis.call('HSET', KEYS[2], unpack(f))
-redis.call('PEXPIRE', KEYS[2], life)
+redis.call('PEXPIRE', KEYS[2], lifeArg)
+-- Tombstones (lib/tomb.lua) for the sessions this run ends: under the
+-- same 'op:' base as KEYS[3].
 local ended = 0
-local fresh = true -- the index does not exist before the ZADD below
-if ARGV[4] == '1' then
+if single then
+  card = 0 -- the index does not exist before the ZADD below
   if #old > 0 then
+    local opBase = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1])
     -- DEL in chunks (unpack has a stack limit); the first takes the index.
     local chunk = {KEYS[1]}
     ended = -1
     for i = 1, #old do
       tomb(opBase .. old[i][1], old[i][2], old[i][3], now)
-      why(opBase, old[i][1], 'n', ARGV[5] .. old[i][1])
-      chunk[#chunk + 1] = ARGV[5] .. old[i][1]
+      why(opBase, old[i][1], 'n', base .. old[i][1])
+      chunk[#chunk + 1] = base .. old[i][1]
       if #chunk == 1000 or i == #old then
         ended = ended + redis.call('DEL', unpack(chunk))
         chunk = {}
       end
     end
   end
-else
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  local card = redis.call('ZCARD', KEYS[1])
+elseif card >= PRUNE_AT or max > 0 and card >= max then
+  card = card - redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowArg)
   if max > 0 and card - max + 1 > 0 then
     -- At the limit: end the sessions the policy picks (lib/limit.lua).
-    local gone = pick(KEYS[1], ARGV[5], ARGV[13], card - max + 1)
+    local opBase = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[1])
+    local gone = pick(KEYS[1], base, policy, card - max + 1)
     for i = 1, #gone do
-      local h = redis.call('HMGET', ARGV[5] .. gone[i], 'c', 'w')
+      local h = redis.call('HMGET', base .. gone[i], 'c', 'w')
       tomb(opBase .. gone[i], h[1], h[2], now)
-      why(opBase, gone[i], 'c', ARGV[5] .. gone[i])
-      ended = ended + redis.call('DEL', ARGV[5] .. gone[i])
+      why(opBase, gone[i], 'c', base .. gone[i])
+      ended = ended + redis.call('DEL', base .. gone[i])
     end
     card = card - #gone
   end
-  fresh = card == 0
 end
-redis.call('ZADD', KEYS[1], now + life, ARGV[1])
+redis.call('ZADD', KEYS[1], int(now + life), ARGV[1])
 -- The index lives as long as its longest session: a new index (single mode
--- deleted the old one; or there was none) gets the TTL, an existing one
--- only a later expiry (GT: every index is written with a TTL).
-if fresh then
-  redis.call('PEXPIRE', KEYS[1], ttl)
+-- deleted the old one; or there was none, or pruning and the cap emptied
+-- it) gets the TTL, an existing one only a later expiry (GT: every index
+-- is written with a TTL).
+if card == 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 else
-  redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
+  redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
 end
 -- The answer key, for the whole window, only when the hash cannot stand
 -- for it (see the header).
 if ended ~= 0 or life < keep then
-  redis.call('SET', KEYS[3], ended, 'PX', keep)
+  redis.call('SET', KEYS[3], int(ended), 'PX', int(keep))
 end
 return ended

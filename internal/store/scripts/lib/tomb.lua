@@ -23,7 +23,7 @@ local function tomb(key, c, w, now)
   end
   local left = c + w * 1000 - now
   if left > 0 then
-    redis.call('SET', key, 0, 'PX', left, 'NX')
+    redis.call('SET', key, '0', 'PX', int(left), 'NX') -- int: lib/now.lua
   end
   return now
 end

@@ -16,5 +16,7 @@ local function why(opBase, nano, code, key)
   if left < 0 or left > 3600000 then
     left = 3600000
   end
-  redis.call('SET', opBase .. 'why:' .. nano, code, 'PX', left + 1000)
+  -- a string, not a Lua number: lib/now.lua says why (this library comes
+  -- before it)
+  redis.call('SET', opBase .. 'why:' .. nano, code, 'PX', string.format('%d', left + 1000))
 end
