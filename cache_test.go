@@ -170,7 +170,7 @@ func TestCacheInvalidation(t *testing.T) {
 		cached(t, a, tok)
 		cl, err := a.Verify(ctx, tok)
 		require.NoError(t, err)
-		require.NoError(t, rdb.Del(ctx, "c:{frank}:"+nanoOf(cl.Session)).Err())
+		require.NoError(t, deleteSession(ctx, rdb, "c:", "frank", nanoOf(cl.Session)))
 		gone(t, a, tok, 5*time.Second)
 
 		tok, err = b.Sign(ctx, "frank")
@@ -196,7 +196,7 @@ func TestCacheExpiry(t *testing.T) {
 	cl, err := a.Verify(ctx, tok)
 	require.NoError(t, err)
 	set := time.Now()
-	require.NoError(t, rdb.PExpire(ctx, "c:{ttl-user}:"+nanoOf(cl.Session), 400*time.Millisecond).Err())
+	require.NoError(t, expireSession(ctx, rdb, "c:", "ttl-user", nanoOf(cl.Session), 400*time.Millisecond))
 	cached(t, a, tok) // learns the new TTL after PEXPIRE's invalidation
 	goneBy(t, a, tok, set.Add(400*time.Millisecond+20*time.Millisecond))
 	assert.Greater(t, time.Since(set), 350*time.Millisecond, "gone only when Redis's TTL ran out")

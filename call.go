@@ -36,9 +36,10 @@ func EscapePattern(s string) string { return store.EscapePattern(s) }
 
 // SessionPattern is the glob pattern matching the session keys of user id
 // (and its index, and the answer keys its recent Sign, Revoke and RevokeAll
-// calls keep for 60 s), for use with the helper calls.
+// calls keep for 60 s; on the lean layout, the user's one hash), for use
+// with the helper calls.
 func (c *Client) SessionPattern(id string) string {
-	return EscapePattern(c.st.UserBase(id)) + "*"
+	return EscapePattern(c.st.Lean(id)) + "*" // the key base without its ':'
 }
 
 // do runs f, one helper call's round trip: bounded (WithTimeout), failed

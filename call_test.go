@@ -127,6 +127,10 @@ func TestSessionPatternFindsOneUsersSessions(t *testing.T) {
 	}
 	n, err := c.Call().GetCountByPattern(ctx, c.SessionPattern("*"))
 	require.NoError(t, err)
+	if leanLayout() {
+		assert.Equal(t, 1, n, "the lean hash of user *, nobody else's (a plain Sign writes no answer key)")
+		return
+	}
 	assert.Equal(t, 3, n, "two sessions and the index of user *, nobody else's (a plain Sign writes no answer key)")
 }
 

@@ -37,6 +37,10 @@ var (
 	// refused", "OOM command not allowed", ...). It means "try later", never
 	// "log in again": rjwthttp answers it with 503.
 	ErrUnavailable = store.ErrUnavailable
+	// ErrNoFieldExpiry: WithLayout(LayoutLean) on a server without
+	// hash-field expiry (Redis before 7.4, Valkey before 9): every call fails
+	// with it, nothing is written. LayoutAuto takes the classic layout there.
+	ErrNoFieldExpiry = store.ErrNoFieldExpiry
 	// ErrTooLarge: Sign was asked for a token that would be over MaxTokenSize
 	// once encoded (a long id, large WithDataToken), or session data over the
 	// client's limit (WithMaxSessionData). Nothing was written.

@@ -377,8 +377,7 @@ func TestConcurrentReissuesMakeOneSession(t *testing.T) {
 				won++
 				nc, err := c.Verify(ctx, pairs[i].Token)
 				require.NoError(t, err)
-				key := prefixOf(t, c) + "{twice}:" + nanoOf(nc.Session)
-				fields, err := c.Redis().HGetAll(ctx, key).Result()
+				fields, err := sessionFields(ctx, c.Redis(), prefixOf(t, c), "twice", nanoOf(nc.Session))
 				require.NoError(t, err)
 				assert.Contains(t, fields, "i", "the idle timeout is kept")
 				assert.Contains(t, fields, "x", "and the absolute end")

@@ -51,6 +51,8 @@ type config struct {
 	cacheEntries   int
 	cacheWindow    time.Duration
 	autoPipeline   bool
+	layout         Layout // layout.go
+	layoutSet      bool   // WithLayout was given
 }
 
 // DefaultLeeway is the clock skew Verify tolerates unless WithLeeway says
@@ -171,7 +173,11 @@ func WithMultiple(b bool) Option {
 
 // WithKeyspaceEvents turns on Redis keyspace notifications for rjwt's keys
 // (redis-jwt's kea) so that Events reports sessions that expire or are
-// revoked. The default is false.
+// revoked. The default is false. Those reports name sessions of the classic
+// layout only (Redis notifies a hash field's expiry or deletion with the key
+// alone): with it LayoutAuto keeps the classic layout, and a client that
+// also asks for WithLayout(LayoutLean) gets the lifecycle events but no
+// session_expired or session_revoked for lean sessions.
 func WithKeyspaceEvents(b bool) Option {
 	return func(c *config) error { c.keyspaceEvents = b; return nil }
 }

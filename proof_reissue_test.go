@@ -33,7 +33,7 @@ func TestReissueKeepsTheProofBinding(t *testing.T) {
 	other := dpopKey(t, "ES256")
 	_, err = c.Verify(ctx, next.Token, rjwt.WithProof(apiProof(other, next.Token)))
 	require.ErrorIs(t, err, rjwt.ErrInvalidProof, "with another key's proof")
-	j, err := c.Redis().HGet(ctx, prefixOf(t, c)+"{alice}:"+nanoOf(got.Session), "j").Result()
+	j, err := fieldOf(ctx, c.Redis(), prefixOf(t, c), "alice", nanoOf(got.Session), "j")
 	require.NoError(t, err)
 	require.Equal(t, k.JKT, j)
 	_, err = c.Refresh(ctx, next.RefreshToken)

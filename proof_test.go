@@ -65,7 +65,7 @@ func TestProofBinding(t *testing.T) {
 			require.NoError(t, err)
 			require.NotNil(t, claims.Confirmation)
 			assert.Equal(t, k.JKT, claims.Confirmation.JKT)
-			j, err := c.Redis().HGet(ctx, prefixOf(t, c)+"{alice}:"+nanoOf(claims.Session), "j").Result()
+			j, err := fieldOf(ctx, c.Redis(), prefixOf(t, c), "alice", nanoOf(claims.Session), "j")
 			require.NoError(t, err)
 			assert.Equal(t, k.JKT, j)
 

@@ -87,7 +87,7 @@ func testRefreshRotatesAndSlides(t *testing.T, tp *topology) {
 
 	// Let the session's life run down, then refresh: it slides back.
 	sessionKey := prefixOf(t, c) + "{quinn}:" + nanoOf(c1.Session)
-	require.NoError(t, c.Redis().PExpire(ctx, sessionKey, time.Minute).Err())
+	require.NoError(t, expireSession(ctx, c.Redis(), prefixOf(t, c), "quinn", nanoOf(c1.Session), time.Minute))
 
 	time.Sleep(1100 * time.Millisecond) // a new iat, so new tokens differ
 	p2, err := c.Refresh(ctx, p1.RefreshToken)
@@ -96,7 +96,7 @@ func testRefreshRotatesAndSlides(t *testing.T, tp *topology) {
 	assert.NotEqual(t, p1.RefreshToken, p2.RefreshToken)
 	assert.Equal(t, 10*time.Minute, p2.ExpiresIn)
 	assert.Equal(t, 24*time.Hour, p2.RefreshExpiresIn)
-	left, err := c.Redis().PTTL(ctx, sessionKey).Result()
+	left, err := keyPTTL(ctx, c.Redis(), sessionKey)
 	require.NoError(t, err)
 	assert.InDelta(t, (24 * time.Hour).Seconds(), left.Seconds(), 5)
 

@@ -177,7 +177,8 @@ func New(opts ...Option) (*Client, error) {
 	}
 	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
 		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
-		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock})
+		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock,
+		Layout: storeLayout(&cfg)})
 	// One watcher walks the masters (internal/topology); the events and the
 	// cache follow its walks. With the cache, at least once a second: its
 	// slot map on a Cluster is believed only so long.

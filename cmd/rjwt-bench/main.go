@@ -51,6 +51,9 @@ import (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
+// layoutOpt is -layout's option for the measured clients (nil: auto).
+var layoutOpt rjwt.Option
+
 func main() {
 	duration := flag.Duration("duration", 500*time.Millisecond, "length of one measurement")
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
@@ -60,6 +63,7 @@ func main() {
 	revokes := flag.Int("revokes", 300, "revocations timed for the visibility percentiles")
 	pollers := flag.Int("pollers", 1, "goroutines looping on the cached client's Verify while it waits to see a revocation (4 keep both cores of a 2-core machine busy)")
 	only := flag.String("only", "ratios,visibility,memory,scale,plot", "parts to run, comma-separated")
+	layoutFlag := flag.String("layout", "auto", "key layout of the measured clients: auto, classic or lean (the memory part measures both where the server has hash-field expiry)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (this process: rjwt and the baselines, not redis-server) to this file")
 	addr := flag.String("addr", "", "an existing redis-server to measure against (one run under callgrind, say) instead of a private one started here; its data is flushed")
 	calls := flag.Int("calls", 20000, "calls of each series in the profile part")
@@ -77,6 +81,15 @@ func main() {
 			log.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	switch *layoutFlag {
+	case "auto":
+	case "classic":
+		layoutOpt = rjwt.WithLayout(rjwt.LayoutClassic)
+	case "lean":
+		layoutOpt = rjwt.WithLayout(rjwt.LayoutLean)
+	default:
+		log.Fatalf("-layout: %q is not auto, classic or lean", *layoutFlag)
 	}
 	part := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -166,6 +179,11 @@ func main() {
 		}
 	}
 
+	// A busy user's cached sessions while one of them changes its data.
+	if part["busyuser"] {
+		b.busyUser(*rounds, *duration)
+	}
+
 	// Memory per session, key by key.
 	if part["memory"] {
 		b.memory()
@@ -217,7 +235,10 @@ type bench struct {
 func newBench(addr string) *bench {
 	b := &bench{addr: addr, ctx: context.Background()}
 	var err error
-	opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix("bench:")}
+	opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix("bench:"), layoutOpt}
+	if l, err := mustLayout(addr, opts); err == nil {
+		fmt.Printf("layout of the measured clients: %v\n\n", l)
+	}
 	if b.cached, err = rjwt.New(append(opts, rjwt.WithLocalCache(100_000))...); err != nil {
 		log.Fatal(err)
 	}
@@ -433,7 +454,9 @@ func (b *bench) memory() {
 	ctx := b.ctx
 	data := map[string]any{"views": 12, "cart": []int{1, 2, 3, 4}} // 29 bytes of JSON, as issue 22 measured
 	raw, _ := json.Marshal(data)
-	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithMultiple(true))
+	b.memoryTable()
+	// The classic layout, key by key.
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithMultiple(true), rjwt.WithLayout(rjwt.LayoutClassic))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -472,6 +495,154 @@ func (b *bench) memory() {
 	fmt.Printf("  used_memory delta over %d sessions of %d users (10 each): %.0f B per session (answer keys left: %d)\n", users, users/10,
 		float64(after-before)/users, b.countKeys("mem:{mm*}:op:*"))
 	b.layouts(data)
+}
+
+// busyUser measures what a data update costs a cached client's other
+// sessions of the same user: one user with 10 sessions, 50 goroutines
+// verifying them (round robin) on a cached client while another client
+// updates one session's data every 10 ms. On the classic layout the update
+// invalidates that session's entry; on the lean one, the user's hash, so
+// every cached session of the user. Reported per layout: cached Verify/s
+// and the hit rate, with and without the updates.
+func (b *bench) busyUser(rounds int, d time.Duration) {
+	ctx := b.ctx
+	fmt.Println("\none busy user on a cached client (10 sessions, 50 goroutines verifying; another client updates one session's data every 10 ms):")
+	for _, layout := range []rjwt.Layout{rjwt.LayoutClassic, rjwt.LayoutLean} {
+		prefix := "busy" + strconv.Itoa(int(layout)) + ":"
+		opts := []rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix(prefix), rjwt.WithMultiple(true), rjwt.WithLayout(layout)}
+		writer, err := rjwt.New(opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := writer.Layout(ctx); err != nil {
+			fmt.Printf("  %-14v not on this server (%v)\n", layout, err)
+			writer.Close()
+			continue
+		}
+		cached, err := rjwt.New(append(opts, rjwt.WithLocalCache(1000))...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var toks []string
+		for range 10 {
+			tok, err := writer.Sign(ctx, "busy", rjwt.WithDataSession(map[string]int{"n": 0}))
+			if err != nil {
+				log.Fatal(err)
+			}
+			toks = append(toks, tok)
+		}
+		cl, err := writer.Verify(ctx, toks[0])
+		if err != nil {
+			log.Fatal(err)
+		}
+		var next atomic.Int64
+		verify := func() error {
+			_, err := cached.Verify(ctx, toks[next.Add(1)%int64(len(toks))])
+			return err
+		}
+		measure := func(updates bool) (float64, float64) {
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			if updates {
+				wg.Go(func() {
+					t := time.NewTicker(10 * time.Millisecond)
+					defer t.Stop()
+					for n := 1; ; n++ {
+						select {
+						case <-stop:
+							return
+						case <-t.C:
+							if err := writer.UpdateSessionData(ctx, cl.Session, rjwt.SetField("n", n)); err != nil {
+								log.Fatal(err)
+							}
+						}
+					}
+				})
+			}
+			before := cached.CacheStats()
+			rate := run(50, d, verify)
+			after := cached.CacheStats()
+			close(stop)
+			wg.Wait()
+			hits, misses := float64(after.Hits-before.Hits), float64(after.Misses-before.Misses)
+			return rate, hits / max(hits+misses, 1)
+		}
+		var quiet, busy, quietHit, busyHit []float64
+		for range rounds {
+			r, h := measure(false)
+			quiet, quietHit = append(quiet, r), append(quietHit, h)
+			r, h = measure(true)
+			busy, busyHit = append(busy, r), append(busyHit, h)
+		}
+		fmt.Printf("  %-14v without updates %s Verify/s (hits %.1f%%); with updates %s Verify/s (hits %.1f%%, %.0f reads of Redis per update): %.2fx\n", layout,
+			kops(median(quiet)), 100*median(quietHit), kops(median(busy)), 100*median(busyHit),
+			median(busy)*(1-median(busyHit))/100, median(busy)/median(quiet))
+		cached.Close()
+		writer.Close()
+	}
+}
+
+// mustLayout is the layout a client with opts runs on addr's server.
+func mustLayout(addr string, opts []rjwt.Option) (rjwt.Layout, error) {
+	c, err := rjwt.New(opts...)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.Layout(context.Background())
+}
+
+// memoryTable prints used_memory growth per session over 20,000 sessions
+// with 29 bytes of private data, at one and four sessions per user, for
+// each layout the server runs (lean only with hash-field expiry).
+func (b *bench) memoryTable() {
+	ctx := b.ctx
+	data := map[string]any{"plan": "free", "role": "user"} // {"plan":"free","role":"user"}: 29 bytes
+	raw, _ := json.Marshal(data)
+	const sessions = 20000
+	fmt.Printf("\nused_memory growth per session, %d sessions with %d bytes of private data (multiple mode, TTL 1 h):\n", sessions, len(raw))
+	for _, layout := range []rjwt.Layout{rjwt.LayoutClassic, rjwt.LayoutLean} {
+		prefix := "tbl" + strconv.Itoa(int(layout)) + ":"
+		c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix(prefix), rjwt.WithMultiple(true), rjwt.WithLayout(layout))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := c.Layout(ctx); err != nil {
+			fmt.Printf("  %-14v not on this server (%v)\n", layout, err)
+			c.Close()
+			continue
+		}
+		for _, per := range []int{1, 4} {
+			before := usedMemory(b.rdb)
+			for i := range sessions {
+				if _, err := c.Sign(ctx, "u"+strconv.Itoa(i/per), rjwt.WithDataSession(data)); err != nil {
+					log.Fatal(err)
+				}
+			}
+			after := usedMemory(b.rdb)
+			fmt.Printf("  %-14v %d per user: %6.1f B per session (keys under the prefix: %d)\n", layout, per,
+				float64(after-before)/sessions, b.countKeys(rjwt.EscapePattern(prefix)+"*"))
+			b.unlinkAll(rjwt.EscapePattern(prefix) + "*")
+		}
+		c.Close()
+	}
+}
+
+// unlinkAll deletes every key matching pattern (SCAN, UNLINK).
+func (b *bench) unlinkAll(pattern string) {
+	iter := b.rdb.Scan(b.ctx, 0, pattern, 1000).Iterator()
+	var keys []string
+	for iter.Next(b.ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		log.Fatal(err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		b.rdb.Unlink(b.ctx, keys[:n]...)
+		keys = keys[n:]
+	}
 }
 
 // redisMicros is the time Redis spent in commands since the last CONFIG
@@ -523,7 +694,7 @@ func (b *bench) layouts(data any) {
 	}
 	fmt.Println("  fresh sessions, field by field (MEMORY USAGE of the hash; answer key):")
 	for i, k := range kinds {
-		c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:")}, k.opts...)...)
+		c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("mem:"), rjwt.WithLayout(rjwt.LayoutClassic)}, k.opts...)...)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -572,7 +743,7 @@ func usedMemory(rdb *redis.Client) int64 {
 // count.
 func (b *bench) scale(counts []int, rounds int, d time.Duration) {
 	ctx := b.ctx
-	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("scale:"), rjwt.WithMultiple(true))
+	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(b.addr), rjwt.WithPrefix("scale:"), rjwt.WithMultiple(true), layoutOpt)
 	if err != nil {
 		log.Fatal(err)
 	}

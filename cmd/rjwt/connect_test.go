@@ -180,6 +180,9 @@ func TestClassifyKey(t *testing.T) {
 	}{
 		{"rjwt:{alice}:V1StGXR8_Z5jdHi6B-myT", kindSession, "alice"},
 		{"rjwt:{alice}:idx", kindIndex, "alice"},
+		{"rjwt:{alice}", kindLean, "alice"},
+		{"rjwt:{%7Bx%7D}", kindLean, "{x}"},
+		{"rjwt:{}", kindOther, ""},
 		{"rjwt:{a:b}:V1StGXR8_Z5jdHi6B-myT", kindSession, "a:b"},
 		{"rjwt:{%7Bx%7D}:idx", kindIndex, "{x}"},
 		{"rjwt:{alice}:op:V1StGXR8_Z5jdHi6B-myT", kindAnswer, "alice"},

@@ -30,7 +30,7 @@ func (c *cli) warnEmptyPrefix(ctx context.Context, rdb *redis.Client, checked bo
 func (c *cli) prefixHint(ctx context.Context, rdb *redis.Client, checked bool) string {
 	rjwtKey := func(prefix, key string) bool {
 		kind, _ := classifyKey(prefix, key)
-		return kind == kindSession || kind == kindIndex
+		return kind == kindSession || kind == kindIndex || kind == kindLean
 	}
 	if !checked {
 		under := false

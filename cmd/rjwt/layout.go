@@ -18,6 +18,7 @@ const (
 	kindSession = store.SessionKey
 	kindIndex   = store.IndexKey
 	kindAnswer  = store.AnswerKey
+	kindLean    = store.LeanKey
 )
 
 // prefixPattern is the SCAN pattern of every key under prefix.

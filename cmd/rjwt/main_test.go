@@ -124,9 +124,13 @@ func prefix(t *testing.T) string {
 }
 
 // app is the application's client: it signs the sessions the command sees.
-func app(t *testing.T, addr, prefix string) *rjwt.Client {
+func app(t *testing.T, addr, prefix string, opts ...rjwt.Option) *rjwt.Client {
 	t.Helper()
-	c, err := rjwt.New(rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix(prefix), rjwt.WithMultiple(true))
+	// The classic layout on every server, so that the tests that read keys
+	// know them; the command itself takes the layout the server supports,
+	// and reads both (TestCommandsReadBothLayouts).
+	c, err := rjwt.New(append([]rjwt.Option{rjwt.WithSecret(secret), rjwt.WithAddr(addr), rjwt.WithPrefix(prefix), rjwt.WithMultiple(true),
+		rjwt.WithLayout(rjwt.LayoutClassic)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,16 @@ const scanCount = 1000
 const memorySample = 100
 
 type statsOut struct {
-	Prefix    string `json:"prefix"`
-	Sessions  int64  `json:"sessions"`
-	Users     int64  `json:"users"`
-	Indexes   int64  `json:"indexes"`
-	OtherKeys int64  `json:"otherKeys"`
-	DBKeys    int64  `json:"dbKeys"`
-	Scan      struct {
+	Prefix   string `json:"prefix"`
+	Sessions int64  `json:"sessions"`
+	Users    int64  `json:"users"`
+	Indexes  int64  `json:"indexes"`
+	// LeanHashes counts the users' hashes of the lean layout, whose
+	// fields (HLEN) are counted in Sessions.
+	LeanHashes int64 `json:"leanHashes"`
+	OtherKeys  int64 `json:"otherKeys"`
+	DBKeys     int64 `json:"dbKeys"`
+	Scan       struct {
 		Calls      int    `json:"calls"`
 		DurationMs int64  `json:"durationMs"`
 		Note       string `json:"note"`
@@ -73,6 +76,7 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 
 	users := make(map[string]struct{})
 	var sessSample, idxSample reservoir
+	var classic int64 // sessions of the classic layout
 	start := time.Now()
 	pattern := prefixPattern(c.prefix)
 	var cursor uint64
@@ -84,10 +88,12 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 			return fmt.Errorf("SCAN: %w", err)
 		}
 		out.Scan.Calls++
+		var lean []string
 		for _, k := range keys {
 			switch kind, user := classifyKey(c.prefix, k); kind {
 			case kindSession:
 				out.Sessions++
+				classic++
 				users[user] = struct{}{}
 				sessSample.add(k)
 			case kindIndex:
@@ -95,8 +101,28 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 				idxSample.add(k)
 			case kindAnswer:
 				// a Revoke's answer, gone within 60s
+			case kindLean:
+				out.LeanHashes++
+				users[user] = struct{}{}
+				lean = append(lean, k)
 			default:
 				out.OtherKeys++
+			}
+		}
+		if len(lean) > 0 { // one pipeline of HLEN per SCAN step
+			cctx, cancel := call()
+			cmds, err := rdb.Pipelined(cctx, func(p redis.Pipeliner) error {
+				for _, k := range lean {
+					p.HLen(cctx, k)
+				}
+				return nil
+			})
+			cancel()
+			if err != nil {
+				return fmt.Errorf("HLEN: %w", err)
+			}
+			for _, cmd := range cmds {
+				out.Sessions += cmd.(*redis.IntCmd).Val()
 			}
 		}
 		if cursor = next; cursor == 0 {
@@ -106,7 +132,7 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 	out.Scan.DurationMs = time.Since(start).Milliseconds()
 	out.Users = int64(len(users))
 
-	if out.Memory, err = measure(ctx, c, rdb, sessSample.keys, idxSample.keys, out.Sessions, out.Indexes); err != nil {
+	if out.Memory, err = measure(ctx, c, rdb, sessSample.keys, idxSample.keys, classic, out.Indexes); err != nil {
 		if isUnavailable(err) {
 			return err
 		}
@@ -114,6 +140,9 @@ func runStats(ctx context.Context, c *cli, _ []string) error {
 	}
 	if err := checkConfig(ctx, c, rdb, &out); err != nil {
 		return err
+	}
+	if out.LeanHashes > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("%d user(s) on the lean layout (one hash per user, a field per session): their sessions are counted by HLEN; bytes per session cover the classic layout only", out.LeanHashes))
 	}
 	if out.Sessions == 0 && out.Indexes == 0 {
 		if hint := c.prefixHint(ctx, rdb, true); hint != "" {
@@ -250,6 +279,9 @@ func printStats(c *cli, out *statsOut) error {
 	fmt.Fprintf(tw, "live sessions\t%d\n", out.Sessions)
 	fmt.Fprintf(tw, "users\t%d\n", out.Users)
 	fmt.Fprintf(tw, "user indexes\t%d\n", out.Indexes)
+	if out.LeanHashes > 0 {
+		fmt.Fprintf(tw, "lean user hashes\t%d\n", out.LeanHashes)
+	}
 	fmt.Fprintf(tw, "other keys\t%d\n", out.OtherKeys)
 	fmt.Fprintf(tw, "database keys\t%d (DBSIZE)\n", out.DBKeys)
 	fmt.Fprintf(tw, "scan\t%d SCAN call(s) in %dms; %s\n", out.Scan.Calls, out.Scan.DurationMs, out.Scan.Note)

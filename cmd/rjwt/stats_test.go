@@ -11,13 +11,14 @@ import (
 )
 
 type statsJSON struct {
-	Prefix    string
-	Sessions  int64
-	Users     int64
-	Indexes   int64
-	OtherKeys int64
-	DBKeys    int64
-	Scan      struct {
+	Prefix     string
+	Sessions   int64
+	Users      int64
+	Indexes    int64
+	LeanHashes int64
+	OtherKeys  int64
+	DBKeys     int64
+	Scan       struct {
 		Calls int
 		Note  string
 	}

@@ -121,7 +121,8 @@ const (
 	fieldCreated  = "c"
 )
 
-// checkReads is Check's common path without a script: one pipeline (through
+// classicReads is Check's common path without a script on the classic
+// layout (checkReads, lean.go, picks the layout's): one pipeline (through
 // the batcher, when there is one; read-only, so safe to share and to retry)
 // of ZSCORE of the index entry, HMGET of the hash's data, last use, idle
 // timeout, absolute end and creation (the last use until one is written),
@@ -148,7 +149,7 @@ const (
 // of the key's master when its clock needs a sample (about once a second
 // per master); when that fails the seen script decides, as it did for every
 // Verify before.
-func (s *Store) checkReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
+func (s *Store) classicReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
 	key, idx := s.Session(id, nano), s.index(id)
 	clock := s.clock
 	var now int64

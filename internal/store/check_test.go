@@ -121,7 +121,7 @@ func storeWithOneSession(t *testing.T, prefix string) (*redistest.Server, *redis
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	s := New(rdb, Config{Prefix: prefix, Timeout: time.Second, SeenEvery: time.Minute})
+	s := New(rdb, Config{Layout: LayoutClassic, Prefix: prefix, Timeout: time.Second, SeenEvery: time.Minute})
 	if _, err := s.Sign(context.Background(), SignArgs{ID: "u", Nano: oneNano, TTL: time.Hour, Issued: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,29 @@ import (
 //	                        (scripts/lib/why.lua), kept as long as the
 //	                        session would have lived, at most an hour.
 //
+// The lean layout (lean.go, scripts/lib/lean.lua), where the server has
+// hash-field expiry (Redis 7.4+, Valkey 9+), keeps instead:
+//
+//	rjwt:{alice}            one hash per user: a field per session (its
+//	                        nanoid) whose value is the session's record
+//	                        (the fields above, packed: lib/lean.lua) and
+//	                        whose own expiry (HPEXPIRE) is the session's,
+//	                        as the classic hash's key expiry is. The hash is
+//	                        the index: a field is the session and its index
+//	                        entry at once, so it has no expiry of its own
+//	                        and Redis deletes it with its last field.
+//	rjwt:{alice}:op:...     answer keys, tombstones and end reasons, as
+//	                        above (they live a minute or an hour, not the
+//	                        session's life).
+//
+// The lean scripts are the classic ones with lib/lean.lua in front, which
+// maps their commands on a session's hash and on the index onto the user's
+// lean hash; a session whose classic hash exists (signed before the switch)
+// is served from its classic keys, and the index's commands merge both, so
+// a switch logs nobody out. Its name is the tag alone, which no classic
+// key is, and the shortest name a user's key can have: at one session per
+// user the key's own overhead is most of the memory.
+//
 // The braces make "{alice}" the Redis Cluster hash tag, so all keys of one user
 // live in one slot and one Lua script can touch them all. Inside the braces the
 // id is escaped ('%' → "%25", '{' → "%7B", '}' → "%7D") so that no id can end
@@ -146,14 +169,19 @@ func (k Keys) ParseSession(key string) (id, nano string, ok bool) {
 	return id, nano, true
 }
 
-// ParseIndex returns the user id of an index key under this prefix, and
-// ok=false for any other key.
+// ParseIndex returns the user id of an index key under this prefix (the
+// classic sorted set, or the lean hash, which is the lean layout's index:
+// a change to either may concern every session of the user), and ok=false
+// for any other key.
 func (k Keys) ParseIndex(key string) (id string, ok bool) {
 	rest, found := strings.CutPrefix(key, k.Prefix)
 	if !found || len(rest) < 2 || rest[0] != '{' {
 		return "", false
 	}
 	tag, found := strings.CutSuffix(rest[1:], "}:"+indexSuffix)
+	if !found {
+		tag, found = strings.CutSuffix(rest[1:], "}")
+	}
 	if !found || strings.ContainsAny(tag, "{}") {
 		return "", false
 	}
@@ -190,6 +218,7 @@ const (
 	SessionKey                // a session's hash
 	IndexKey                  // a user's index
 	AnswerKey                 // a Revoke or RevokeAll answer, kept 60s
+	LeanKey                   // a user's lean hash: a field per session
 )
 
 // Classify tells what key is and, for rjwt's keys, whose: the user id.
@@ -199,6 +228,12 @@ func (k Keys) Classify(key string) (KeyKind, string) {
 	}
 	rest, ok := strings.CutPrefix(key, k.Prefix)
 	if !ok || !strings.HasPrefix(rest, "{") {
+		return OtherKey, ""
+	}
+	if tag, ok := strings.CutSuffix(rest[1:], "}"); ok {
+		if id := idUnescaper.Replace(tag); !strings.ContainsAny(tag, "{}") && ValidID(id) {
+			return LeanKey, id
+		}
 		return OtherKey, ""
 	}
 	end := strings.LastIndex(rest, "}:")

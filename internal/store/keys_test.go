@@ -32,6 +32,14 @@ func TestKeyLayoutRoundTripsEveryID(t *testing.T) {
 		if _, _, ok := k.ParseSession(k.op(id, nano)); ok {
 			t.Errorf("answer key of %q parsed as a session key", id)
 		}
+		// The lean hash is the user's index too (a change to it may concern
+		// every session of the user), and no classic key.
+		if got, ok := k.ParseIndex(k.Lean(id)); !ok || got != id {
+			t.Errorf("ParseIndex(Lean(%q)) = %q, %v", id, got, ok)
+		}
+		if _, _, ok := k.ParseSession(k.Lean(id)); ok || k.Lean(id)+":" != k.UserBase(id) {
+			t.Errorf("lean key %q of %q: a session key, or not the key base without its ':'", k.Lean(id), id)
+		}
 	}
 	for _, key := range []string{"", "p:", "other:{a}:" + nano, "p:{a}:short", "p:a:" + nano, "p:{a}" + nano, "p:{a}:" + strings.Repeat("*", NanoidLen)} {
 		if _, _, ok := k.ParseSession(key); ok {
@@ -44,14 +52,14 @@ func TestClassify(t *testing.T) {
 	k := Keys{Prefix: "p:"}
 	nano := strings.Repeat("A", NanoidLen)
 	for _, id := range []string{"alice", "a}:idx", "{x}", "a:b", "%7B"} {
-		for key, want := range map[string]KeyKind{k.Session(id, nano): SessionKey, k.Index(id): IndexKey, k.op(id, nano): AnswerKey} {
+		for key, want := range map[string]KeyKind{k.Session(id, nano): SessionKey, k.Index(id): IndexKey, k.op(id, nano): AnswerKey, k.Lean(id): LeanKey} {
 			kind, got := k.Classify(key)
 			if kind != want || got != id {
 				t.Errorf("Classify(%q) = %v, %q; want %v, %q", key, kind, got, want, id)
 			}
 		}
 	}
-	for _, key := range []string{"p:", "q:{a}:idx", "p:{a}:other", "p:a:idx", "p:{a}:op:short"} {
+	for _, key := range []string{"p:", "q:{a}:idx", "p:{a}:other", "p:a:idx", "p:{a}:op:short", "p:{}", "p:{a}}", "q:{a}"} {
 		if kind, _ := k.Classify(key); kind != OtherKey {
 			t.Errorf("Classify(%q) = %v; want OtherKey", key, kind)
 		}

@@ -46,7 +46,7 @@ func TestSignLayout(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	s := store.New(rdb, store.Config{Prefix: "s:", Timeout: time.Second, Skew: 2 * time.Second})
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "s:", Timeout: time.Second, Skew: 2 * time.Second})
 	cases := []struct {
 		name string
 		args store.SignArgs
@@ -103,7 +103,7 @@ func TestSignLayout(t *testing.T) {
 		}
 	}
 	// Without a deadline the window is 60 s, as before.
-	none := store.New(rdb, store.Config{Prefix: "s:"})
+	none := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "s:"})
 	a := store.SignArgs{ID: "nodl", Nano: "abcdefghijklmnopqrstu", TTL: time.Hour, Issued: time.Now()}
 	if _, err := none.Sign(ctx, a); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestPreviousLayout(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	s := store.New(rdb, store.Config{Prefix: "s:", Timeout: time.Second})
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "s:", Timeout: time.Second})
 	now := time.Now()
 	ms := now.UnixMilli()
 	old := func(id, nano string, issued int64, extra ...any) {
@@ -195,7 +195,7 @@ func TestIndexLivesAsLongAsItsLongestSession(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	s := store.New(rdb, store.Config{Prefix: "s:", Timeout: time.Second})
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "s:", Timeout: time.Second})
 	sign := func(id, nano string, ttl time.Duration, single bool, max int) time.Duration {
 		t.Helper()
 		if _, err := s.Sign(ctx, store.SignArgs{ID: id, Nano: nano, TTL: ttl, Single: single, MaxSessions: max, Issued: time.Now()}); err != nil {
@@ -236,7 +236,7 @@ func TestSignPrunesTheIndexWhenDue(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	s := store.New(rdb, store.Config{Prefix: "p:", Timeout: time.Second})
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "p:", Timeout: time.Second})
 	n := 0
 	sign := func(id string, ttl time.Duration, max, policy int) error {
 		n++

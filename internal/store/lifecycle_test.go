@@ -20,7 +20,7 @@ func TestReissueTwiceMakesOneSession(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	s := store.New(rdb, store.Config{Prefix: "r:", Timeout: time.Second, Skew: 2 * time.Second})
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "r:", Timeout: time.Second, Skew: 2 * time.Second})
 	old, nu := "ooooooooooooooooooooo", "nnnnnnnnnnnnnnnnnnnnn"
 	if _, err := s.Sign(ctx, store.SignArgs{ID: "u", Nano: old, Data: []byte(`1`), TTL: time.Hour, RefreshID: "aaaaaaaaaaaaaaaaaaaaa",
 		AccessTTL: time.Minute, Issued: time.Now(), AuthTime: 1700000000, AMR: "pwd otp"}); err != nil {
@@ -65,7 +65,7 @@ func TestSignRefusesAtTheCap(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	s := store.New(rdb, store.Config{Prefix: "l:", Timeout: time.Second, Skew: 2 * time.Second})
+	s := store.New(rdb, store.Config{Layout: store.LayoutClassic, Prefix: "l:", Timeout: time.Second, Skew: 2 * time.Second})
 	for i, nano := range []string{"111111111111111111111", "222222222222222222222", "333333333333333333333"} {
 		_, err := s.Sign(ctx, store.SignArgs{ID: "u", Nano: nano, TTL: time.Hour, MaxSessions: 2, Policy: 3, Issued: time.Now()})
 		if i < 2 && err != nil {

@@ -63,6 +63,11 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 	if err := s.avail.Err(); err != nil {
 		return nil, fmt.Errorf("rjwt: %s: %w", op, err)
 	}
+	if lean, err := s.isLean(ctx); err != nil {
+		return nil, s.layoutErr(op, err)
+	} else if lean {
+		sc = *sc.lean
+	}
 	run, src := sc.flagged, sc.flaggedSrc
 	if s.plain.Load() {
 		run, src = sc.plain, sc.plainSrc

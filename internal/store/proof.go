@@ -64,6 +64,13 @@ func (s *Store) Live(ctx context.Context, id, nano string) (bool, string, error)
 	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
+	if lean, err := s.isLean(ctx); err != nil {
+		return false, "", s.layoutErr("introspect", err)
+	} else if lean {
+		if live, rti, done, err := s.leanLive(ctx, id, nano); done || live {
+			return live, rti, err
+		}
+	}
 	var zs *redis.FloatCmd
 	var hm *redis.SliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -31,6 +31,15 @@
 // that found a reused token WAIT, on the connection that wrote, until
 // Config.ReplicaAck replicas have the revocation.
 //
+// Layouts (lean.go). The classic layout keeps a hash per session and an
+// index per user; the lean layout, where the server has hash-field expiry,
+// one hash per user with a field per session. Every script is loaded in
+// both forms: the lean one is the same script with lib/lean.lua in front,
+// which maps its session-hash and index commands onto the user's hash (and
+// serves sessions the classic layout wrote), so each rule is written once.
+// run, runOnce and the reads without a script pick the form by the layout
+// the store decided on at its first call (Config.Layout).
+//
 // Clocks. Index scores, pruning and expiries use Redis's clock (TIME inside
 // the scripts); no host's clock reaches Redis.
 //
@@ -73,6 +82,9 @@ type script struct {
 	// the sources, for EVAL after NOSCRIPT on the autopipeline (redis.Script
 	// does not expose them)
 	flaggedSrc, plainSrc string
+	// lean is the same script for the lean layout (lib/lean.lua in front);
+	// nil in a lean variant itself
+	lean *script
 }
 
 // load reads scripts/<name>.lua and puts the functions of scripts/lib/<lib>.lua
@@ -93,6 +105,18 @@ func load(name string, libs ...string) script {
 		}
 		body = string(l) + body
 	}
+	sc := variant(flags, body)
+	l, err := scriptFS.ReadFile("scripts/lib/lean.lua")
+	if err != nil {
+		panic("store: missing script library lean")
+	}
+	lean := variant(flags, string(l)+body)
+	sc.lean = &lean
+	return sc
+}
+
+// variant is a script with its flags line and without.
+func variant(flags, body string) script {
 	src := flags + "\n" + body
 	plain := "--\n" + body
 	return script{flagged: redis.NewScript(src), plain: redis.NewScript(plain), flaggedSrc: src, plainSrc: plain}
@@ -155,6 +179,10 @@ type Config struct {
 	// HostNow is this host's wall clock (nil: time.Now), read only where
 	// Redis's time is not known (tests set one that is off).
 	HostNow func() time.Time
+	// Layout is the key layout (lean.go): LayoutAuto (the zero value)
+	// probes the server at the first call and takes the lean layout where
+	// every master has hash-field expiry.
+	Layout Layout
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -179,6 +207,7 @@ type Store struct {
 	onChange   func(id, nano string)
 	bg         sync.WaitGroup // the clock refreshes off a call's path; Close waits
 	hostNow    func() time.Time
+	layout     layoutState // lean.go
 }
 
 // New makes a Store on rdb.
@@ -199,6 +228,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		onChange:   cfg.Changed,
 		hostNow:    cfg.HostNow,
 	}
+	s.layout.init(cfg.Layout)
 	if s.hostNow == nil {
 		s.hostNow = time.Now
 	}
@@ -374,6 +404,13 @@ func (s *Store) retry(ctx context.Context, op string, sc script, attempt func(co
 	}
 	ctx, cancel := s.Bound(ctx)
 	defer cancel()
+	lean, err := s.isLean(ctx)
+	if err != nil {
+		return nil, s.layoutErr(op, err)
+	}
+	if lean {
+		sc = *sc.lean
+	}
 	for n := 0; ; n++ {
 		run, src := sc.flagged, sc.flaggedSrc
 		if s.plain.Load() {
