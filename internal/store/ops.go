@@ -70,7 +70,7 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 	cmd := via.evalSha(ctx, run, src, keys, args)
 	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 		if isShebangRefused(err) && !s.plain.Load() {
-			s.plain.Store(true)
+			s.flagsRefused()
 		}
 		return nil, s.Wrap(op, err)
 	}

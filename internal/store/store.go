@@ -97,6 +97,14 @@ func load(name string, libs ...string) script {
 	return script{flagged: redis.NewScript(src), plain: redis.NewScript(plain), flaggedSrc: src, plainSrc: plain}
 }
 
+// flagsRefused makes the store run scripts without their flags line from
+// now on; the first call tells Config.NoFlags.
+func (s *Store) flagsRefused() {
+	if s.plain.CompareAndSwap(false, true) && s.noFlags != nil {
+		s.noFlags()
+	}
+}
+
 // isShebangRefused reports the error of a server that cannot read a
 // script's flags line.
 func isShebangRefused(err error) bool {
@@ -154,6 +162,10 @@ type Config struct {
 	// HostNow is this host's wall clock (nil: time.Now), read only where
 	// Redis's time is not known (tests set one that is off).
 	HostNow func() time.Time
+	// NoFlags, when set, is called once, the first time the server refuses a
+	// script's flags line (Redis 6, miniredis): from then on the store runs
+	// every script without it (see script), and the caller says so.
+	NoFlags func()
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -166,6 +178,7 @@ type Store struct {
 	seenEvery  time.Duration
 	avail      availability
 	plain      atomic.Bool          // the server cannot read script flags
+	noFlags    func()               // Config.NoFlags
 	batch      *batcher             // nil without Config.AutoPipeline
 	cluster    *redis.ClusterClient // rdb, when it is a Cluster client
 	ack        int
@@ -197,6 +210,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		idle:       cfg.Idle,
 		onChange:   cfg.Changed,
 		hostNow:    cfg.HostNow,
+		noFlags:    cfg.NoFlags,
 	}
 	if s.hostNow == nil {
 		s.hostNow = time.Now
@@ -373,7 +387,7 @@ func (s *Store) retry(ctx context.Context, op string, sc script, attempt func(co
 			return nil, err
 		}
 		if isShebangRefused(err) && !s.plain.Load() {
-			s.plain.Store(true)
+			s.flagsRefused()
 			n--
 			continue
 		}
