@@ -178,7 +178,10 @@ func New(opts ...Option) (*Client, error) {
 	c.st = store.New(c.rdb, store.Config{Prefix: cfg.prefix, Timeout: cfg.timeout, MaxRetries: retries,
 		SeenEvery: cfg.seenEvery, AutoPipeline: cfg.autoPipeline, ReplicaAck: cfg.replicaAck, AckTimeout: cfg.ackTimeout,
 		Skew: cfg.leeway, Idle: cfg.idle > 0, Changed: changed, HostNow: cfg.hostClock,
-		Layout: storeLayout(&cfg)})
+		Layout: storeLayout(&cfg),
+		NoFlags: func() {
+			c.log.Warn("rjwt: Redis cannot read script flags (#!lua flags=, Redis 7.0 and later, Valkey 7.2 and later): rjwt runs its scripts without them; out of memory, a writing script is refused at its first write instead of before it runs (docs/faults.md)")
+		}})
 	// One watcher walks the masters (internal/topology); the events and the
 	// cache follow its walks. With the cache, at least once a second: its
 	// slot map on a Cluster is believed only so long.

@@ -3,8 +3,10 @@ package rjwttest_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +112,45 @@ func TestMiniredisLacks(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Zero(t, c.CacheStats().Hits, "miniredis cannot serve the local cache")
+}
+
+// TestScriptFlagsRefusedIsLogged: a server that cannot read the scripts'
+// flags line (miniredis, Redis 6) gets them without it, and the client says
+// so once, at the first script it refused.
+func TestScriptFlagsRefusedIsLogged(t *testing.T) {
+	mr := miniredis.RunT(t)
+	var logged lockedBuffer
+	c, err := rjwt.New(rjwt.WithSecret(make([]byte, 32)), rjwt.WithAddr(mr.Addr()), rjwt.WithKeyspaceEvents(false),
+		rjwt.WithLogger(slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+	for range 2 {
+		token, err := c.Sign(ctx, "alice")
+		require.NoError(t, err, "the scripts run without their flags")
+		_, err = c.Verify(ctx, token)
+		require.NoError(t, err)
+		_, err = c.Sessions(ctx, "alice")
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, strings.Count(logged.String(), "cannot read script flags"), "logged once: %s", logged.String())
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestNewCleanup: when the test ends the client is closed and its Redis

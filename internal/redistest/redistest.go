@@ -98,6 +98,10 @@ func launch(bin string, pre []string, args func(port int) ([]string, error)) (*S
 
 // launchIn is launch in dir, which it removes if it fails.
 func launchIn(dir, bin string, pre []string, args func(port int) ([]string, error)) (*Server, error) {
+	if err := checkPrograms(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := FreePort()

@@ -77,7 +77,7 @@ func (s *Store) runOnce(ctx context.Context, via scripter, op string, sc script,
 		s.avail.answered()
 	} else {
 		if isShebangRefused(err) && !s.plain.Load() {
-			s.plain.Store(true)
+			s.flagsRefused()
 		}
 		return nil, s.Wrap(op, err)
 	}

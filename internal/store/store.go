@@ -122,6 +122,14 @@ func variant(flags, body string) script {
 	return script{flagged: redis.NewScript(src), plain: redis.NewScript(plain), flaggedSrc: src, plainSrc: plain}
 }
 
+// flagsRefused makes the store run scripts without their flags line from
+// now on; the first call tells Config.NoFlags.
+func (s *Store) flagsRefused() {
+	if s.plain.CompareAndSwap(false, true) && s.noFlags != nil {
+		s.noFlags()
+	}
+}
+
 // isShebangRefused reports the error of a server that cannot read a
 // script's flags line.
 func isShebangRefused(err error) bool {
@@ -183,6 +191,11 @@ type Config struct {
 	// probes the server at the first call and takes the lean layout where
 	// every master has hash-field expiry.
 	Layout Layout
+
+	// NoFlags, when set, is called once, the first time the server refuses a
+	// script's flags line (Redis 6, miniredis): from then on the store runs
+	// every script without it (see script), and the caller says so.
+	NoFlags func()
 }
 
 // Store runs rjwt's operations against one Redis (single node, Sentinel or
@@ -195,6 +208,7 @@ type Store struct {
 	seenEvery  time.Duration
 	avail      availability
 	plain      atomic.Bool          // the server cannot read script flags
+	noFlags    func()               // Config.NoFlags
 	batch      *batcher             // nil without Config.AutoPipeline
 	cluster    *redis.ClusterClient // rdb, when it is a Cluster client
 	ack        int
@@ -227,6 +241,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		idle:       cfg.Idle,
 		onChange:   cfg.Changed,
 		hostNow:    cfg.HostNow,
+		noFlags:    cfg.NoFlags,
 	}
 	s.layout.init(cfg.Layout)
 	if s.hostNow == nil {
@@ -425,7 +440,7 @@ func (s *Store) retry(ctx context.Context, op string, sc script, attempt func(co
 			return nil, err
 		}
 		if isShebangRefused(err) && !s.plain.Load() {
-			s.plain.Store(true)
+			s.flagsRefused()
 			n--
 			continue
 		}
