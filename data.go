@@ -61,7 +61,7 @@ func DeleteField(name string) DataChange { return DataChange{name: name} }
 func (c *Client) UpdateSessionData(ctx context.Context, session string, changes ...DataChange) (err error) {
 	ctx, call := c.begin(ctx, OpUpdateSessionData)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (c *Client) UpdateSessionData(ctx context.Context, session string, changes 
 func (c *Client) IncrSessionData(ctx context.Context, session, name string, delta int64) (_ int64, err error) {
 	ctx, call := c.begin(ctx, OpIncrSessionData)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return 0, err
 	}

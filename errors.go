@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/rjwt/rjwt/internal/store"
+	"github.com/rjwt/rjwt/internal/ttl"
 )
 
 // Sentinel errors. Compare with errors.Is: the errors rjwt returns wrap these
@@ -27,10 +28,10 @@ var (
 	ErrSessionNotFound = errors.New("rjwt: session not found")
 	// ErrInvalidTTL: a TTL string that does not parse, or is under one second,
 	// zero, negative or too large.
-	ErrInvalidTTL = errors.New("rjwt: invalid TTL")
+	ErrInvalidTTL = ttl.ErrInvalid
 	// ErrInvalidID: an empty, too long or non-UTF-8 user id, or a malformed
 	// session name.
-	ErrInvalidID = errors.New("rjwt: invalid id")
+	ErrInvalidID = store.ErrInvalidID
 	// ErrUnavailable: Redis could not be reached, did not answer in time, or
 	// refused to work for now (out of memory under noeviction, loading its
 	// data, failing over). The error wraps the real cause ("connection

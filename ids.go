@@ -3,9 +3,6 @@ package rjwt
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
-	"github.com/rjwt/rjwt/internal/jsonfast"
-	"unicode/utf8"
 
 	"github.com/rjwt/rjwt/internal/store"
 )
@@ -21,42 +18,8 @@ const MaxIDLength = store.MaxIDLength
 // nanoidLen is the length of the session part of a session name.
 const nanoidLen = store.NanoidLen
 
-// validateID checks a user id: non-empty, valid UTF-8 (tokens are JSON,
-// which cannot carry other bytes back unchanged), at most MaxIDLength bytes
-// once JSON-encoded.
-func validateID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty user id", ErrInvalidID)
-	case len(id) > MaxIDLength:
-		return fmt.Errorf("%w: user id of %d bytes is over the %d-byte limit", ErrInvalidID, len(id), MaxIDLength)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: user id is not valid UTF-8", ErrInvalidID)
-	}
-	if n := jsonfast.Len(id); n > MaxIDLength {
-		return fmt.Errorf("%w: user id takes %d bytes in a token (JSON escapes some characters), over the %d-byte limit", ErrInvalidID, n, MaxIDLength)
-	}
-	return nil
-}
-
 // sessionName is the public name of a session: "id:nanoid".
 func sessionName(id, nano string) string { return id + ":" + nano }
-
-// splitSession parses a session name "id:nanoid". The id may itself hold
-// colons: the nanoid is always the last 21 characters.
-func splitSession(session string) (id, nano string, err error) {
-	if len(session) < nanoidLen+2 || session[len(session)-nanoidLen-1] != ':' {
-		return "", "", fmt.Errorf("%w: %q is not a session name (id:nanoid)", ErrInvalidID, session)
-	}
-	id, nano = session[:len(session)-nanoidLen-1], session[len(session)-nanoidLen:]
-	if !validNanoid(nano) {
-		return "", "", fmt.Errorf("%w: %q is not a session name (id:nanoid)", ErrInvalidID, session)
-	}
-	if err := validateID(id); err != nil {
-		return "", "", err
-	}
-	return id, nano, nil
-}
 
 func validNanoid(s string) bool { return store.ValidNanoid(s) }
 

@@ -3,6 +3,8 @@ package rjwt
 import (
 	"context"
 	"fmt"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // Introspect reports whether token, an access or a refresh token of this
@@ -50,7 +52,7 @@ func (c *Client) SessionOf(token string) (string, error) {
 	if _, err := c.expired.ParseWithClaims(token, claims, c.keyFunc); err != nil {
 		return "", claimsErr(err)
 	}
-	if validateID(claims.ID) != nil || !isSessionOf(claims) {
+	if store.ValidateID(claims.ID) != nil || !isSessionOf(claims) {
 		return "", fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
 	}
 	return claims.Session, nil

@@ -34,13 +34,8 @@ const (
 
 // String names the layout as its constant.
 func (l Layout) String() string {
-	switch l {
-	case LayoutAuto:
-		return "LayoutAuto"
-	case LayoutClassic:
-		return "LayoutClassic"
-	case LayoutLean:
-		return "LayoutLean"
+	if l >= LayoutAuto && l <= LayoutLean {
+		return [...]string{"LayoutAuto", "LayoutClassic", "LayoutLean"}[l]
 	}
 	return fmt.Sprintf("Layout(%d)", int(l))
 }
@@ -52,13 +47,8 @@ func (l Layout) String() string {
 // events can report (WithKeyspaceEvents: a lean session's expiry and
 // revocation are not reported per session; docs/layouts.md).
 func WithLayout(l Layout) Option {
-	return func(c *config) error {
-		if l < LayoutAuto || l > LayoutLean {
-			return fmt.Errorf("rjwt: WithLayout: unknown layout %d", int(l))
-		}
-		c.layout, c.layoutSet = l, true
-		return nil
-	}
+	return checked(l >= LayoutAuto && l <= LayoutLean, "rjwt: WithLayout: unknown layout %d", int(l),
+		func(c *config) { c.layout, c.layoutSet = l, true })
 }
 
 // testLayout is the layout of clients that do not choose one and do not ask

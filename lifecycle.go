@@ -27,7 +27,7 @@ import (
 func (c *Client) RevokeOthers(ctx context.Context, session string) (_ int, err error) {
 	ctx, call := c.begin(ctx, OpRevokeOthers)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return 0, err
 	}
@@ -66,7 +66,7 @@ func (c *Client) RevokeOthers(ctx context.Context, session string) (_ int, err e
 func (c *Client) Reissue(ctx context.Context, session string, opts ...SignOption) (_ Pair, err error) {
 	ctx, call := c.begin(ctx, OpReissue)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return Pair{}, err
 	}

@@ -218,7 +218,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 func (c *Client) SetSessionData(ctx context.Context, session string, v any) (err error) {
 	ctx, call := c.begin(ctx, OpSetSessionData)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (c *Client) SetSessionData(ctx context.Context, session string, v any) (err
 func (c *Client) Touch(ctx context.Context, session string, ttl time.Duration) (err error) {
 	ctx, call := c.begin(ctx, OpTouch)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return err
 	}

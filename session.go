@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // SessionInfo describes one live session: an entry of a device list.
@@ -39,7 +41,7 @@ type SessionInfo struct {
 func (c *Client) Revoke(ctx context.Context, session string) (err error) {
 	ctx, call := c.begin(ctx, OpRevoke)
 	defer func() { c.end(ctx, call, err) }()
-	id, nano, err := splitSession(session)
+	id, nano, err := store.SplitSession(session)
 	if err != nil {
 		return err
 	}
@@ -64,10 +66,10 @@ func (c *Client) Revoke(ctx context.Context, session string) (err error) {
 // other users' sessions. A malformed name is ErrInvalidID. Otherwise as
 // Revoke: atomic, one Redis round trip.
 func (c *Client) RevokeOwn(ctx context.Context, id, session string) error {
-	if err := validateID(id); err != nil {
+	if err := store.ValidateID(id); err != nil {
 		return err
 	}
-	owner, _, err := splitSession(session)
+	owner, _, err := store.SplitSession(session)
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func (c *Client) RevokeOwn(ctx context.Context, id, session string) error {
 func (c *Client) RevokeAll(ctx context.Context, id string) (_ int, err error) {
 	ctx, call := c.begin(ctx, OpRevokeAll)
 	defer func() { c.end(ctx, call, err) }()
-	if err := validateID(id); err != nil {
+	if err := store.ValidateID(id); err != nil {
 		return 0, err
 	}
 	n, err := c.st.RevokeAll(ctx, id)
@@ -99,7 +101,7 @@ func (c *Client) RevokeAll(ctx context.Context, id string) (_ int, err error) {
 func (c *Client) Sessions(ctx context.Context, id string) (_ []SessionInfo, err error) {
 	ctx, call := c.begin(ctx, OpSessions)
 	defer func() { c.end(ctx, call, err) }()
-	if err := validateID(id); err != nil {
+	if err := store.ValidateID(id); err != nil {
 		return nil, err
 	}
 	list, err := c.st.Sessions(ctx, id)

@@ -4,6 +4,7 @@ import (
 	"github.com/rjwt/rjwt/internal/jsonfast"
 	"github.com/rjwt/rjwt/internal/jws"
 	"github.com/rjwt/rjwt/internal/logroute"
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // The names the internal tests knew before the machinery moved to internal
@@ -15,6 +16,7 @@ var (
 	canonicalSig  = jws.CanonicalSig
 	timesValid    = jws.TimesValid
 	jsonLen       = jsonfast.Len
+	splitSession  = store.SplitSession
 )
 
 // macOf is HMAC-SHA256(k's secret, signed), for an HS256 key k.

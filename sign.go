@@ -170,7 +170,7 @@ func (o *signOptions) apply(opts []SignOption) error {
 // and the access TTL, and the refresh token is made too. Every token is made
 // and measured before Redis is touched.
 func (c *Client) sign(ctx context.Context, id string, o signOptions, pair bool) (string, string, error) {
-	if err := validateID(id); err != nil {
+	if err := store.ValidateID(id); err != nil {
 		return "", "", err
 	}
 	if len(o.dataSession) > c.maxData {

@@ -2,24 +2,12 @@ package rjwt
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	str2duration "github.com/xhit/go-str2duration/v2"
-)
 
-// ttlUnits maps every unit word rjwt accepts to the unit go-str2duration
-// knows. Years are handled apart: they become 365 days each.
-var ttlUnits = map[string]string{
-	"ms": "ms", "msec": "ms", "msecs": "ms", "millisecond": "ms", "milliseconds": "ms",
-	"s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
-	"m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
-	"h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
-	"d": "d", "day": "d", "days": "d",
-	"w": "w", "wk": "w", "wks": "w", "week": "w", "weeks": "w",
-	"y": "y", "yr": "y", "yrs": "y", "year": "y", "years": "y",
-}
+	"github.com/rjwt/rjwt/internal/ttl"
+)
 
 // MaxTTL is the longest TTL rjwt accepts: 100 years.
 const MaxTTL = 100 * 365 * 24 * time.Hour
@@ -35,7 +23,7 @@ const MaxTTL = 100 * 365 * 24 * time.Hour
 // durations under one second or over MaxTTL, zero, negative values and
 // durations that overflow: all with ErrInvalidTTL.
 func ParseTTL(s string) (time.Duration, error) {
-	norm, err := normalizeTTL(s)
+	norm, err := ttl.Normalize(s)
 	if err != nil {
 		return 0, err
 	}
@@ -50,58 +38,4 @@ func ParseTTL(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: %q is over the %d-year limit", ErrInvalidTTL, s, MaxTTL/(365*24*time.Hour))
 	}
 	return d, nil
-}
-
-// normalizeTTL rewrites "1 year 2 hours" as "365d2h", the compact form
-// go-str2duration parses.
-func normalizeTTL(s string) (string, error) {
-	in := strings.ToLower(strings.TrimSpace(s))
-	if in == "" {
-		return "", fmt.Errorf("%w: empty", ErrInvalidTTL)
-	}
-	var out strings.Builder
-	i := 0
-	for i < len(in) {
-		// number
-		start := i
-		for i < len(in) && (in[i] >= '0' && in[i] <= '9' || in[i] == '.') {
-			i++
-		}
-		num := in[start:i]
-		if num == "" || strings.Count(num, ".") > 1 || num[0] == '.' || num[len(num)-1] == '.' {
-			return "", fmt.Errorf("%w: %q: expected a number at %q", ErrInvalidTTL, s, in[start:])
-		}
-		for i < len(in) && in[i] == ' ' {
-			i++
-		}
-		// unit
-		start = i
-		for i < len(in) && in[i] >= 'a' && in[i] <= 'z' {
-			i++
-		}
-		word := in[start:i]
-		unit, ok := ttlUnits[word]
-		if !ok {
-			if word == "" {
-				return "", fmt.Errorf("%w: %q: a number needs a unit (e.g. %q)", ErrInvalidTTL, s, num+" seconds")
-			}
-			return "", fmt.Errorf("%w: %q: unknown unit %q", ErrInvalidTTL, s, word)
-		}
-		if unit == "y" {
-			f, err := strconv.ParseFloat(num, 64)
-			if err != nil || f*365 > 1e9 {
-				return "", fmt.Errorf("%w: %q: too large", ErrInvalidTTL, s)
-			}
-			num, unit = strconv.FormatFloat(f*365, 'f', -1, 64), "d"
-		}
-		out.WriteString(num)
-		out.WriteString(unit)
-		for i < len(in) && (in[i] == ' ' || in[i] == ',') {
-			i++
-		}
-		if strings.HasPrefix(in[i:], "and ") {
-			i += len("and ")
-		}
-	}
-	return out.String(), nil
 }

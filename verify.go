@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rjwt/rjwt/internal/store"
 )
 
 // MaxTokenSize is the largest token Verify parses, in bytes (8 KiB). Larger
@@ -133,7 +134,7 @@ func (c *codec) checkClaims(claims *Claims) error {
 	// the same, so a token of another issuer sharing the key cannot pass.
 	// "sub", when present, is the user id again (tokens from before it was
 	// added have none).
-	if validateID(claims.ID) != nil || !isSessionOf(claims) || (claims.Subject != "" && claims.Subject != claims.ID) {
+	if store.ValidateID(claims.ID) != nil || !isSessionOf(claims) || (claims.Subject != "" && claims.Subject != claims.ID) {
 		return fmt.Errorf("%w: claims are not an rjwt session", ErrInvalidToken)
 	}
 	if c.issuer != "" && claims.Issuer != c.issuer {

@@ -101,15 +101,15 @@ else
   mapfile -t pkgs < <(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
     awk '/ github.com\/rjwt\/rjwt\/internal\/redistest( |$)/ && $1 != "github.com/rjwt/rjwt/examples/demo" {print $1}')
   mapfile -t servers <<<"$ready"
-  for line in "${servers[@]}"; do
-    read -r name bin server version <<<"$line"
-    echo "scripts/test.sh: matrix $name ($server $version): ${#pkgs[@]} packages" >&2
-    start=$SECONDS
-    # The major.minor the name says, e.g. "valkey 8.1."
-    want="$server ${name#*-}."
+  # run_on LABEL BIN WANT [VAR=value ...]: the packages on one server, with
+  # the environment given (RJWT_TEST_LAYOUT=lean: the lean layout).
+  run_on() {
+    local label=$1 bin=$2 want=$3
+    shift 3
+    echo "scripts/test.sh: matrix $label: ${#pkgs[@]} packages" >&2
+    local start=$SECONDS out rc=0
     out=$(mktemp)
-    rc=0
-    PATH="$bin:$PATH" RJWT_EXPECT_SERVER="$want" go test -count=1 -p 1 "$@" "${pkgs[@]}" 2>&1 | tee "$out" || rc=$?
+    env "$@" PATH="$bin:$PATH" RJWT_EXPECT_SERVER="$want" go test -count=1 -p 1 "${args[@]}" "${pkgs[@]}" 2>&1 | tee "$out" || rc=$?
     if [ $rc -ne 0 ]; then
       # Each failed package with the top-level tests that failed in it ("pkg
       # TestA|TestB"; "pkg " when it failed otherwise: a build, a panic).
@@ -118,21 +118,33 @@ else
       # Tests that wait on timeouts can fail on a machine busy enough to
       # stall a process for hundreds of milliseconds: each failed test runs
       # once more, and passes only if it passes then (named below).
-      again=0
+      local again=0 f pkg tests
       for f in "${failed[@]}"; do
         pkg=${f%% *} tests=${f#* }
         if [ -z "$tests" ]; then again=1; continue; fi
-        echo "scripts/test.sh: matrix $name: running again in $pkg: $tests" >&2
-        PATH="$bin:$PATH" RJWT_EXPECT_SERVER="$want" go test -count=1 "$@" -run "^($tests)\$" "$pkg" || again=1
+        echo "scripts/test.sh: matrix $label: running again in $pkg: $tests" >&2
+        env "$@" PATH="$bin:$PATH" RJWT_EXPECT_SERVER="$want" go test -count=1 "${args[@]}" -run "^($tests)\$" "$pkg" || again=1
       done
       if [ ${#failed[@]} -gt 0 ] && [ $again = 0 ]; then
-        echo "scripts/test.sh: matrix $name: FLAKY: failed once, then passed: ${failed[*]}" >&2
+        echo "scripts/test.sh: matrix $label: FLAKY: failed once, then passed: ${failed[*]}" >&2
       else
         status=1
       fi
     fi
     rm -f "$out"
-    echo "scripts/test.sh: matrix $name ($server $version): $((SECONDS - start)) s" >&2
+    echo "scripts/test.sh: matrix $label: $((SECONDS - start)) s" >&2
+  }
+  args=("$@")
+  for line in "${servers[@]}"; do
+    read -r name bin server version <<<"$line"
+    # The major.minor the name says, e.g. "valkey 8.1."
+    want="$server ${name#*-}."
+    run_on "$name ($server $version)" "$bin" "$want" RJWT_MATRIX_SERVER="$name"
+    # The whole suite again on the lean layout (one hash per user), where
+    # the server has hash-field expiry (docs/layouts.md).
+    if [ "$name" = redis-8.0 ]; then
+      run_on "$name ($server $version), lean layout" "$bin" "$want" RJWT_TEST_LAYOUT=lean
+    fi
   done
   echo "scripts/test.sh: matrix: $((SECONDS - mstart)) s" >&2
 fi

@@ -151,20 +151,12 @@ const (
 // Verify before.
 func (s *Store) classicReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
 	key, idx := s.Session(id, nano), s.index(id)
-	clock := s.clock
-	var now int64
-	var ask bool
-	if s.cluster != nil {
-		var ok bool
-		if clock, now, ok = s.clusterClock(ctx, key); !ok {
-			return CheckResult{}, true, nil
-		}
-	} else {
-		var ok bool
-		now, ok, ask = clock.now()
-		if ask && ok {
-			defer clock.done() // this call refreshes the stale sample
-		}
+	clock, now, ask, refresh, ok := s.readsClock(ctx, key)
+	if !ok {
+		return CheckResult{}, true, nil
+	}
+	if refresh {
+		defer clock.done() // this call refreshes the stale sample
 	}
 	c := checkCalls.Get().(*checkCall)
 	c.args = [...]any{"zscore", idx, nano, "hmget", key, fieldData, fieldSeen, fieldIdle, fieldAbsolute, fieldCreated, "time", "pttl", nil}
@@ -264,6 +256,19 @@ type checkCall struct {
 	tm   redis.TimeCmd
 	pt   redis.IntCmd
 	cmds [4]redis.Cmder
+}
+
+// readsClock is the clock Verify's reads of key judge by and its time: a
+// Cluster master's (ok false while it has none: the seen script decides),
+// else the store's, with ask when the reads must ask TIME and refresh when
+// this call refreshes the store's stale sample (it then calls clock.done).
+func (s *Store) readsClock(ctx context.Context, key string) (clock *redisClock, now int64, ask, refresh, ok bool) {
+	if s.cluster != nil {
+		clock, now, ok = s.clusterClock(ctx, key)
+		return clock, now, false, false, ok
+	}
+	now, ok, ask = s.clock.now()
+	return s.clock, now, ask, ask && ok, true
 }
 
 // clusterClock is Redis's time by the clock of key's master on a Cluster

@@ -254,20 +254,12 @@ func (r record) field(name string) any {
 // safe to retry.
 func (s *Store) leanReads(ctx context.Context, id, nano string, withData bool, every time.Duration) (CheckResult, bool, error) {
 	lk, idx := s.Lean(id), s.index(id)
-	clock := s.clock
-	var now int64
-	var ask bool
-	if s.cluster != nil {
-		var ok bool
-		if clock, now, ok = s.clusterClock(ctx, lk); !ok {
-			return CheckResult{}, true, nil
-		}
-	} else {
-		var ok bool
-		now, ok, ask = clock.now()
-		if ask && ok {
-			defer clock.done()
-		}
+	clock, now, ask, refresh, ok := s.readsClock(ctx, lk)
+	if !ok {
+		return CheckResult{}, true, nil
+	}
+	if refresh {
+		defer clock.done()
 	}
 	var hg *redis.StringCmd
 	var pt *redis.IntSliceCmd

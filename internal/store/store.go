@@ -290,38 +290,6 @@ func (s *Store) Bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// MarkDown makes calls fail fast (ErrUnavailable wrapping cause) until
-// MarkUp. The topology watcher (internal/topology) calls it, alone, when its
-// walk finds no master answering; seen is when that was observed (the
-// walk's start, a refused dial's time), and a call answered after it wins:
-// Redis is not marked down.
-func (s *Store) MarkDown(cause error, seen time.Time) { s.avail.MarkDown(cause, seen) }
-
-// MarkUp lets calls reach Redis again; the topology watcher calls it when
-// a walk sees Redis answer.
-func (s *Store) MarkUp() { s.avail.MarkUp() }
-
-// IsDown reports whether calls fail fast now.
-func (s *Store) IsDown() bool { return s.avail.IsDown() }
-
-// Kicked receives when a call found Redis unreachable: the topology watcher
-// walks at once.
-func (s *Store) Kicked() <-chan struct{} { return s.avail.kick }
-
-// Refused is when a call's dial was refused since the last ask (single
-// node or Sentinel), and its error, or nil: the topology watcher marks Redis
-// down with it before it walks.
-func (s *Store) Refused() (seen time.Time, err error) {
-	if d := s.avail.refused.Swap(nil); d != nil {
-		return d.at, d.cause
-	}
-	return time.Time{}, nil
-}
-
-// Available is nil while calls may reach Redis, else the error they fail
-// with.
-func (s *Store) Available() error { return s.avail.Err() }
-
 // Wrap turns a Redis failure of operation op into rjwt's error: one that
 // wraps ErrUnavailable and the cause when Redis could not be reached, did
 // not answer in time or refuses to work for now; else one that wraps the
